@@ -1,0 +1,3 @@
+from odlar.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Sector-agnostic core: settings, store, task contract and registry, jobs, tracking, bench."""

@@ -1,0 +1,122 @@
+"""`odlar bench`: run a task's published protocol and write our figures beside the anchors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from odlar.core.config import get_settings
+from odlar.core.errors import NotFound
+from odlar.core.tasks import Progress, get_task, no_progress
+
+PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow")
+
+
+def run(
+    task_name: str,
+    *,
+    data_dir: Path | None = None,
+    quick: bool = False,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    task = get_task(task_name)
+    data_dir = data_dir or get_settings().data_dir / task.bench_data
+    if not data_dir.exists():
+        raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
+    result = task.bench(data_dir, quick=quick, progress=progress)
+    return {
+        "task": result.task,
+        "dataset": result.dataset,
+        "protocol": result.protocol,
+        "quick": quick,
+        "results": result.results,
+        "anchors": [asdict(a) for a in result.anchors],
+        "notes": result.notes,
+        "environment": environment(),
+    }
+
+
+def environment() -> dict[str, Any]:
+    packages = {}
+    for name in PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            packages[name] = metadata.version(name)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "packages": packages,
+        "commit": _git_commit(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+
+
+def table(result: dict[str, Any]) -> Table:
+    """Ours and the published figures in one table, one row per method."""
+    keys: list[str] = []
+    for row in result["results"] + result["anchors"]:
+        keys += [k for k in row["metrics"] if k not in keys]
+    t = Table(title=f"{result['task']} on {result['dataset']}", caption=result["protocol"])
+    t.add_column("method")
+    t.add_column("source")
+    for k in keys:
+        t.add_column(k, justify="right")
+    t.add_column("fit s", justify="right")
+    t.add_column("predict s", justify="right")
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+    for row in result["results"]:
+        t.add_row(
+            row["method"],
+            "odlar (measured)",
+            *(fmt(row["metrics"].get(k)) for k in keys),
+            fmt(row.get("fit_seconds")),
+            fmt(row.get("predict_seconds")),
+        )
+    for a in result["anchors"]:
+        t.add_row(a["method"], a["source"], *(fmt(a["metrics"].get(k)) for k in keys), "", "")
+    return t

@@ -1,0 +1,61 @@
+"""One settings object for the whole platform, read from ODLAR_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ODLAR_", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".odlar", description="State: database, models, logs.")
+    data: Path | None = Field(default=None, description="Datasets; default $ODLAR_HOME/data.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the store.")
+    mlflow_uri: str | None = Field(default=None, description="MLflow tracking URI.")
+    ray_address: str | None = Field(default=None, description="Existing Ray cluster (later).")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.data or self.home / "data").expanduser()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home.expanduser() / 'odlar.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_uri or f"sqlite:///{self.home.expanduser() / 'mlflow.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home.expanduser() / "artifacts"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home.expanduser() / "jobs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home.expanduser() / "datasets"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.home.expanduser(), self.artifacts_dir, self.jobs_dir, self.uploads_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.ensure_dirs()
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change ODLAR_* between cases)."""
+    get_settings.cache_clear()

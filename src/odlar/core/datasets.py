@@ -1,0 +1,196 @@
+"""Where data comes from: uploaded datasets, paths under ODLAR_DATA, and publisher downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from odlar.core.config import get_settings
+from odlar.core.errors import DataError, NotFound, Unavailable, UsageError
+from odlar.core.store import DEFAULT_TENANT, DatasetRecord, new_id, session_scope
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = False) -> Path:
+    """A dataset id of this tenant, or a path (relative ones are under ODLAR_DATA).
+
+    `confined` (the API) refuses paths outside ODLAR_DATA and the upload folder, so a
+    remote caller cannot make the server read arbitrary files.
+    """
+    with session_scope() as s:
+        rec = s.get(DatasetRecord, ref)
+        if rec is not None and rec.tenant == tenant:
+            return Path(rec.path)
+    settings = get_settings()
+    path = Path(ref).expanduser()
+    candidates = [path] if path.is_absolute() else [settings.data_dir / path, Path.cwd() / path]
+    if confined:
+        candidates = [c for c in candidates if c.is_absolute() and _inside(c, settings)]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate.resolve()
+    where = "a dataset id or a path under ODLAR_DATA" if confined else "a dataset id or a path"
+    raise NotFound(f"data '{ref}' not found: expected {where} ({settings.data_dir})")
+
+
+def _inside(path: Path, settings: Any) -> bool:
+    resolved = path.resolve()
+    roots = (settings.data_dir.resolve(), settings.uploads_dir.resolve())
+    return any(resolved.is_relative_to(root) for root in roots)
+
+
+def save_upload(
+    task_name: str, filename: str, content: bytes, *, tenant: str = DEFAULT_TENANT
+) -> dict[str, Any]:
+    """Validate an uploaded file with its task's loader and keep it; nothing is kept on error."""
+    from odlar.core.tasks import get_task
+
+    task = get_task(task_name)
+    safe = Path(filename or "data").name
+    if not safe or safe in (".", ".."):
+        raise UsageError("the uploaded file needs a name")
+    dataset_id = new_id()
+    folder = get_settings().uploads_dir / dataset_id
+    staging = Path(tempfile.mkdtemp(dir=get_settings().uploads_dir, prefix=".staging-"))
+    try:
+        staged = staging / safe
+        staged.write_bytes(content)
+        try:
+            data = task.load(staged)
+        except DataError as exc:  # name the file as the user knows it, not our staging path
+            raise DataError(exc.reason, file=safe, line=exc.line, field=exc.field) from None
+        staging.rename(folder)  # only a valid file reaches its final place
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    path = folder / safe
+    with session_scope() as s:
+        rec = DatasetRecord(
+            id=dataset_id,
+            tenant=tenant,
+            task=task.name,
+            name=safe,
+            path=str(path),
+            rows=data.rows,
+            sha256=data.sha256,
+            summary=data.summary,
+        )
+        s.add(rec)
+    return dataset_record(dataset_id, tenant=tenant)
+
+
+def dataset_record(dataset_id: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
+    with session_scope() as s:
+        rec = s.get(DatasetRecord, dataset_id)
+        if rec is None or rec.tenant != tenant:
+            raise NotFound(f"no dataset '{dataset_id}'")
+        return _record_dict(rec)
+
+
+def list_datasets(*, tenant: str = DEFAULT_TENANT) -> list[dict[str, Any]]:
+    with session_scope() as s:
+        rows = s.scalars(
+            select(DatasetRecord)
+            .where(DatasetRecord.tenant == tenant)
+            .order_by(DatasetRecord.created_at.desc())
+        )
+        return [_record_dict(r) for r in rows]
+
+
+def _record_dict(rec: DatasetRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "task": rec.task,
+        "name": rec.name,
+        "rows": rec.rows,
+        "sha256": rec.sha256,
+        "summary": rec.summary,
+        "created_at": rec.created_at.isoformat(),
+    }
+
+
+# --- downloads from publishers -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetcher:
+    name: str
+    description: str
+    url: str
+    #: unpack the downloaded archive into the destination folder and verify it
+    install: Callable[[Path, Path], list[str]]
+    target: str  # folder under ODLAR_DATA
+
+
+FETCHERS: dict[str, Fetcher] = {}
+
+
+def register_fetcher(fetcher: Fetcher) -> Fetcher:
+    FETCHERS[fetcher.name] = fetcher
+    return fetcher
+
+
+def download(url: str, dest: Path, *, timeout: float = 30.0) -> Path:
+    """Download `url` to `dest` atomically; Unavailable with one line when it cannot."""
+    tmp = dest.with_suffix(dest.suffix + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, tmp.open("wb") as out:
+            shutil.copyfileobj(resp, out)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise Unavailable(
+            f"cannot download {url}: {reason} (offline? fetch the file elsewhere and "
+            "pass it with --from FILE)"
+        ) from None
+    tmp.replace(dest)
+    return dest
+
+
+def fetch(name: str, *, source_file: Path | None = None, dest: Path | None = None) -> list[str]:
+    """Download (or take `source_file`), unpack and verify a public dataset."""
+    from odlar.core.tasks import task_names
+
+    task_names()  # sector packages register their fetchers on import
+    fetcher = FETCHERS.get(name)
+    if fetcher is None:
+        raise NotFound(f"unknown dataset '{name}' (known: {', '.join(sorted(FETCHERS))})")
+    dest = dest or get_settings().data_dir / fetcher.target
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if source_file is not None:
+            if not source_file.exists():
+                raise NotFound(f"{source_file}: no such file")
+            archive = source_file
+        else:
+            archive = download(fetcher.url, Path(tmp) / "download.zip")
+        return fetcher.install(archive, dest)
+
+
+def verify_checksums(folder: Path, expected: dict[str, str]) -> list[str]:
+    """Check files against published SHA-256 sums; DataError names the first bad file."""
+    for name, digest in expected.items():
+        path = folder / name
+        if not path.exists():
+            raise DataError("missing after unpacking", file=str(path))
+        if sha256_file(path) != digest:
+            raise DataError(
+                "checksum mismatch: corrupted or not the published file", file=str(path)
+            )
+    return sorted(expected)

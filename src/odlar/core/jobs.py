@@ -1,0 +1,316 @@
+"""Jobs: one interface, state in the store, so a restart never loses or strands a job.
+
+The local backend runs each job in its own process (`python -m odlar.core.jobs ID`) in a
+new session, so a job keeps going if the server that started it dies; on the next start
+`recover()` marks any job whose process is gone as interrupted, never "running" forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from odlar.core import tracking
+from odlar.core.config import get_settings
+from odlar.core.datasets import resolve_source
+from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
+from odlar.core.store import DEFAULT_TENANT, JobRecord, session_scope, utcnow
+from odlar.core.tasks import Progress, get_task
+
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "interrupted", "cancelled")
+
+
+class FitSpec(BaseModel):
+    """What a fit job does: train `method` of `task` on `data`, optionally evaluate on `eval`."""
+
+    task: str = Field(description="Task name, e.g. energy.rul")
+    data: str = Field(description="Dataset id, or a path relative to ODLAR_DATA")
+    method: str | None = Field(
+        default=None, description="Model family; the task's default if omitted"
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Hyperparameters, seed included"
+    )
+    eval: str | None = Field(default=None, description="Dataset id or path with ground truth")
+
+
+@dataclass
+class JobView:
+    id: str
+    kind: str
+    task: str
+    state: str
+    progress: float
+    message: str
+    spec: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    pid: int | None
+
+    @classmethod
+    def of(cls, r: JobRecord) -> JobView:
+        return cls(
+            r.id,
+            r.kind,
+            r.task,
+            r.state,
+            r.progress,
+            r.message,
+            r.spec,
+            r.result,
+            r.error,
+            r.created_at,
+            r.started_at,
+            r.finished_at,
+            r.pid,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        for k in ("created_at", "started_at", "finished_at"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
+
+
+def create(
+    spec: FitSpec, *, tenant: str = DEFAULT_TENANT, created_by: str | None = None
+) -> JobView:
+    """Validate and record a fit job (state queued); nothing runs yet."""
+    task = get_task(spec.task)
+    method = spec.method or task.default_method
+    if method not in task.methods:
+        raise UsageError(
+            f"task '{task.name}' has no method '{method}' (choose from: {', '.join(task.methods)})"
+        )
+    spec = spec.model_copy(update={"method": method})
+    with session_scope() as s:
+        rec = JobRecord(
+            kind="fit",
+            task=task.name,
+            spec=spec.model_dump(),
+            tenant=tenant,
+            created_by=created_by,
+            host=socket.gethostname(),
+        )
+        s.add(rec)
+        s.flush()
+        return JobView.of(rec)
+
+
+def submit(
+    spec: FitSpec, *, tenant: str = DEFAULT_TENANT, created_by: str | None = None
+) -> JobView:
+    """Record a job and start it in its own process (local backend)."""
+    job = create(spec, tenant=tenant, created_by=created_by)
+    log = (get_settings().jobs_dir / f"{job.id}.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odlar.core.jobs", job.id],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=os.environ.copy(),
+    )
+    _children[proc.pid] = proc
+    with session_scope() as s:
+        rec = s.get(JobRecord, job.id)
+        if rec.pid is None:  # the child may already have recorded itself
+            rec.pid = proc.pid
+    return get(job.id, tenant=tenant)
+
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def get(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
+    with session_scope() as s:
+        rec = s.get(JobRecord, job_id)
+        if rec is None or rec.tenant != tenant:
+            raise NotFound(f"no job '{job_id}'")
+        return JobView.of(rec)
+
+
+def list_jobs(*, tenant: str = DEFAULT_TENANT, limit: int = 50) -> list[JobView]:
+    recover()
+    with session_scope() as s:
+        rows = s.scalars(
+            select(JobRecord)
+            .where(JobRecord.tenant == tenant)
+            .order_by(JobRecord.created_at.desc())
+            .limit(limit)
+        )
+        return [JobView.of(r) for r in rows]
+
+
+def log_path(job_id: str) -> Path:
+    return get_settings().jobs_dir / f"{job_id}.log"
+
+
+def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None  # also reaps our own finished children
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited: it only waits to be reaped
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def recover(grace_seconds: float = 30.0) -> list[str]:
+    """Mark jobs of this host whose process is gone as interrupted; returns their ids."""
+    host = socket.gethostname()
+    interrupted = []
+    now = utcnow()
+    with session_scope() as s:
+        for rec in s.scalars(select(JobRecord).where(JobRecord.state.in_(ACTIVE))):
+            if rec.backend != "local" or rec.host != host:
+                continue
+            created = rec.created_at.replace(tzinfo=now.tzinfo)
+            if rec.pid is None:
+                if (now - created).total_seconds() < grace_seconds:
+                    continue  # just submitted: its process is starting
+                gone = True
+            else:
+                gone = not _alive(rec.pid)
+            if gone:
+                rec.state = "interrupted"
+                rec.finished_at = now
+                rec.error = (
+                    f"the job's process (pid {rec.pid}) ended without reporting a result: "
+                    "the server or machine was restarted or the process was killed; "
+                    f"run `odlar jobs retry {rec.id}` to start it again"
+                )
+                interrupted.append(rec.id)
+    return interrupted
+
+
+def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
+    with session_scope() as s:
+        rec = s.get(JobRecord, job_id)
+        if rec is None or rec.tenant != tenant:
+            raise NotFound(f"no job '{job_id}'")
+        if rec.state not in ACTIVE:
+            raise Conflict(f"job '{job_id}' is already {rec.state}")
+        rec.state, rec.finished_at, rec.error = "cancelled", utcnow(), "cancelled by a user"
+        pid = rec.pid
+    if pid and pid != os.getpid() and _alive(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    return get(job_id, tenant=tenant)
+
+
+def retry(job_id: str, *, tenant: str = DEFAULT_TENANT, created_by: str | None = None) -> JobView:
+    old = get(job_id, tenant=tenant)
+    if old.state in ACTIVE:
+        raise Conflict(f"job '{job_id}' is still {old.state}")
+    return submit(FitSpec.model_validate(old.spec), tenant=tenant, created_by=created_by)
+
+
+class _Reporter:
+    """Writes progress to the store at most every `interval` seconds."""
+
+    def __init__(self, job_id: str, echo: Progress | None, interval: float = 0.5) -> None:
+        self.job_id, self.echo, self.interval, self.last = job_id, echo, interval, 0.0
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.echo:
+            self.echo(fraction, message)
+        now = time.monotonic()
+        if now - self.last < self.interval and fraction < 1.0:
+            return
+        self.last = now
+        with session_scope() as s:
+            rec = s.get(JobRecord, self.job_id)
+            if rec.state == "running":
+                rec.progress = max(0.0, min(1.0, float(fraction)))
+                rec.message = message
+                rec.heartbeat_at = utcnow()
+
+
+def run(job_id: str, *, echo: Progress | None = None) -> JobView:
+    """Execute a recorded job in this process and store its outcome."""
+    with session_scope() as s:
+        rec = s.get(JobRecord, job_id)
+        if rec is None:
+            raise NotFound(f"no job '{job_id}'")
+        if rec.state != "queued":
+            raise Conflict(f"job '{job_id}' is {rec.state}, not queued")
+        rec.state, rec.started_at, rec.pid = "running", utcnow(), os.getpid()
+        rec.host, rec.heartbeat_at = socket.gethostname(), utcnow()
+        spec, tenant = FitSpec.model_validate(rec.spec), rec.tenant
+    try:
+        result = _fit(job_id, spec, tenant, _Reporter(job_id, echo))
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, OdlarError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, OdlarError):
+            traceback.print_exc()  # to the job's log file, for the developer
+        with session_scope() as s:
+            rec = s.get(JobRecord, job_id)
+            if rec.state == "running":
+                rec.state, rec.error, rec.finished_at = "failed", message, utcnow()
+        raise
+    with session_scope() as s:
+        rec = s.get(JobRecord, job_id)
+        if rec.state == "running":
+            rec.state, rec.result, rec.progress = "succeeded", result, 1.0
+            rec.message, rec.finished_at = "done", utcnow()
+    return get(job_id, tenant=tenant)
+
+
+def _fit(job_id: str, spec: FitSpec, tenant: str, progress: Progress) -> dict[str, Any]:
+    task = get_task(spec.task)
+    progress(0.0, "loading data")
+    data = task.load(resolve_source(spec.data, tenant=tenant))
+    progress(0.02, f"loaded {data.rows} rows")
+    model = task.fit(data, method=spec.method, params=spec.params, progress=progress)
+    metrics = {f"val_{k}": v for k, v in model.metrics.items()}
+    if spec.eval:
+        progress(0.97, "evaluating")
+        report = task.evaluate(model, task.load(resolve_source(spec.eval, tenant=tenant)))
+        metrics.update({f"test_{k}": v for k, v in report.metrics.items()})
+    progress(0.98, "registering model version")
+    mv = tracking.log_model_version(
+        task.name,
+        model,
+        method=spec.method,
+        params=model.params,
+        metrics=metrics,
+        data=data,
+        job_id=job_id,
+    )
+    progress(1.0, f"model version {mv.version} registered")
+    return {
+        "model": {"task": mv.task, "version": mv.version, "run_id": mv.run_id},
+        "metrics": metrics,
+    }
+
+
+if __name__ == "__main__":
+    try:
+        run(sys.argv[1])
+    except OdlarError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

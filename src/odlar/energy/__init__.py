@@ -1,0 +1,4 @@
+"""Energy sector (oil and gas): tasks register themselves on import."""
+
+from odlar.energy import cmapss  # noqa: F401  (registers the `cmapss` download)
+from odlar.energy.rul import task  # noqa: F401  (registers energy.rul)

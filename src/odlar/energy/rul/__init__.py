@@ -1,0 +1,1 @@
+"""Remaining useful life of rotating equipment (task `energy.rul`)."""

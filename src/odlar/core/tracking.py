@@ -40,7 +40,7 @@ class OdlarPyfunc(mlflow.pyfunc.PythonModel):
         self.task_name: str = payload["task"]
         self.model: Any = payload["model"]
 
-    def predict(self, context: Any, model_input: Any, params: dict | None = None) -> Any:
+    def predict(self, context, model_input, params=None):  # noqa: ANN001 (MLflow reads hints)
         from odlar.core.tasks import get_task
 
         task = get_task(self.task_name)

@@ -66,10 +66,12 @@ def _beside(path: Path) -> Path | None:
 
 def _read_cmapss_text(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.float64, engine="c")
-    except (ValueError, pd.errors.ParserError):
+        frame = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.float64, engine="c",
+                            na_filter=False)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         frame = None
-    if frame is None or frame.shape[1] != len(CMAPSS_COLUMNS):
+    # a short line is padded with NaN by pandas: find it and report it exactly
+    if frame is None or frame.shape[1] != len(CMAPSS_COLUMNS) or frame.isna().to_numpy().any():
         _diagnose_text(path)  # raises with the exact line
     if frame.empty:
         raise DataError("the file holds no data rows", file=str(path))

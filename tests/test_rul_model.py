@@ -1,0 +1,80 @@
+"""energy.rul specifics: intervals, targets, request validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from odlar.core.errors import DataError, UsageError
+from odlar.core.tasks import get_task
+from odlar.energy.rul.conformal import ConformalBands
+from odlar.energy.rul.features import rul_target, truncations, window_features, unit_slices
+from odlar.energy.rul.task import RulRequest
+
+
+def test_conformal_coverage_on_exchangeable_data() -> None:
+    rng = np.random.default_rng(1)
+    pred = rng.uniform(0, 125, 4000)
+    truth = pred + rng.normal(0, 5 + pred / 10)  # noise grows with the prediction
+    bands = ConformalBands.fit(pred[:2000], truth[:2000], bins=4)
+    lo, hi = bands.interval(pred[2000:], 0.9)
+    lo_raw = np.where(lo == 0, -np.inf, lo)  # the clip at zero cannot lose coverage
+    covered = np.mean((truth[2000:] >= lo_raw) & (truth[2000:] <= hi))
+    assert 0.87 <= covered <= 0.93
+    width = hi - lo
+    assert width[pred[2000:] > 100].mean() > width[pred[2000:] < 25].mean()  # Mondrian bins
+
+
+def test_piecewise_linear_target() -> None:
+    frame = pd.DataFrame({"unit": [1] * 5 + [2] * 3, "cycle": [1, 2, 3, 4, 5, 1, 2, 3]})
+    assert rul_target(frame, cap=3).tolist() == [3, 3, 2, 1, 0, 2, 1, 0]
+    assert rul_target(frame, cap=None).tolist() == [4, 3, 2, 1, 0, 2, 1, 0]
+
+
+def test_truncations_keep_uncapped_truth() -> None:
+    frame = pd.DataFrame({"unit": [7] * 50, "cycle": range(1, 51), "s": range(50)})
+    cut, truth = truncations(frame, np.random.default_rng(0), cuts_per_unit=5, min_history=10)
+    for (_u, s, e), t in zip(unit_slices(cut), truth, strict=True):
+        assert e - s >= 10 and t == 50 - (e - s)
+
+
+def test_window_features_match_pandas_rolling() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    feats = window_features(x, [(1, 0, 40)], (5,), np.arange(40.0))
+    mean = pd.DataFrame(x).rolling(5, min_periods=1).mean().to_numpy()
+    std = pd.DataFrame(x).rolling(5, min_periods=1).std(ddof=0).to_numpy()
+    assert np.allclose(feats[:, 2:4], mean, atol=1e-5)
+    assert np.allclose(feats[:, 4:6], std, atol=1e-4)
+
+
+def test_request_errors_name_the_reading(quick_gbm) -> None:
+    task = get_task("energy.rul")
+    cols = quick_gbm.columns
+    good = {"cycle": 1.0, **{c: 1.0 for c in cols}}
+    req = RulRequest(units=[{"unit": "a", "readings": [good, {**good, "cycle": 1.0}]}])
+    with pytest.raises(DataError) as e:
+        task.predict(quick_gbm, req)
+    assert e.value.field == "units[0].readings[1].cycle"
+    missing = {k: v for k, v in good.items() if k != cols[0]}
+    req = RulRequest(units=[{"unit": "a", "readings": [missing]}])
+    with pytest.raises(DataError) as e:
+        task.predict(quick_gbm, req)
+    assert e.value.field == f"units[0].readings[0].{cols[0]}"
+
+
+def test_unknown_parameter_is_a_usage_error(cmapss) -> None:
+    task = get_task("energy.rul")
+    data = task.load(cmapss / "test_FD001.txt")
+    with pytest.raises(UsageError, match="unknown parameter 'epochz'"):
+        task.fit(data, method="sequence", params={"epochz": 3}, progress=lambda f, m: None)
+
+
+def test_intervals_contain_the_point(quick_gbm, cmapss) -> None:
+    test = get_task("energy.rul").load(cmapss / "test_FD001.txt")
+    out = quick_gbm.predict(test.frame, level=0.9)
+    assert (out["lower"] <= out["rul"]).all() and (out["rul"] <= out["upper"]).all()
+    assert (out["lower"] >= 0).all()
+    wider = quick_gbm.predict(test.frame, level=0.95)
+    assert ((wider["upper"] - wider["lower"]) >= (out["upper"] - out["lower"]) - 1e-9).all()

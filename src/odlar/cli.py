@@ -46,7 +46,7 @@ def progress_bar(title: str) -> Iterator[Any]:
         TimeElapsedColumn(),
         TextColumn("{task.fields[note]}"),
         console=err,
-        transient=False,
+        transient=True,
     ) as bar:
         handle = bar.add_task(title, total=1.0, note="")
 

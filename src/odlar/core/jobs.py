@@ -23,7 +23,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from odlar.core import tracking
 from odlar.core.config import get_settings
 from odlar.core.datasets import resolve_source
 from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
@@ -100,6 +99,8 @@ def create(
             f"task '{task.name}' has no method '{method}' (choose from: {', '.join(task.methods)})"
         )
     spec = spec.model_copy(update={"method": method})
+    for ref in filter(None, (spec.data, spec.eval)):
+        resolve_source(ref, tenant=tenant)  # a missing file fails now, not in the job
     with session_scope() as s:
         rec = JobRecord(
             kind="fit",
@@ -281,6 +282,8 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
 
 
 def _fit(job_id: str, spec: FitSpec, tenant: str, progress: Progress) -> dict[str, Any]:
+    from odlar.core import tracking  # MLflow is slow to import: only where it is needed
+
     task = get_task(spec.task)
     progress(0.0, "loading data")
     data = task.load(resolve_source(spec.data, tenant=tenant))

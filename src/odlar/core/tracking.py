@@ -6,6 +6,9 @@ as a pyfunc model and registered as a version of the registered model named afte
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import tempfile
 import threading
@@ -28,24 +31,32 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 import mlflow  # noqa: E402  (environment first: telemetry off before import)
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+# MLflow logs "Created version ..." at INFO on stderr; odlar reports versions itself.
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+
 _lock = threading.Lock()
 _configured: str | None = None
 
 
-class OdlarPyfunc(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper so MLflow can load any odlar model; the model itself is a joblib file."""
+# MLflow forces a warning about predict's type hints onto stderr when a PythonModel class
+# is created (its own filter overrides ours); nothing in it applies to odlar's models.
+with contextlib.redirect_stderr(io.StringIO()):
 
-    def load_context(self, context: Any) -> None:
-        payload = joblib.load(context.artifacts["model"])
-        self.task_name: str = payload["task"]
-        self.model: Any = payload["model"]
+    class OdlarPyfunc(mlflow.pyfunc.PythonModel):
+        """pyfunc wrapper so MLflow can load any odlar model; the model is a joblib file."""
 
-    def predict(self, context, model_input, params=None):  # noqa: ANN001 (MLflow reads hints)
-        from odlar.core.tasks import get_task
+        def load_context(self, context: Any) -> None:
+            payload = joblib.load(context.artifacts["model"])
+            self.task_name: str = payload["task"]
+            self.model: Any = payload["model"]
 
-        task = get_task(self.task_name)
-        request = task.Request.model_validate(model_input)
-        return task.predict(self.model, request).model_dump()
+        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
+            """A task request (dict) in, the task's response (dict) out."""
+            from odlar.core.tasks import get_task
+
+            task = get_task(self.task_name)
+            request = task.Request.model_validate(model_input)
+            return task.predict(self.model, request).model_dump()
 
 
 @dataclass
@@ -167,9 +178,7 @@ def get_version(task: str, version: int | None = None) -> ModelVersion:
     if version is None:
         versions = client.search_model_versions(f"name='{task}'")
         if not versions:
-            raise NotFound(
-                f"no model of task '{task}' has been trained yet (run: odlar fit {task})"
-            )
+            raise NotFound(f"task '{task}' has no trained model yet (run: odlar fit {task})")
         mv = max(versions, key=lambda v: int(v.version))
     else:
         try:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from odlar.core.errors import DataError
 
@@ -121,9 +120,8 @@ def window_features(
             denom = stt - st**2 / n
             slope = np.where(denom > 0, (sxt - st * sx / n) / np.where(denom > 0, denom, 1), 0.0)
             feats += [mean, np.sqrt(var), slope]
-        alpha = 0.1  # y[t] = a x[t] + (1 - a) y[t-1], started at the first reading
-        ewm, _ = lfilter([alpha], [1.0, alpha - 1.0], u, axis=0, zi=(1 - alpha) * u[:1])
-        feats.append(ewm)
+        # y[t] = a x[t] + (1 - a) y[t-1], started at the first reading
+        feats.append(pd.DataFrame(u).ewm(alpha=0.1, adjust=False).mean().to_numpy())
         feats.append(cycles[start:stop, None])
         blocks.append(np.hstack(feats))
     return np.vstack(blocks).astype(np.float32)

@@ -49,5 +49,4 @@ def quick_gbm(cmapss: Path):
 
     task = get_task("energy.rul")
     data = task.load(cmapss / "train_FD001.txt")
-    return task.fit(data, method="gbm", params=task.quick_params["gbm"],
-                    progress=lambda f, m: None)
+    return task.fit(data, method="gbm", params=task.quick_params["gbm"], progress=lambda f, m: None)

@@ -25,8 +25,12 @@ def client(home: Path):
 
 
 def _trained(cmapss: Path) -> int:
-    spec = jobs.FitSpec(task="energy.rul", data=str(cmapss / "train_FD001.txt"), method="gbm",
-                        params=get_task("energy.rul").quick_params["gbm"])
+    spec = jobs.FitSpec(
+        task="energy.rul",
+        data=str(cmapss / "train_FD001.txt"),
+        method="gbm",
+        params=get_task("energy.rul").quick_params["gbm"],
+    )
     done = jobs.run(jobs.create(spec).id)
     return done.result["model"]["version"]
 
@@ -46,8 +50,12 @@ def test_health_needs_no_token(client: TestClient) -> None:
 def test_requests_without_valid_token_get_401(client: TestClient, auth: str | None) -> None:
     headers = {"Authorization": auth} if auth is not None else {}
     client.headers.pop("Authorization")
-    for method, url in [("get", "/api/v1/tasks"), ("get", "/api/v1/jobs"),
-                        ("post", "/api/v1/tasks/energy.rul/predict"), ("get", "/api/v1/models")]:
+    for method, url in [
+        ("get", "/api/v1/tasks"),
+        ("get", "/api/v1/jobs"),
+        ("post", "/api/v1/tasks/energy.rul/predict"),
+        ("get", "/api/v1/models"),
+    ]:
         r = getattr(client, method)(url, headers=headers)
         assert r.status_code == 401, (url, r.text)
         assert r.headers["WWW-Authenticate"] == "Bearer"
@@ -129,26 +137,34 @@ def test_predict_without_model_is_404(client: TestClient, cmapss: Path) -> None:
 
 def test_upload_dataset(client: TestClient, cmapss: Path, tmp_path: Path) -> None:
     content = (cmapss / "test_FD001.txt").read_bytes()
-    r = client.post("/api/v1/datasets", params={"task": "energy.rul"},
-                    files={"file": ("fleet.txt", content)})
+    r = client.post(
+        "/api/v1/datasets", params={"task": "energy.rul"}, files={"file": ("fleet.txt", content)}
+    )
     assert r.status_code == 201, r.text
     ds = r.json()
     assert ds["rows"] == 13096 and ds["summary"]["units"] == 100
     assert client.get(f"/api/v1/datasets/{ds['id']}").json()["sha256"] == ds["sha256"]
 
     bad = b"1 1 0.1\n"
-    r = client.post("/api/v1/datasets", params={"task": "energy.rul"},
-                    files={"file": ("broken.txt", bad)})
+    r = client.post(
+        "/api/v1/datasets", params={"task": "energy.rul"}, files={"file": ("broken.txt", bad)}
+    )
     assert r.status_code == 422
     assert r.json()["file"] == "broken.txt" and r.json()["line"] == 1
     assert len(client.get("/api/v1/datasets").json()) == 1, "nothing kept from a bad upload"
 
 
 def test_job_submit_and_follow(client: TestClient, cmapss: Path) -> None:
-    r = client.post("/api/v1/jobs", json={
-        "task": "energy.rul", "data": "energy/cmapss/train_FD001.txt", "method": "gbm",
-        "params": {"folds": 2, "max_iter": 20, "cuts_per_unit": 2},
-        "eval": "energy/cmapss/test_FD001.txt"})
+    r = client.post(
+        "/api/v1/jobs",
+        json={
+            "task": "energy.rul",
+            "data": "energy/cmapss/train_FD001.txt",
+            "method": "gbm",
+            "params": {"folds": 2, "max_iter": 20, "cuts_per_unit": 2},
+            "eval": "energy/cmapss/test_FD001.txt",
+        },
+    )
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
     deadline = time.time() + 180
@@ -169,9 +185,10 @@ def test_job_submit_errors(client: TestClient) -> None:
     assert r.status_code == 404, "paths outside ODLAR_DATA are refused"
     r = client.post("/api/v1/jobs", json={"task": "energy.nope", "data": "x"})
     assert r.status_code == 404
-    r = client.post("/api/v1/jobs", json={"task": "energy.rul",
-                                          "data": "energy/cmapss/train_FD001.txt",
-                                          "method": "magic"})
+    r = client.post(
+        "/api/v1/jobs",
+        json={"task": "energy.rul", "data": "energy/cmapss/train_FD001.txt", "method": "magic"},
+    )
     assert r.status_code == 400 and "magic" in r.json()["detail"]
     r = client.post("/api/v1/jobs", json={"data": "x"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "task"]

@@ -16,8 +16,9 @@ def odlar(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "ODLAR_HOME": str(home), "ODLAR_DATA": str(SHARED_DATA)}
-    return subprocess.run([sys.executable, "-m", "odlar", *args], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "odlar", *args], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _no_traceback(r: subprocess.CompletedProcess[str]) -> None:
@@ -31,12 +32,21 @@ def _no_traceback(r: subprocess.CompletedProcess[str]) -> None:
     [
         (["fit", "energy.nope", "--data", "x"], 66, "unknown task 'energy.nope'"),
         (["fit", "energy.rul", "--data", "missing.txt"], 66, "data 'missing.txt' not found"),
-        (["fit", "energy.rul", "--data", "energy/cmapss/train_FD001.txt", "--method", "magic"],
-         2, "no method 'magic'"),
-        (["fit", "energy.rul", "--data", "energy/cmapss/train_FD001.txt", "--param", "cap"],
-         2, "must look like name=value"),
-        (["predict", "energy.rul", "--data", "energy/cmapss/test_FD001.txt"], 66,
-         "no trained model yet"),
+        (
+            ["fit", "energy.rul", "--data", "energy/cmapss/train_FD001.txt", "--method", "magic"],
+            2,
+            "no method 'magic'",
+        ),
+        (
+            ["fit", "energy.rul", "--data", "energy/cmapss/train_FD001.txt", "--param", "cap"],
+            2,
+            "must look like name=value",
+        ),
+        (
+            ["predict", "energy.rul", "--data", "energy/cmapss/test_FD001.txt"],
+            66,
+            "no trained model yet",
+        ),
         (["jobs", "show", "nope"], 66, "no job 'nope'"),
         (["data", "fetch", "nope"], 66, "unknown dataset"),
     ],
@@ -60,14 +70,35 @@ def test_broken_data_exit_65_names_line(tmp_path: Path) -> None:
 
 
 def test_fit_predict_models_round_trip(tmp_path: Path) -> None:
-    r = odlar("fit", "energy.rul", "--data", "energy/cmapss/train_FD001.txt", "--method", "gbm",
-              "--param", "folds=2", "--param", "max_iter=30", "--param", "cuts_per_unit=2",
-              "--eval", "energy/cmapss/test_FD001.txt", home=tmp_path)
+    r = odlar(
+        "fit",
+        "energy.rul",
+        "--data",
+        "energy/cmapss/train_FD001.txt",
+        "--method",
+        "gbm",
+        "--param",
+        "folds=2",
+        "--param",
+        "max_iter=30",
+        "--param",
+        "cuts_per_unit=2",
+        "--eval",
+        "energy/cmapss/test_FD001.txt",
+        home=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "energy.rul v1" in r.stdout and "test_rmse" in r.stdout
     out = tmp_path / "pred.csv"
-    r = odlar("predict", "energy.rul", "--data", "energy/cmapss/test_FD001.txt", "--out",
-              str(out), home=tmp_path)
+    r = odlar(
+        "predict",
+        "energy.rul",
+        "--data",
+        "energy/cmapss/test_FD001.txt",
+        "--out",
+        str(out),
+        home=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "unit,last_cycle,rul,lower,upper" and len(lines) == 101
@@ -77,8 +108,16 @@ def test_fit_predict_models_round_trip(tmp_path: Path) -> None:
 
 def test_bench_quick_writes_protocol_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    r = odlar("bench", "energy.rul", "--data", str(SHARED_DATA / "energy/cmapss"), "--quick",
-              "--out", str(out), home=tmp_path)
+    r = odlar(
+        "bench",
+        "energy.rul",
+        "--data",
+        str(SHARED_DATA / "energy/cmapss"),
+        "--quick",
+        "--out",
+        str(out),
+        home=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     result = json.loads(out.read_text())
     assert result["task"] == "energy.rul" and result["dataset"] == "cmapss/FD001"

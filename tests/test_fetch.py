@@ -19,8 +19,9 @@ def _nasa_style_zip(cmapss: Path, path: Path, corrupt: bool = False) -> Path:
             data = (cmapss / name).read_bytes()
             z.writestr(f"CMAPSSData/{name}", data[:-10] if corrupt and name[0] == "R" else data)
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("6. Turbofan Engine Degradation Simulation Data Set/CMAPSSData.zip",
-                   inner.getvalue())
+        z.writestr(
+            "6. Turbofan Engine Degradation Simulation Data Set/CMAPSSData.zip", inner.getvalue()
+        )
     return path
 
 
@@ -29,8 +30,11 @@ def test_offline_download_fails_with_one_line(home: Path, monkeypatch) -> None:
 
     fetcher = datasets.FETCHERS["cmapss"]
     # a closed port on loopback stands in for an unreachable publisher
-    monkeypatch.setitem(datasets.FETCHERS, "cmapss",
-                        fetcher.__class__(**{**fetcher.__dict__, "url": "http://127.0.0.1:9/x"}))
+    monkeypatch.setitem(
+        datasets.FETCHERS,
+        "cmapss",
+        fetcher.__class__(**{**fetcher.__dict__, "url": "http://127.0.0.1:9/x"}),
+    )
     with pytest.raises(Unavailable) as e:
         datasets.fetch("cmapss", dest=home / "cmapss")
     assert "\n" not in str(e.value) and "--from" in str(e.value)
@@ -41,7 +45,9 @@ def test_install_from_archive_verifies(home: Path, cmapss: Path, tmp_path: Path)
     archive = _nasa_style_zip(cmapss, tmp_path / "nasa.zip")
     files = datasets.fetch("cmapss", source_file=archive, dest=home / "cm")
     assert {"train_FD001.txt", "RUL_FD001.txt"} <= set(files)
-    assert (home / "cm" / "train_FD001.txt").read_bytes() == (cmapss / "train_FD001.txt").read_bytes()
+    assert (home / "cm" / "train_FD001.txt").read_bytes() == (
+        cmapss / "train_FD001.txt"
+    ).read_bytes()
 
     bad = _nasa_style_zip(cmapss, tmp_path / "bad.zip", corrupt=True)
     with pytest.raises(DataError, match="checksum mismatch"):

@@ -49,8 +49,12 @@ def test_store_works_on_postgresql(pg_url: str, cmapss: Path) -> None:
 
     token = create_token("pg")
     assert authenticate(token).name == "pg"
-    spec = jobs.FitSpec(task="energy.rul", data=str(cmapss / "train_FD001.txt"), method="gbm",
-                        params={"folds": 2, "max_iter": 10, "cuts_per_unit": 1})
+    spec = jobs.FitSpec(
+        task="energy.rul",
+        data=str(cmapss / "train_FD001.txt"),
+        method="gbm",
+        params={"folds": 2, "max_iter": 10, "cuts_per_unit": 1},
+    )
     done = jobs.run(jobs.create(spec).id)
     assert done.state == "succeeded" and jobs.get(done.id).result["model"]["version"] == 1
     save_upload("energy.rul", "test.txt", (cmapss / "test_FD001.txt").read_bytes())

@@ -9,7 +9,7 @@ import pytest
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import get_task
 from odlar.energy.rul.conformal import ConformalBands
-from odlar.energy.rul.features import rul_target, truncations, window_features, unit_slices
+from odlar.energy.rul.features import rul_target, truncations, unit_slices, window_features
 from odlar.energy.rul.task import RulRequest
 
 

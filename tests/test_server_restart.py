@@ -32,7 +32,10 @@ class Server:
     def start(self) -> str | None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "odlar", "serve", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         first = None
         deadline = time.time() + 60
@@ -72,9 +75,16 @@ def server(tmp_path: Path):
 
 
 def _submit(server: Server, max_iter: int) -> str:
-    r = server.api("POST", "/api/v1/jobs", json={
-        "task": "energy.rul", "data": "energy/cmapss/train_FD001.txt", "method": "gbm",
-        "params": {"folds": 2, "max_iter": max_iter, "cuts_per_unit": 2}})
+    r = server.api(
+        "POST",
+        "/api/v1/jobs",
+        json={
+            "task": "energy.rul",
+            "data": "energy/cmapss/train_FD001.txt",
+            "method": "gbm",
+            "params": {"folds": 2, "max_iter": max_iter, "cuts_per_unit": 2},
+        },
+    )
     assert r.status_code == 202, r.text
     return r.json()["id"]
 

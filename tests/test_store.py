@@ -17,7 +17,8 @@ def test_migrations_create_the_schema_the_models_describe(tmp_path: Path) -> Non
     migrate(url)  # idempotent
     engine = create_engine(url)
     assert {"api_tokens", "datasets", "jobs", "alembic_version"} <= set(
-        inspect(engine).get_table_names())
+        inspect(engine).get_table_names()
+    )
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == [], f"models changed without a migration: {diff}"

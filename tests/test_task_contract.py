@@ -43,16 +43,15 @@ def test_load_rejects_garbage(name: str, tmp_path: Path) -> None:
     assert "garbage.csv" in str(e.value)
 
 
-@pytest.mark.parametrize(
-    ("name", "method"), [(n, m) for n in TASKS for m in get_task(n).methods]
-)
+@pytest.mark.parametrize(("name", "method"), [(n, m) for n in TASKS for m in get_task(n).methods])
 def test_fit_evaluate_predict_round_trip(name: str, method: str) -> None:
     task = get_task(name)
     train_path, eval_path = task.example(SHARED_DATA / task.bench_data)
     train, test = task.load(train_path), task.load(eval_path)
     seen: list[float] = []
-    model = task.fit(train, method=method, params=task.quick_params[method],
-                     progress=lambda f, m: seen.append(f))
+    model = task.fit(
+        train, method=method, params=task.quick_params[method], progress=lambda f, m: seen.append(f)
+    )
     assert seen and all(0.0 <= f <= 1.0 for f in seen), "progress reported in [0, 1]"
     assert model.metrics and model.params["seed"] is not None
 
@@ -67,6 +66,7 @@ def test_fit_evaluate_predict_round_trip(name: str, method: str) -> None:
     clone = pickle.loads(pickle.dumps(model))
     assert task.predict(clone, request) == response
     # refitting with the same params and seed reproduces the model
-    again = task.fit(train, method=method, params=task.quick_params[method],
-                     progress=lambda f, m: None)
+    again = task.fit(
+        train, method=method, params=task.quick_params[method], progress=lambda f, m: None
+    )
     assert task.predict(again, request) == response

@@ -66,8 +66,9 @@ def _beside(path: Path) -> Path | None:
 
 def _read_cmapss_text(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path, sep=r"\s+", header=None, dtype=np.float64, engine="c",
-                            na_filter=False)
+        frame = pd.read_csv(
+            path, sep=r"\s+", header=None, dtype=np.float64, engine="c", na_filter=False
+        )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         frame = None
     # a short line is padded with NaN by pandas: find it and report it exactly

@@ -120,15 +120,15 @@ def submit(
 ) -> JobView:
     """Record a job and start it in its own process (local backend)."""
     job = create(spec, tenant=tenant, created_by=created_by)
-    log = (get_settings().jobs_dir / f"{job.id}.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "odlar.core.jobs", job.id],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        env=os.environ.copy(),
-    )
+    with (get_settings().jobs_dir / f"{job.id}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "odlar.core.jobs", job.id],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the server; cancel signals the whole group
+            env=os.environ.copy(),
+        )
     _children[proc.pid] = proc
     with session_scope() as s:
         rec = s.get(JobRecord, job.id)
@@ -218,8 +218,11 @@ def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
         rec.state, rec.finished_at, rec.error = "cancelled", utcnow(), "cancelled by a user"
         pid = rec.pid
     if pid and pid != os.getpid() and _alive(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:  # a background job leads its own process group; a CLI foreground job does not
             os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
     return get(job_id, tenant=tenant)
 
 

@@ -30,7 +30,7 @@ def _error_body(exc: OdlarError) -> dict[str, Any]:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
-    jobs.recover(grace_seconds=0)  # a job whose process died with the old server
+    jobs.recover()  # a job whose process died with the old server
     yield
 
 

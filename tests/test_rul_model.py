@@ -8,22 +8,31 @@ import pytest
 
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import get_task
-from odlar.energy.rul.conformal import ConformalBands
+from odlar.energy.rul.conformal import CrossConformal
 from odlar.energy.rul.features import rul_target, truncations, unit_slices, window_features
 from odlar.energy.rul.task import RulRequest
 
 
-def test_conformal_coverage_on_exchangeable_data() -> None:
+def test_cross_conformal_coverage_on_exchangeable_data() -> None:
     rng = np.random.default_rng(1)
-    pred = rng.uniform(0, 125, 4000)
-    truth = pred + rng.normal(0, 5 + pred / 10)  # noise grows with the prediction
-    bands = ConformalBands.fit(pred[:2000], truth[:2000], bins=4)
-    lo, hi = bands.interval(pred[2000:], 0.9)
+    n = 4000
+    truth = rng.uniform(0, 125, n)
+    # two members with different biases whose errors on a unit are mostly shared (the unit's
+    # own noise); noise grows with the remaining life
+    shared = rng.normal(0, 3 + truth / 10)
+    member_preds = np.stack([truth + b + shared + rng.normal(0, 1, n) for b in (-2.0, 2.0)])
+    cal, test = slice(0, 2000), slice(2000, n)
+    member = rng.integers(0, 2, 2000)
+    bands = CrossConformal.fit(
+        member_preds[member, np.arange(2000)], truth[cal], member, np.array([25, 50, 75, 100])
+    )
+    lo, hi = bands.interval(member_preds[:, test], 0.9)
     lo_raw = np.where(lo == 0, -np.inf, lo)  # the clip at zero cannot lose coverage
-    covered = np.mean((truth[2000:] >= lo_raw) & (truth[2000:] <= hi))
-    assert 0.87 <= covered <= 0.93
+    covered = np.mean((truth[test] >= lo_raw) & (truth[test] <= hi))
+    assert 0.87 <= covered <= 0.94
     width = hi - lo
-    assert width[pred[2000:] > 100].mean() > width[pred[2000:] < 25].mean()  # Mondrian bins
+    point = member_preds[:, test].mean(axis=0)
+    assert width[point > 100].mean() > 1.5 * width[point < 25].mean()  # Mondrian bins
 
 
 def test_piecewise_linear_target() -> None:
@@ -33,10 +42,15 @@ def test_piecewise_linear_target() -> None:
 
 
 def test_truncations_keep_uncapped_truth() -> None:
-    frame = pd.DataFrame({"unit": [7] * 50, "cycle": range(1, 51), "s": range(50)})
-    cut, truth = truncations(frame, np.random.default_rng(0), cuts_per_unit=5, min_history=10)
+    frame = pd.DataFrame({"unit": [7] * 200, "cycle": range(1, 201), "s": range(200)})
+    cut, truth = truncations(
+        frame, np.random.default_rng(0), 20, min_history=31, rul_range=(5, 150)
+    )
+    assert truth.min() >= 5 and truth.max() <= 150
     for (_u, s, e), t in zip(unit_slices(cut), truth, strict=True):
-        assert e - s >= 10 and t == 50 - (e - s)
+        assert e - s >= 31 and t == 200 - (e - s)
+    with pytest.raises(DataError, match="long enough"):
+        truncations(frame.head(30), np.random.default_rng(0), 2, 31, (5, 150))
 
 
 def test_window_features_match_pandas_rolling() -> None:

@@ -75,23 +75,47 @@ def windows_ending_at(x: np.ndarray, start: int, ends: np.ndarray, length: int) 
 
 
 def truncations(
-    frame: pd.DataFrame, rng: np.random.Generator, cuts_per_unit: int, min_history: int
+    frame: pd.DataFrame,
+    rng: np.random.Generator,
+    cuts_per_unit: int,
+    min_history: int,
+    rul_range: tuple[int, int],
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Cut run-to-failure units at random cycles, as a test fleet is cut before failure.
+    """Cut run-to-failure units at random cycles, as a running fleet is cut before failure.
 
-    Returns the truncated histories (units renamed unit#k) and each one's true, uncapped RUL.
+    The true RUL at each cut is drawn uniformly from `rul_range` (within what the unit's
+    length allows, keeping at least `min_history` cycles). Returns the truncated histories
+    (units renamed unit#k) and each one's true, uncapped RUL.
     """
     pieces, truth = [], []
+    lo_rul, hi_rul = rul_range
     for unit, start, stop in unit_slices(frame):
         n = stop - start
-        lo = min(min_history, n)
-        ends = np.unique(rng.integers(lo, n + 1, size=cuts_per_unit))  # rows kept
-        for k, keep in enumerate(ends):
-            piece = frame.iloc[start : start + keep].copy()
+        hi = min(hi_rul, n - min_history)
+        if hi < lo_rul:
+            continue  # too short to leave both a history and a remaining life
+        for k, rul in enumerate(rng.integers(lo_rul, hi + 1, size=cuts_per_unit)):
+            piece = frame.iloc[start : stop - int(rul)].copy()
             piece["unit"] = f"{unit}#{k}"
             pieces.append(piece)
-            truth.append(float(n - keep))
+            truth.append(float(rul))
+    if not pieces:
+        raise DataError(
+            f"no unit is long enough to calibrate intervals: each needs more than "
+            f"{min_history + lo_rul} cycles"
+        )
     return pd.concat(pieces, ignore_index=True), np.asarray(truth)
+
+
+def sequence_channels(
+    x: np.ndarray, slices: list[tuple[object, int, int]], cycles: np.ndarray, smooth: float
+) -> np.ndarray:
+    """Inputs of the sequence model: scaled sensors, their exponentially weighted mean
+    (a causal denoiser) and the cycle number / 200, computed within each unit."""
+    ewm = np.empty_like(x)
+    for _unit, start, stop in slices:
+        ewm[start:stop] = pd.DataFrame(x[start:stop]).ewm(alpha=smooth, adjust=False).mean()
+    return np.hstack([x, ewm, (cycles / 200.0)[:, None]]).astype(np.float32)
 
 
 def window_features(

@@ -13,10 +13,11 @@ import pandas as pd
 
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Progress
-from odlar.energy.rul.conformal import ConformalBands
+from odlar.energy.rul.conformal import CrossConformal
 from odlar.energy.rul.features import (
     Scaler,
     rul_target,
+    sequence_channels,
     sort_units,
     truncations,
     unit_slices,
@@ -29,15 +30,15 @@ COMMON = {
     "cap": 125,  # piecewise-linear target capped at 125 cycles (the usual C-MAPSS protocol)
     "folds": 5,  # ensemble members; each one's held-out units calibrate the intervals
     "cuts_per_unit": 10,  # random truncations of each held-out unit for calibration
-    "min_history": 30,
+    "min_history": 31,  # cycles a truncated unit keeps (the shortest C-MAPSS test unit)
+    "calibration_rul": [5, 150],  # true RUL range of the calibration cuts (see docs)
     "min_corr": 0.05,
-    "interval_bins": 4,
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "gbm": COMMON
     | {
-        "lags": [5, 10, 20, 30],
-        "max_iter": 400,
+        "lags": [5, 15, 30],
+        "max_iter": 500,
         "learning_rate": 0.05,
         "max_leaf_nodes": 15,
         "min_samples_leaf": 50,
@@ -45,14 +46,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "sequence": COMMON
     | {
-        "arch": "cnn",
-        "window": 30,
+        "window": 80,
         "hidden": 64,
         "epochs": 30,
+        "epoch_fraction": 0.5,  # each epoch sees a random half of the windows
         "batch_size": 256,
         "lr": 1e-3,
         "dropout": 0.2,
-        "weight_decay": 0.0,
+        "smooth": 0.1,  # alpha of the exponentially weighted input channels
     },
 }
 
@@ -103,7 +104,7 @@ class GbmMember:
 
 
 class SequenceMember:
-    """A small 1-D CNN (or LSTM) over the last `window` cycles; weights kept as a state dict."""
+    """A 1-D CNN over the last `window` cycles; weights kept as a state dict."""
 
     def __init__(self, p: dict[str, Any], seed: int) -> None:
         self.p, self.seed = dict(p), seed
@@ -113,45 +114,53 @@ class SequenceMember:
     def __getstate__(self) -> dict[str, Any]:
         return {"p": self.p, "seed": self.seed, "state": self.state, "_net": None}
 
-    def _build(self, n_features: int) -> Any:
-        from odlar.energy.rul.nets import build_net
+    def _build(self, n_channels: int) -> Any:
+        from odlar.energy.rul.nets import ConvNet
 
-        return build_net(
-            self.p["arch"],
-            n_features,
+        return ConvNet(
+            n_channels,
             int(self.p["window"]),
             int(self.p["hidden"]),
             float(self.p["dropout"]),
+            float(self.p["cap"]),
         )
+
+    def _inputs(self, x: np.ndarray, frame: pd.DataFrame) -> tuple[np.ndarray, list]:
+        slices = unit_slices(frame)
+        channels = sequence_channels(
+            x, slices, frame["cycle"].to_numpy(dtype=np.float64), float(self.p["smooth"])
+        )
+        return channels, slices
 
     def fit(self, x: np.ndarray, frame: pd.DataFrame, y: np.ndarray, progress: Progress) -> None:
         import torch
 
         torch.manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
-        w = int(self.p["window"])
+        gen = torch.Generator().manual_seed(self.seed)
+        w, cap = int(self.p["window"]), float(self.p["cap"])
+        channels, slices = self._inputs(x, frame)
         xs = np.concatenate(
-            [windows_ending_at(x, s, np.arange(s, e), w) for _u, s, e in unit_slices(frame)]
+            [windows_ending_at(channels, s, np.arange(s, e), w) for _u, s, e in slices]
         )
-        xt, yt = torch.from_numpy(xs), torch.from_numpy(y.astype(np.float32))
-        net = self._build(x.shape[1])
-        opt = torch.optim.Adam(
-            net.parameters(), lr=float(self.p["lr"]), weight_decay=float(self.p["weight_decay"])
-        )
+        xt, yt = torch.from_numpy(xs), torch.from_numpy((y / cap).astype(np.float32))
+        net = self._build(xs.shape[2])
         epochs, bs = int(self.p["epochs"]), int(self.p["batch_size"])
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-        loss_fn = torch.nn.MSELoss()
-        net.train()
+        per_epoch = max(1, int(len(xt) * float(self.p["epoch_fraction"])))
+        steps = epochs * -(-per_epoch // bs)
+        opt = torch.optim.Adam(net.parameters(), lr=float(self.p["lr"]))
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=float(self.p["lr"]), total_steps=steps, pct_start=0.2
+        )
         for epoch in range(epochs):
-            order = torch.from_numpy(rng.permutation(len(xt)))
-            for i in range(0, len(order), bs):
-                idx = order[i : i + bs]
+            net.train()
+            for idx in torch.randperm(len(xt), generator=gen)[:per_epoch].split(bs):
                 opt.zero_grad()
-                loss = loss_fn(net(xt[idx]), yt[idx])
+                loss = ((net(xt[idx]) / cap - yt[idx]) ** 2).mean()
                 loss.backward()
                 opt.step()
-            sched.step()
-            progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs} loss {loss.item():.1f}")
+                sched.step()
+            rmse = float(loss.detach()) ** 0.5 * cap
+            progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}, batch rmse {rmse:.1f}")
         net.eval()
         self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         self._net = net
@@ -159,13 +168,14 @@ class SequenceMember:
     def predict_last(self, x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
         import torch
 
+        channels, slices = self._inputs(x, frame)
         if self._net is None:
-            self._net = self._build(x.shape[1])
+            self._net = self._build(channels.shape[1])
             self._net.load_state_dict(self.state)
             self._net.eval()
         w = int(self.p["window"])
         xs = np.stack(
-            [windows_ending_at(x, s, np.array([e - 1]), w)[0] for _u, s, e in unit_slices(frame)]
+            [windows_ending_at(channels, s, np.array([e - 1]), w)[0] for _u, s, e in slices]
         )
         with torch.inference_mode():
             return self._net(torch.from_numpy(xs)).numpy().astype(np.float64)
@@ -183,7 +193,7 @@ class RulModel:
     params: dict[str, Any]
     scaler: Scaler
     members: list[Any]
-    bands: ConformalBands
+    bands: CrossConformal
     metrics: dict[str, float] = field(default_factory=dict)
     fit_seconds: float = 0.0
 
@@ -195,9 +205,9 @@ class RulModel:
         """RUL at the last cycle of each unit, with an interval; one row per unit."""
         frame = sort_units(frame)
         x = self.scaler.transform(frame)
-        point = np.mean([m.predict_last(x, frame) for m in self.members], axis=0)
-        point = np.clip(point, 0.0, None)
-        lower, upper = self.bands.interval(point, level)
+        member_preds = np.clip([m.predict_last(x, frame) for m in self.members], 0.0, None)
+        point = member_preds.mean(axis=0)
+        lower, upper = self.bands.interval(member_preds, level)
         slices = unit_slices(frame)
         return pd.DataFrame(
             {
@@ -213,6 +223,8 @@ class RulModel:
 def fit_rul(
     frame: pd.DataFrame, method: str, params: dict[str, Any], progress: Progress
 ) -> RulModel:
+    """K members on K-1 folds of units each; held-out units, cut at random cycles, give
+    the validation metrics and calibrate the cross-conformal intervals."""
     if method not in DEFAULTS:
         raise UsageError(f"unknown method '{method}' (choose from: {', '.join(DEFAULTS)})")
     unknown = sorted(set(params) - set(DEFAULTS[method]))
@@ -239,7 +251,8 @@ def fit_rul(
     y = rul_target(frame, p["cap"])
     scaler = Scaler.fit(frame, y, float(p["min_corr"]))
     x = scaler.transform(frame)
-    members, oof_pred, oof_true = [], [], []
+    cut_rng = np.random.default_rng(int(p["seed"]) + 1)
+    members, oof_pred, oof_true, oof_member = [], [], [], []
     for i in range(k):
 
         def sub(frac: float, msg: str, i: int = i) -> None:
@@ -247,20 +260,23 @@ def fit_rul(
 
         train = fold != i
         member = MEMBERS[method](p, int(p["seed"]) + i)
-        tr_frame = frame[train].reset_index(drop=True)
-        member.fit(x[train], tr_frame, y[train], sub)
+        member.fit(x[train], frame[train].reset_index(drop=True), y[train], sub)
         held = frame[~train].reset_index(drop=True)
-        cut, truth = truncations(held, rng, int(p["cuts_per_unit"]), int(p["min_history"]))
+        cut, truth = truncations(
+            held,
+            cut_rng,
+            int(p["cuts_per_unit"]),
+            int(p["min_history"]),
+            tuple(int(v) for v in p["calibration_rul"]),
+        )
         oof_pred.append(np.clip(member.predict_last(scaler.transform(cut), cut), 0, None))
         oof_true.append(truth)
+        oof_member.append(np.full(len(truth), i))
         members.append(member)
     pred, true = np.concatenate(oof_pred), np.concatenate(oof_true)
-    bands = ConformalBands.fit(pred, true, bins=int(p["interval_bins"]))
-    lo, hi = bands.interval(pred, 0.9)
-    metrics = point_metrics(pred, true) | {
-        "coverage90": float(np.mean((true >= lo) & (true <= hi))),
-        "width90": float(np.mean(hi - lo)),
-    }
+    edges = float(p["cap"]) * np.array([0.2, 0.4, 0.6, 0.8])  # Mondrian bins of predicted RUL
+    bands = CrossConformal.fit(pred, true, np.concatenate(oof_member), edges)
+    metrics = point_metrics(pred, true) | {"calibration_points": float(len(true))}
     model = RulModel(
         method, p, scaler, members, bands, metrics, fit_seconds=time.perf_counter() - start
     )

@@ -87,7 +87,7 @@ class RulTask(Task):
     bench_data: ClassVar[str] = "energy/cmapss"
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "gbm": {"folds": 2, "max_iter": 40, "cuts_per_unit": 3},
-        "sequence": {"folds": 2, "epochs": 1, "cuts_per_unit": 3},
+        "sequence": {"folds": 2, "epochs": 1, "epoch_fraction": 0.2, "cuts_per_unit": 3},
     }
 
     def load(self, source: str | Path, **options: Any) -> Dataset:

@@ -9,7 +9,13 @@ import pytest
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import get_task
 from odlar.energy.rul.conformal import CrossConformal
-from odlar.energy.rul.features import rul_target, truncations, unit_slices, window_features
+from odlar.energy.rul.features import (
+    gbm_features,
+    gbm_features_last,
+    rul_target,
+    truncations,
+    unit_slices,
+)
 from odlar.energy.rul.task import RulRequest
 
 
@@ -35,6 +41,11 @@ def test_cross_conformal_coverage_on_exchangeable_data() -> None:
     assert width[point > 100].mean() > 1.5 * width[point < 25].mean()  # Mondrian bins
 
 
+def test_unit_slices_keep_row_order() -> None:
+    frame = pd.DataFrame({"unit": ["b#1", "b#1", "a#10", "a#2", "a#2"], "cycle": [1, 2, 1, 1, 2]})
+    assert unit_slices(frame) == [("b#1", 0, 2), ("a#10", 2, 3), ("a#2", 3, 5)]
+
+
 def test_piecewise_linear_target() -> None:
     frame = pd.DataFrame({"unit": [1] * 5 + [2] * 3, "cycle": [1, 2, 3, 4, 5, 1, 2, 3]})
     assert rul_target(frame, cap=3).tolist() == [3, 3, 2, 1, 0, 2, 1, 0]
@@ -53,14 +64,16 @@ def test_truncations_keep_uncapped_truth() -> None:
         truncations(frame.head(30), np.random.default_rng(0), 2, 31, (5, 150))
 
 
-def test_window_features_match_pandas_rolling() -> None:
+def test_gbm_features_fast_path_matches_full_path() -> None:
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 2))
-    feats = window_features(x, [(1, 0, 40)], (5,), np.arange(40.0))
-    mean = pd.DataFrame(x).rolling(5, min_periods=1).mean().to_numpy()
-    std = pd.DataFrame(x).rolling(5, min_periods=1).std(ddof=0).to_numpy()
-    assert np.allclose(feats[:, 2:4], mean, atol=1e-5)
-    assert np.allclose(feats[:, 4:6], std, atol=1e-4)
+    x = rng.normal(size=(70, 3))
+    slices = [("a", 0, 40), ("b", 40, 41), ("c", 41, 70)]
+    cycles = np.r_[np.arange(1, 41), [7.0], np.arange(3, 32)].astype(float)
+    full = gbm_features(x, slices, cycles, (5, 15, 30), baseline=30)
+    last = gbm_features_last(x, slices, cycles, (5, 15, 30), baseline=30)
+    assert np.allclose(full[[39, 40, 69]], last, atol=1e-8)
+    mean5 = pd.DataFrame(x[:40]).rolling(5, min_periods=1).mean().to_numpy()
+    assert np.allclose(full[:40, 16:19], mean5)
 
 
 def test_request_errors_name_the_reading(quick_gbm) -> None:

@@ -52,11 +52,12 @@ class Scaler:
 
 
 def unit_slices(frame: pd.DataFrame) -> list[tuple[object, int, int]]:
-    """(unit, start, stop) row ranges; rows of a unit are grouped, in cycle order."""
-    out = []
-    for unit, idx in frame.groupby("unit", sort=False).indices.items():
-        out.append((unit, int(idx[0]), int(idx[-1]) + 1))
-    return out
+    """(unit, start, stop) row ranges in row order; each unit's rows must be contiguous
+    (see `sort_units`)."""
+    units = frame["unit"].to_numpy()
+    change = np.flatnonzero(units[1:] != units[:-1]) + 1
+    starts, stops = np.r_[0, change], np.r_[change, len(units)]
+    return [(units[s], int(s), int(e)) for s, e in zip(starts, stops, strict=True)]
 
 
 def sort_units(frame: pd.DataFrame) -> pd.DataFrame:
@@ -108,44 +109,90 @@ def truncations(
 
 
 def sequence_channels(
-    x: np.ndarray, slices: list[tuple[object, int, int]], cycles: np.ndarray, smooth: float
+    x: np.ndarray, slices: list[tuple[object, int, int]], cycles: np.ndarray, baseline: int
 ) -> np.ndarray:
-    """Inputs of the sequence model: scaled sensors, their exponentially weighted mean
-    (a causal denoiser) and the cycle number / 200, computed within each unit."""
-    ewm = np.empty_like(x)
-    for _unit, start, stop in slices:
-        ewm[start:stop] = pd.DataFrame(x[start:stop]).ewm(alpha=smooth, adjust=False).mean()
-    return np.hstack([x, ewm, (cycles / 200.0)[:, None]]).astype(np.float32)
-
-
-def window_features(
-    x: np.ndarray, slices: list[tuple[object, int, int]], lags: tuple[int, ...], cycles: np.ndarray
-) -> np.ndarray:
-    """Per-row summary features for tree models: current value, rolling mean, std and slope
-    over each lag, and an exponentially weighted mean; computed within each unit."""
-    blocks = []
+    """Inputs of the sequence model: scaled sensors, their deviation from the unit's own
+    early-life baseline (mean of its first `baseline` cycles, which removes unit-to-unit
+    differences of initial wear) and the cycle number / 200."""
+    deviation = np.empty_like(x)
     for _unit, start, stop in slices:
         u = x[start:stop]
-        feats = [u]
-        csum = np.cumsum(np.vstack([np.zeros((1, u.shape[1])), u]), axis=0)
-        csq = np.cumsum(np.vstack([np.zeros((1, u.shape[1])), u * u]), axis=0)
-        t = np.arange(len(u), dtype=np.float64)[:, None]
-        ct = np.cumsum(np.vstack([np.zeros((1, 1)), t]), axis=0)
-        ctt = np.cumsum(np.vstack([np.zeros((1, 1)), t * t]), axis=0)
-        cxt = np.cumsum(np.vstack([np.zeros((1, u.shape[1])), u * t]), axis=0)
-        i = np.arange(1, len(u) + 1)
-        for lag in lags:
-            j = np.maximum(i - lag, 0)
-            n = (i - j)[:, None].astype(np.float64)
-            sx, sxx = csum[i] - csum[j], csq[i] - csq[j]
-            st, stt, sxt = ct[i] - ct[j], ctt[i] - ctt[j], cxt[i] - cxt[j]
-            mean = sx / n
-            var = np.maximum(sxx / n - mean**2, 0.0)
-            denom = stt - st**2 / n
-            slope = np.where(denom > 0, (sxt - st * sx / n) / np.where(denom > 0, denom, 1), 0.0)
-            feats += [mean, np.sqrt(var), slope]
-        # y[t] = a x[t] + (1 - a) y[t-1], started at the first reading
-        feats.append(pd.DataFrame(u).ewm(alpha=0.1, adjust=False).mean().to_numpy())
-        feats.append(cycles[start:stop, None])
+        deviation[start:stop] = u - u[:baseline].mean(axis=0)
+    return np.hstack([x, deviation, (cycles / 200.0)[:, None]]).astype(np.float32)
+
+
+def gbm_features(
+    x: np.ndarray,
+    slices: list[tuple[object, int, int]],
+    cycles: np.ndarray,
+    lags: tuple[int, ...],
+    baseline: int,
+) -> np.ndarray:
+    """Per-row features for tree models, computed within each unit from its start: cycle,
+    current values, exponentially weighted mean, mean since the start, the weighted mean
+    and the mean of the last 10 cycles less the unit's early-life baseline (mean of its
+    first `baseline` cycles) and, over each lag, rolling mean, standard deviation and slope."""
+    blocks = []
+    for _unit, start, stop in slices:
+        u = pd.DataFrame(x[start:stop].astype(np.float64))
+        t = pd.Series(np.arange(len(u), dtype=np.float64))
+        ewm = u.ewm(alpha=0.1).mean().to_numpy()
+        base = u.to_numpy()[:baseline].mean(axis=0)
+        recent = u.rolling(10, min_periods=1).mean().to_numpy()
+        feats = [
+            cycles[start:stop, None],
+            u.to_numpy(),
+            ewm,
+            u.expanding().mean().to_numpy(),
+            ewm - base,
+            recent - base,
+        ]
+        for k in lags:
+            mean_x = u.rolling(k, min_periods=1).mean()
+            mean_t = t.rolling(k, min_periods=1).mean()
+            mean_xt = u.mul(t, axis=0).rolling(k, min_periods=1).mean()
+            var_t = (t * t).rolling(k, min_periods=1).mean() - mean_t * mean_t
+            slope = (mean_xt - mean_x.mul(mean_t, axis=0)).div(var_t.replace(0, np.nan), axis=0)
+            std = u.rolling(k, min_periods=1).std().fillna(0.0)
+            feats += [mean_x.to_numpy(), std.to_numpy(), slope.fillna(0.0).to_numpy()]
         blocks.append(np.hstack(feats))
-    return np.vstack(blocks).astype(np.float32)
+    return np.vstack(blocks)
+
+
+def gbm_features_last(
+    x: np.ndarray,
+    slices: list[tuple[object, int, int]],
+    cycles: np.ndarray,
+    lags: tuple[int, ...],
+    baseline: int,
+) -> np.ndarray:
+    """`gbm_features` of each unit's last row only, in numpy: the fast path for prediction."""
+    rows = []
+    for _unit, start, stop in slices:
+        u = x[start:stop].astype(np.float64)
+        n = len(u)
+        weights = 0.9 ** np.arange(n)[::-1]  # pandas ewm(alpha=0.1, adjust=True)
+        ewm = weights @ u / weights.sum()
+        base = u[:baseline].mean(axis=0)
+        feats = [
+            np.array([cycles[stop - 1]]),
+            u[-1],
+            ewm,
+            u.mean(axis=0),
+            ewm - base,
+            u[-10:].mean(axis=0) - base,
+        ]
+        for k in lags:
+            seg = u[-k:]
+            m = len(seg)
+            t = np.arange(n - m, n, dtype=np.float64)
+            std = seg.std(axis=0, ddof=1) if m > 1 else np.zeros(u.shape[1])
+            var_t = (t * t).mean() - t.mean() ** 2
+            slope = (
+                ((t[:, None] * seg).mean(axis=0) - t.mean() * seg.mean(axis=0)) / var_t
+                if var_t > 0
+                else np.zeros(u.shape[1])
+            )
+            feats += [seg.mean(axis=0), std, slope]
+        rows.append(np.concatenate(feats))
+    return np.vstack(rows)

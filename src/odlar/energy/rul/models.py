@@ -16,12 +16,13 @@ from odlar.core.tasks import Progress
 from odlar.energy.rul.conformal import CrossConformal
 from odlar.energy.rul.features import (
     Scaler,
+    gbm_features,
+    gbm_features_last,
     rul_target,
     sequence_channels,
     sort_units,
     truncations,
     unit_slices,
-    window_features,
     windows_ending_at,
 )
 
@@ -33,16 +34,18 @@ COMMON = {
     "min_history": 31,  # cycles a truncated unit keeps (the shortest C-MAPSS test unit)
     "calibration_rul": [5, 150],  # true RUL range of the calibration cuts (see docs)
     "min_corr": 0.05,
+    "baseline": 30,  # early-life cycles whose mean each unit's readings are compared with
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "gbm": COMMON
     | {
         "lags": [5, 15, 30],
-        "max_iter": 500,
-        "learning_rate": 0.05,
+        "max_iter": 200,
+        "learning_rate": 0.1,
         "max_leaf_nodes": 15,
         "min_samples_leaf": 50,
         "l2": 0.0,
+        "row_stride": 2,  # train on every 2nd cycle: neighbouring cycles are near-duplicates
     },
     "sequence": COMMON
     | {
@@ -53,7 +56,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "batch_size": 256,
         "lr": 1e-3,
         "dropout": 0.2,
-        "smooth": 0.1,  # alpha of the exponentially weighted input channels
     },
 }
 
@@ -80,6 +82,7 @@ class GbmMember:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         self.lags = tuple(int(v) for v in p["lags"])
+        self.baseline, self.stride = int(p["baseline"]), int(p["row_stride"])
         self.model = HistGradientBoostingRegressor(
             max_iter=int(p["max_iter"]),
             learning_rate=float(p["learning_rate"]),
@@ -90,17 +93,18 @@ class GbmMember:
             early_stopping=False,
         )
 
-    def _features(self, x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-        return window_features(x, unit_slices(frame), self.lags, frame["cycle"].to_numpy())
-
     def fit(self, x: np.ndarray, frame: pd.DataFrame, y: np.ndarray, progress: Progress) -> None:
-        self.model.fit(self._features(x, frame), y)
+        cycles = frame["cycle"].to_numpy(dtype=np.float64)
+        slices = unit_slices(frame)
+        feats = gbm_features(x, slices, cycles, self.lags, self.baseline)
+        rows = np.concatenate([np.arange(s, e)[:: self.stride] for _u, s, e in slices])
+        self.model.fit(feats[rows], y[rows])
         progress(1.0, "")
 
     def predict_last(self, x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-        feats = self._features(x, frame)
-        last = np.array([stop - 1 for _u, _s, stop in unit_slices(frame)])
-        return self.model.predict(feats[last])
+        cycles = frame["cycle"].to_numpy(dtype=np.float64)
+        feats = gbm_features_last(x, unit_slices(frame), cycles, self.lags, self.baseline)
+        return self.model.predict(feats)
 
 
 class SequenceMember:
@@ -128,7 +132,7 @@ class SequenceMember:
     def _inputs(self, x: np.ndarray, frame: pd.DataFrame) -> tuple[np.ndarray, list]:
         slices = unit_slices(frame)
         channels = sequence_channels(
-            x, slices, frame["cycle"].to_numpy(dtype=np.float64), float(self.p["smooth"])
+            x, slices, frame["cycle"].to_numpy(dtype=np.float64), int(self.p["baseline"])
         )
         return channels, slices
 

@@ -289,6 +289,7 @@ def bench(
     console.print(bench_mod.table(result))
     for note in result["notes"]:
         console.print(f"- {note}")
+    console.print(f"whole bench: {result['wall_seconds']:.0f} s")
     if out:
         bench_mod.write(result, out)
         console.print(f"wrote {out}")

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
@@ -33,7 +34,9 @@ def run(
     data_dir = data_dir or get_settings().data_dir / task.bench_data
     if not data_dir.exists():
         raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
+    start = time.perf_counter()
     result = task.bench(data_dir, quick=quick, progress=progress)
+    wall = time.perf_counter() - start
     return {
         "task": result.task,
         "dataset": result.dataset,
@@ -42,6 +45,7 @@ def run(
         "results": result.results,
         "anchors": [asdict(a) for a in result.anchors],
         "notes": result.notes,
+        "wall_seconds": round(wall, 1),
         "environment": environment(),
     }
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from odlar.core.config import get_settings
 from odlar.core.errors import DataError, NotFound, Unavailable, UsageError
-from odlar.core.store import DEFAULT_TENANT, DatasetRecord, new_id, session_scope
+from odlar.core.store import DEFAULT_TENANT, DatasetRecord, as_utc, new_id, session_scope
 
 
 def sha256_file(path: Path) -> str:
@@ -121,7 +121,7 @@ def _record_dict(rec: DatasetRecord) -> dict[str, Any]:
         "rows": rec.rows,
         "sha256": rec.sha256,
         "summary": rec.summary,
-        "created_at": rec.created_at.isoformat(),
+        "created_at": as_utc(rec.created_at).isoformat(),
     }
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from odlar.core.config import get_settings
 from odlar.core.datasets import resolve_source
 from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
-from odlar.core.store import DEFAULT_TENANT, JobRecord, session_scope, utcnow
+from odlar.core.store import DEFAULT_TENANT, JobRecord, as_utc, session_scope, utcnow
 from odlar.core.tasks import Progress, get_task
 
 ACTIVE = ("queued", "running")
@@ -75,14 +75,15 @@ class JobView:
             r.spec,
             r.result,
             r.error,
-            r.created_at,
-            r.started_at,
-            r.finished_at,
+            as_utc(r.created_at),
+            as_utc(r.started_at),
+            as_utc(r.finished_at),
             r.pid,
         )
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
+        d["progress"] = round(self.progress, 4)
         for k in ("created_at", "started_at", "finished_at"):
             d[k] = d[k].isoformat() if d[k] else None
         return d
@@ -189,7 +190,7 @@ def recover(grace_seconds: float = 30.0) -> list[str]:
         for rec in s.scalars(select(JobRecord).where(JobRecord.state.in_(ACTIVE))):
             if rec.backend != "local" or rec.host != host:
                 continue
-            created = rec.created_at.replace(tzinfo=now.tzinfo)
+            created = as_utc(rec.created_at)
             if rec.pid is None:
                 if (now - created).total_seconds() < grace_seconds:
                     continue  # just submitted: its process is starting

@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
 
 from odlar.core.errors import NotFound, Unauthorized
-from odlar.core.store import DEFAULT_TENANT, ApiToken, session_scope, utcnow
+from odlar.core.store import DEFAULT_TENANT, ApiToken, as_utc, session_scope, utcnow
 
 TOKEN_PREFIX = "odl_"
 
@@ -62,8 +62,8 @@ def list_tokens() -> list[dict[str, Any]]:
                 "prefix": t.prefix,
                 "role": t.role,
                 "tenant": t.tenant,
-                "created_at": t.created_at.isoformat(),
-                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "created_at": as_utc(t.created_at).isoformat(),
+                "last_used_at": as_utc(t.last_used_at).isoformat() if t.last_used_at else None,
                 "revoked": t.revoked_at is not None,
             }
             for t in s.scalars(select(ApiToken).order_by(ApiToken.created_at))
@@ -84,7 +84,7 @@ def authenticate(token: str) -> Principal:
         if t is None or t.revoked_at is not None:
             raise Unauthorized("invalid or revoked token")
         now = utcnow()
-        last = t.last_used_at.replace(tzinfo=now.tzinfo) if t.last_used_at else None
+        last = as_utc(t.last_used_at)
         if last is None or (now - last).total_seconds() > 60:  # avoid a write per request
             t.last_used_at = now
         return Principal(t.id, t.name, t.role, t.tenant)

@@ -115,7 +115,12 @@ class RulTask(Task):
                 pred["rul"].to_numpy(), np.minimum(truth, model.params["cap"])
             )["rmse"],
         }
-        return Report(metrics=metrics, anchors=ANCHORS, protocol=PROTOCOL)
+        return Report(
+            metrics=metrics,
+            anchors=ANCHORS,
+            protocol=PROTOCOL,
+            details={"coverage90_by_predicted_rul": _by_bin(pred, truth, inside)},
+        )
 
     def predict(self, model: RulModel, request: BaseModel) -> RulResponse:
         assert isinstance(request, RulRequest)
@@ -150,6 +155,23 @@ class RulTask(Task):
 
     def bench(self, data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
         return run_bench(self, data_dir, quick=quick, progress=progress)
+
+
+def _by_bin(pred: pd.DataFrame, truth: np.ndarray, inside: np.ndarray) -> dict[str, Any]:
+    """Interval coverage and width per range of predicted RUL: where the intervals are weak."""
+    edges = [0, 25, 50, 75, 100, np.inf]
+    which = np.digitize(pred["rul"].to_numpy(), edges[1:-1])
+    width = (pred["upper"] - pred["lower"]).to_numpy()
+    out = {}
+    for b in range(len(edges) - 1):
+        mask = which == b
+        label = f"{edges[b]:g}-{edges[b + 1]:g}"
+        out[label] = {
+            "units": int(mask.sum()),
+            "coverage": round(float(inside[mask].mean()), 3) if mask.any() else None,
+            "width": round(float(width[mask].mean()), 1) if mask.any() else None,
+        }
+    return out
 
 
 def _frame_of(request: RulRequest, columns: list[str]) -> pd.DataFrame:
@@ -207,6 +229,7 @@ def run_bench(task: RulTask, data_dir: Path, *, quick: bool, progress: Progress)
                 "params": model.params,
                 "metrics": {k: round(v, 4) for k, v in report.metrics.items()},
                 "validation": {k: round(v, 4) for k, v in model.metrics.items()},
+                "details": report.details,
                 "fit_seconds": round(fit_s, 2),
                 "predict_seconds": round(float(np.median(timings)), 4),
                 "predict_units": len(request.units),

@@ -1,0 +1,1 @@
+"""Process-fault detection (groundwork for task `energy.faults`, issue 3): not registered yet."""

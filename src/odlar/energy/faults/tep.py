@@ -1,0 +1,36 @@
+"""Tennessee Eastman Process files (Braatz): 52 variables, XMEAS 1-41 and XMV 1-11."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from odlar.core.errors import DataError
+
+VARIABLES = [f"XMEAS_{i}" for i in range(1, 42)] + [f"XMV_{i}" for i in range(1, 12)]
+#: The 33 variables of the usual monitoring protocol (Yin et al. 2012): XMEAS 1-22, XMV 1-11.
+MONITORED = list(range(22)) + list(range(41, 52))
+#: In the test files the fault is introduced after this many samples.
+FAULT_START = 160
+
+
+def load_tep(path: str | Path) -> np.ndarray:
+    """One Braatz file as (samples, 52); d00.dat is stored transposed and is turned back."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError("no such file", file=str(path))
+    try:
+        data = np.loadtxt(path, ndmin=2)
+    except ValueError as exc:
+        raise DataError(f"not a table of numbers: {exc}", file=str(path)) from None
+    if data.shape[0] == len(VARIABLES) and data.shape[1] != len(VARIABLES):
+        data = data.T
+    if data.shape[1] != len(VARIABLES):
+        raise DataError(
+            f"expected {len(VARIABLES)} variables, found {data.shape[1]}", file=str(path)
+        )
+    if not np.isfinite(data).all():
+        row = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+        raise DataError("value is not finite", file=str(path), line=row + 1)
+    return data

@@ -74,15 +74,15 @@ def server(tmp_path: Path):
         srv.kill()
 
 
-def _submit(server: Server, max_iter: int) -> str:
+def _submit(server: Server, method: str, params: dict) -> str:
     r = server.api(
         "POST",
         "/api/v1/jobs",
         json={
             "task": "energy.rul",
             "data": "energy/cmapss/train_FD001.txt",
-            "method": "gbm",
-            "params": {"folds": 2, "max_iter": max_iter, "cuts_per_unit": 2},
+            "method": method,
+            "params": {"folds": 2, "cuts_per_unit": 2, **params},
         },
     )
     assert r.status_code == 202, r.text
@@ -102,7 +102,7 @@ def _wait(server: Server, job_id: str, states: tuple[str, ...], timeout: float =
 def test_job_survives_server_restart(server: Server) -> None:
     token = server.start()
     assert token and token.startswith("odl_")
-    job_id = _submit(server, max_iter=60)
+    job_id = _submit(server, "gbm", {"max_iter": 60})
     _wait(server, job_id, ("running",))
     server.kill()  # the server dies mid-job
 
@@ -116,7 +116,7 @@ def test_job_survives_server_restart(server: Server) -> None:
 
 def test_dead_job_is_marked_interrupted_and_can_be_retried(server: Server) -> None:
     server.start()
-    job_id = _submit(server, max_iter=400)
+    job_id = _submit(server, "sequence", {"epochs": 200})  # minutes: still running
     job = _wait(server, job_id, ("running",))
     server.kill()
     os.killpg(job["pid"], signal.SIGKILL)  # the machine "reboots": the job dies too

@@ -89,3 +89,34 @@ def test_broken_file(tmp_path) -> None:
     bad.write_text("1 2 3\n4 5 6\n")
     with pytest.raises(DataError, match="expected 52 variables"):
         load_tep(bad)
+
+
+def test_detection_metrics() -> None:
+    from odlar.energy.faults.evaluation import (
+        detection_delay,
+        detection_rate,
+        false_alarm_rate,
+        lagged,
+    )
+
+    alarms = np.array([0, 1, 0, 0, 0, 1, 0, 1, 1, 1], bool)
+    faulty = np.arange(10) >= 4
+    assert detection_rate(alarms, faulty) == 4 / 6
+    assert false_alarm_rate(alarms, faulty) == 1 / 4
+    assert detection_delay(alarms, 4) == 1
+    assert detection_delay(alarms, 4, consecutive=3) == 3
+    assert detection_delay(np.zeros(10, bool), 4) is None
+    x = np.arange(12.0).reshape(6, 2)
+    assert lagged(x, 2).shape == (4, 6)
+    assert lagged(x, 2)[0].tolist() == [4, 5, 2, 3, 0, 1]  # newest first
+
+
+def test_dynamic_pca_detects_faults(data: dict[int, np.ndarray]) -> None:
+    """Dynamic PCA (2 lags) on the same protocol: a sanity floor, not a published figure."""
+    from odlar.energy.faults.evaluation import detection_rate, false_alarm_rate, lagged
+
+    monitor = PcaMonitor.fit(lagged(data[0], 2), components=20)
+    faulty = np.arange(960 - 2) >= FAULT_START - 2
+    far = false_alarm_rate(monitor.alarms(lagged(data[100], 2)), faulty)
+    rate1 = detection_rate(monitor.alarms(lagged(data[101], 2)), faulty)
+    assert far < 0.15 and rate1 > 0.95

@@ -1,0 +1,39 @@
+"""Detection metrics of the fault-detection protocols: detection rate, false-alarm rate and
+detection delay, all on per-sample alarms."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def detection_rate(alarms: np.ndarray, faulty: np.ndarray) -> float:
+    """Share of faulty samples that alarm."""
+    faulty = np.asarray(faulty, bool)
+    return float(np.asarray(alarms, bool)[faulty].mean()) if faulty.any() else float("nan")
+
+
+def false_alarm_rate(alarms: np.ndarray, faulty: np.ndarray) -> float:
+    """Share of normal samples that alarm."""
+    normal = ~np.asarray(faulty, bool)
+    return float(np.asarray(alarms, bool)[normal].mean()) if normal.any() else float("nan")
+
+
+def detection_delay(alarms: np.ndarray, fault_start: int, consecutive: int = 1) -> int | None:
+    """Samples from the fault's start to the first run of `consecutive` alarms (None: never).
+
+    Requiring a run of alarms ignores isolated false alarms, as operators do."""
+    after = np.asarray(alarms, bool)[fault_start:].astype(int)
+    if consecutive > 1:
+        runs = np.convolve(after, np.ones(consecutive, int), mode="valid")
+        hits = np.flatnonzero(runs == consecutive)
+    else:
+        hits = np.flatnonzero(after)
+    return int(hits[0]) if hits.size else None
+
+
+def lagged(x: np.ndarray, lags: int) -> np.ndarray:
+    """Dynamic-PCA input: each sample with its `lags` predecessors, (n - lags, m * (lags+1))."""
+    if lags == 0:
+        return x
+    n = len(x)
+    return np.hstack([x[lags - j : n - j] for j in range(lags + 1)])

@@ -129,15 +129,14 @@ def predict(
     from odlar.core.tasks import get_task
 
     t = get_task(task)
-    mv, fitted = tracking.load_model(t.name, model)
-    request = t.request_from(t.load(resolve_source(data)), level=level, model_version=mv.version)
-    response = t.predict(fitted, request).model_copy(update={"model_version": mv.version})
+    request = t.request_from(t.load(resolve_source(data)), level=level, model_version=model)
+    response = tracking.predict(t, request)
     rows = response.model_dump()["predictions"]
     if out:
         _write_rows(out, rows, response.model_dump())
         console.print(f"wrote {len(rows)} predictions to {out}")
         return
-    table = Table(*rows[0].keys(), title=f"{t.name} v{mv.version}") if rows else Table()
+    table = Table(*rows[0].keys(), title=f"{t.name} v{response.model_version}") if rows else Table()
     for row in rows:
         table.add_row(*(f"{v:.1f}" if isinstance(v, float) else str(v) for v in row.values()))
     console.print(table)

@@ -204,3 +204,10 @@ def load_model(task: str, version: int | None = None) -> tuple[ModelVersion, Any
         with _lock:
             _cache[key] = cached
     return mv, cached
+
+
+def predict(task: Any, request: Any) -> Any:
+    """Answer a task's request with the version it names (newest by default), stamping the
+    version used on the response: the one path the CLI and the API both serve through."""
+    mv, model = load_model(task.name, getattr(request, "model_version", None))
+    return task.predict(model, request).model_copy(update={"model_version": mv.version})

@@ -83,11 +83,7 @@ def _predict_route(
     api: APIRouter, name: str, request_model: type[BaseModel], response_model: type[BaseModel]
 ) -> None:
     def predict(body: BaseModel, principal: Principal = Depends(current_principal)) -> Any:
-        task = get_task(name)
-        version = getattr(body, "model_version", None)
-        mv, model = tracking.load_model(name, version)
-        response = task.predict(model, body)
-        return response.model_copy(update={"model_version": mv.version})
+        return tracking.predict(get_task(name), body)
 
     # The task's own request model, set at run time (annotations are strings here).
     predict.__annotations__["body"] = request_model

@@ -277,6 +277,9 @@ def bench(
     data: Path | None = typer.Option(
         None, "--data", help="Dataset folder (default under ODLAR_DATA)"
     ),
+    dataset: str | None = typer.Option(
+        None, "--dataset", help="Which benchmark, for tasks with several (e.g. tep, skab, 3w)"
+    ),
     quick: bool = typer.Option(False, "--quick", help="Small, fast version (for tests)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON result here"),
 ) -> None:
@@ -284,7 +287,7 @@ def bench(
     from odlar.core import bench as bench_mod
 
     with progress_bar(f"bench {task}") as update:
-        result = bench_mod.run(task, data_dir=data, quick=quick, progress=update)
+        result = bench_mod.run(task, data_dir=data, quick=quick, dataset=dataset, progress=update)
     console.print(bench_mod.table(result))
     for note in result["notes"]:
         console.print(f"- {note}")

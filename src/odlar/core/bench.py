@@ -17,7 +17,7 @@ from typing import Any
 from rich.table import Table
 
 from odlar.core.config import get_settings
-from odlar.core.errors import NotFound
+from odlar.core.errors import NotFound, UsageError
 from odlar.core.tasks import Progress, get_task, no_progress
 
 PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow")
@@ -28,14 +28,19 @@ def run(
     *,
     data_dir: Path | None = None,
     quick: bool = False,
+    dataset: str | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     task = get_task(task_name)
-    data_dir = data_dir or get_settings().data_dir / task.bench_data
+    if dataset is not None and task.datasets and dataset not in task.datasets:
+        raise UsageError(
+            f"{task_name} has no benchmark '{dataset}' (known: {', '.join(task.datasets)})"
+        )
+    data_dir = data_dir or get_settings().data_dir / task.bench_folder(dataset)
     if not data_dir.exists():
         raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
     start = time.perf_counter()
-    result = task.bench(data_dir, quick=quick, progress=progress)
+    result = task.bench(data_dir, quick=quick, progress=progress, dataset=dataset)
     wall = time.perf_counter() - start
     return {
         "task": result.task,

@@ -1,4 +1,4 @@
-"""Platform state that MLflow does not model: API tokens, datasets, jobs.
+"""Platform state that MLflow does not model: API tokens, datasets, jobs, alerts.
 
 SQLAlchemy 2 over any URL (SQLite under $ODLAR_HOME by default); the schema is owned by
 the Alembic migrations in `odlar/core/migrations`, applied on first use.
@@ -94,6 +94,39 @@ class JobRecord(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AlertRecord(Base):
+    """An alert raised by a live monitor: open until the stream returns to normal, then
+    cleared; acknowledged by a person independently of its state."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT, index=True)
+    task: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(200), index=True)
+    key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    model_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    detector: Mapped[str] = mapped_column(String(100))
+    statistic: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    threshold: Mapped[float] = mapped_column(Float, default=1.0)
+    contributors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    event_class: Mapped[int | None] = mapped_column(Integer, default=None)
+    event_probability: Mapped[float | None] = mapped_column(Float, default=None)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    first_sample: Mapped[int] = mapped_column(Integer, default=0)
+    first_time: Mapped[str | None] = mapped_column(String(64), default=None)
+    cleared_sample: Mapped[int | None] = mapped_column(Integer, default=None)
+    cleared_time: Mapped[str | None] = mapped_column(String(64), default=None)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

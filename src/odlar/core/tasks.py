@@ -94,6 +94,8 @@ class Task(ABC):
     lower_is_better: ClassVar[bool] = True
     #: Folder under ODLAR_DATA that `odlar bench` reads by default.
     bench_data: ClassVar[str]
+    #: Benchmarks a task can run (`odlar bench TASK --dataset NAME`); the first is the default.
+    datasets: ClassVar[tuple[str, ...]] = ()
     #: Tiny training budgets per method: `bench --quick` and the contract tests use them.
     quick_params: ClassVar[dict[str, dict[str, Any]]]
 
@@ -120,7 +122,13 @@ class Task(ABC):
         """A (train, eval-with-truth) pair of files under the bench folder, for tests and docs."""
 
     @abstractmethod
-    def bench(self, data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult: ...
+    def bench(
+        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
+    ) -> BenchResult: ...
+
+    def bench_folder(self, dataset: str | None) -> str:
+        """Folder under ODLAR_DATA holding a benchmark's data."""
+        return self.bench_data
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 from odlar.core.errors import DataError
+from odlar.energy.faults.streams import Table
 
 VARIABLES = [f"XMEAS_{i}" for i in range(1, 42)] + [f"XMV_{i}" for i in range(1, 12)]
 #: The 33 variables of the usual monitoring protocol (Yin et al. 2012): XMEAS 1-22, XMV 1-11.
@@ -34,3 +36,26 @@ def load_tep(path: str | Path) -> np.ndarray:
         row = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
         raise DataError("value is not finite", file=str(path), line=row + 1)
     return data
+
+
+def tep_table(path: str | Path, *, all_variables: bool = False) -> Table:
+    """A Braatz file as a labelled table: d00*.dat normal; dNN.dat fault NN from the first
+    row; dNN_te.dat normal for FAULT_START samples, then fault NN."""
+    path = Path(path)
+    match = re.fullmatch(r"d(\d\d)(_te)?\.dat", path.name)
+    if match is None:
+        raise DataError("not a Tennessee Eastman file name (dNN.dat or dNN_te.dat)", file=str(path))
+    data = load_tep(path)
+    fault, test = int(match.group(1)), match.group(2) is not None
+    labels = np.full(len(data), fault, int)
+    if test:
+        labels[:FAULT_START] = 0
+    columns = list(range(len(VARIABLES))) if all_variables else MONITORED
+    return Table(
+        variables=[VARIABLES[j] for j in columns],
+        values=data[:, columns],
+        labels=labels,
+        transient=np.zeros(len(data), bool),
+        time=None,
+        source=str(path),
+    )

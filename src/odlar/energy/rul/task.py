@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, FiniteFloat
 
-from odlar.core.errors import DataError
+from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
     Anchor,
     BenchResult,
@@ -153,7 +153,11 @@ class RulTask(Task):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / "train_FD001.txt", data_dir / "test_FD001.txt"
 
-    def bench(self, data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
+    def bench(
+        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
+    ) -> BenchResult:
+        if dataset not in (None, "FD001"):
+            raise UsageError(f"energy.rul benchmarks FD001 only, not '{dataset}'")
         return run_bench(self, data_dir, quick=quick, progress=progress)
 
 

@@ -1,0 +1,160 @@
+"""Alerts raised by live monitors: stored, listed, acknowledged. Any task with a monitor
+hands its alert changes here, so every sector's alerts look and behave the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from odlar.core.errors import Conflict, NotFound, UsageError
+from odlar.core.store import AlertRecord, as_utc, session_scope, utcnow
+
+STATES = ("open", "cleared")
+
+
+@dataclass
+class Change:
+    action: str  # "open" | "update" | "clear"
+    kind: str
+    key: str
+    sample: int
+    time: str | None
+    score: float = 0.0
+    contributors: list[dict[str, Any]] = field(default_factory=list)
+    event_class: int | None = None
+    event_probability: float | None = None
+    detail: str = ""
+
+
+def to_dict(a: AlertRecord) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "task": a.task,
+        "stream": a.stream,
+        "kind": a.kind,
+        "state": a.state,
+        "model_version": a.model_version,
+        "detector": a.detector,
+        "statistic": a.statistic,
+        "score": round(a.score, 4),
+        "threshold": a.threshold,
+        "contributors": a.contributors.get("top", []),
+        "event_class": a.event_class,
+        "event_probability": a.event_probability,
+        "detail": a.detail,
+        "first_sample": a.first_sample,
+        "first_time": a.first_time,
+        "cleared_sample": a.cleared_sample,
+        "cleared_time": a.cleared_time,
+        "opened_at": as_utc(a.opened_at).isoformat(),
+        "cleared_at": a.cleared_at and as_utc(a.cleared_at).isoformat(),
+        "acknowledged_at": a.acknowledged_at and as_utc(a.acknowledged_at).isoformat(),
+        "acknowledged_by": a.acknowledged_by,
+        "note": a.note,
+    }
+
+
+def apply(
+    changes: list[Any],
+    *,
+    tenant: str,
+    task: str,
+    stream: str,
+    model_version: int | None,
+    detector: str,
+    statistic: str,
+) -> list[dict[str, Any]]:
+    """Store a batch's alert changes in one transaction; returns the alerts touched."""
+    if not changes:
+        return []
+    touched: dict[str, AlertRecord] = {}
+    with session_scope() as s:
+        for c in changes:
+            current = touched.get(c.key) or s.scalar(
+                select(AlertRecord).where(
+                    AlertRecord.tenant == tenant,
+                    AlertRecord.stream == stream,
+                    AlertRecord.key == c.key,
+                    AlertRecord.state == "open",
+                )
+            )
+            if current is not None and current.state != "open":
+                current = None
+            now = utcnow()
+            if c.action == "open" and current is None:
+                current = AlertRecord(
+                    tenant=tenant,
+                    task=task,
+                    stream=stream,
+                    key=c.key,
+                    kind=c.kind,
+                    model_version=model_version,
+                    detector=detector,
+                    statistic=statistic if c.kind == "process" else "sensor check",
+                    score=c.score,
+                    contributors={"top": c.contributors},
+                    event_class=c.event_class,
+                    event_probability=c.event_probability,
+                    detail=c.detail,
+                    first_sample=c.sample,
+                    first_time=c.time,
+                    opened_at=now,
+                    updated_at=now,
+                )
+                s.add(current)
+            elif c.action in ("open", "update") and current is not None:
+                current.score = max(current.score, c.score)
+                current.contributors = {"top": c.contributors}
+                if c.event_class is not None:
+                    current.event_class, current.event_probability = (
+                        c.event_class,
+                        c.event_probability,
+                    )
+                current.updated_at = now
+            elif c.action == "clear" and current is not None:
+                current.state, current.cleared_at = "cleared", now
+                current.cleared_sample, current.cleared_time = c.sample, c.time
+            else:
+                continue
+            touched[c.key] = current
+        s.flush()
+        return [to_dict(a) for a in touched.values()]
+
+
+def list_alerts(
+    *, tenant: str, state: str | None = None, stream: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    if state is not None and state not in STATES:
+        raise UsageError(f"state must be one of {', '.join(STATES)}, not '{state}'")
+    query = select(AlertRecord).where(AlertRecord.tenant == tenant)
+    if state:
+        query = query.where(AlertRecord.state == state)
+    if stream:
+        query = query.where(AlertRecord.stream == stream)
+    with session_scope() as s:
+        rows = s.scalars(query.order_by(AlertRecord.opened_at.desc()).limit(limit)).all()
+        return [to_dict(a) for a in rows]
+
+
+def get(alert_id: str, *, tenant: str) -> dict[str, Any]:
+    with session_scope() as s:
+        return to_dict(_find(s, alert_id, tenant))
+
+
+def acknowledge(alert_id: str, *, tenant: str, by: str, note: str | None = None) -> dict[str, Any]:
+    with session_scope() as s:
+        alert = _find(s, alert_id, tenant)
+        if alert.acknowledged_at is not None:
+            raise Conflict(f"alert {alert_id} was already acknowledged by {alert.acknowledged_by}")
+        alert.acknowledged_at, alert.acknowledged_by, alert.note = utcnow(), by, note
+        s.flush()
+        return to_dict(alert)
+
+
+def _find(s: Any, alert_id: str, tenant: str) -> AlertRecord:
+    alert = s.get(AlertRecord, alert_id)
+    if alert is None or alert.tenant != tenant:
+        raise NotFound(f"no alert '{alert_id}'")
+    return alert

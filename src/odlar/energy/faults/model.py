@@ -1,0 +1,162 @@
+"""The trained fault model: a detector on normal operation, an optional event classifier, and
+what the monitor needs to judge sensors (training means, longest normal constant runs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from odlar.core.errors import DataError, UsageError
+from odlar.core.tasks import Progress
+from odlar.energy.faults.detectors import Detector
+from odlar.energy.faults.diagnosis import EventClassifier
+from odlar.energy.faults.pca_detector import PcaDetector
+from odlar.energy.faults.streams import Table, longest_constant_run
+from odlar.energy.faults.subspace import CvaDetector, DpcaMwDetector
+from odlar.energy.faults.windowed import (
+    IsolationForestDetector,
+    RobustZDetector,
+    WindowMahalanobis,
+)
+
+#: method -> (detector class, default hyperparameters)
+DETECTORS: dict[str, tuple[type[Detector], dict[str, Any]]] = {
+    "pca": (PcaDetector, {"components": 9, "lags": 0}),
+    "dpca": (DpcaMwDetector, {"lags": 2, "variance": 0.95, "window": 10, "margin": 1.0}),
+    "cva": (CvaDetector, {"past": 3, "future": 3, "states": 30, "window": 10, "margin": 1.0}),
+    "mahalanobis": (WindowMahalanobis, {"window": 5, "margin": 1.5, "window_std": True}),
+    "robust_z": (RobustZDetector, {"window": 60, "smooth": 1, "margin": 4.0}),
+    "iforest": (IsolationForestDetector, {"window": 180, "smooth": 1, "margin": 1.0}),
+}
+COMMON = {
+    "false_alarm_rate": 0.01,  # nominal, on normal training data
+    "exclude": "",  # comma-separated sensors left out of the model
+    "diagnosis_window": 40,
+    "diagnosis_trees": 300,
+    "diagnosis_features": "window",  # or "scale_free": comparable across wells
+    "diagnosis_stride": 1,  # train the classifier on every n-th event row
+    "seed": 0,
+}
+#: A sensor counts as frozen after staying constant this many times its longest normal run.
+FROZEN_FACTOR = 3
+MIN_FROZEN_RUN = 30
+
+
+@dataclass
+class FaultModel:
+    method: str
+    params: dict[str, Any]
+    variables: list[str]
+    detector: Detector
+    classifier: EventClassifier | None
+    mean: np.ndarray
+    std: np.ndarray
+    frozen_after: np.ndarray  # samples of no change after which a sensor is reported frozen
+    repairs: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def history(self) -> int:
+        clf = self.classifier.history if self.classifier else 0
+        return max(self.detector.history, clf)
+
+    def inputs(self, table: Table) -> np.ndarray:
+        """The table's columns this model reads, in its order."""
+        missing = [v for v in self.variables if v not in table.variables]
+        if missing:
+            raise DataError(f"missing sensor column(s): {', '.join(missing)}", file=table.source)
+        return table.values[:, [table.variables.index(v) for v in self.variables]]
+
+    def score(self, table: Table) -> np.ndarray:
+        """Causal normalised scores of a whole table (alarm above 1)."""
+        return self.detector.score(self.inputs(table))
+
+
+def resolve_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    if method not in DETECTORS:
+        raise UsageError(f"unknown method '{method}' (known: {', '.join(DETECTORS)})")
+    defaults = DETECTORS[method][1] | COMMON
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise UsageError(
+            f"unknown parameter(s) for {method}: {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(defaults))})"
+        )
+    merged = defaults | params
+    far = float(merged["false_alarm_rate"])
+    if not 0 < far < 0.5:
+        raise UsageError("false_alarm_rate must be between 0 and 0.5")
+    return merged
+
+
+def fit_faults(
+    tables: list[Table], method: str, params: dict[str, Any], progress: Progress
+) -> FaultModel:
+    """Detector on every normal row (label 0, or every row of an unlabelled table); event
+    classifier on labelled event rows when there are at least two event classes."""
+    p = resolve_params(method, params)
+    variables = tables[0].variables
+    for t in tables[1:]:
+        if t.variables != variables:
+            raise DataError(
+                f"sensor columns differ from {tables[0].source}: {t.variables} vs {variables}",
+                file=t.source,
+            )
+    excluded = [v.strip() for v in str(p["exclude"]).split(",") if v.strip()]
+    unknown = [v for v in excluded if v not in variables]
+    if unknown:
+        raise UsageError(f"exclude: no sensor named {', '.join(unknown)} in the data")
+    if excluded:
+        keep = [j for j, v in enumerate(variables) if v not in excluded]
+        tables = [_columns(t, keep) for t in tables]
+        variables = tables[0].variables
+    normal = np.vstack([t.values if t.labels is None else t.values[t.labels == 0] for t in tables])
+    if len(normal) < 2 * len(variables):
+        raise DataError(
+            f"{len(normal)} normal rows are too few to learn {len(variables)} sensors "
+            f"(need at least {2 * len(variables)})",
+            file=tables[0].source,
+        )
+    progress(0.05, f"fitting {method} on {len(normal)} normal samples")
+    cls, _ = DETECTORS[method]
+    kwargs = {k: p[k] for k in DETECTORS[method][1]}
+    detector = cls(**kwargs).fit(normal, p["false_alarm_rate"])
+    mean, std = normal.mean(axis=0), normal.std(axis=0, ddof=1)
+    std = np.where(std > 0, std, 1.0)
+    runs = longest_constant_run(normal)
+    classifier = None
+    labelled = [t for t in tables if t.labels is not None]
+    events = (
+        np.unique(np.concatenate([t.labels[t.labels > 0] for t in labelled]))
+        if labelled
+        else np.array([])
+    )
+    if events.size >= 2:
+        progress(0.5, f"training the event classifier on {events.size} classes")
+        classifier = EventClassifier(
+            p["diagnosis_window"],
+            p["diagnosis_trees"],
+            p["seed"],
+            p["diagnosis_features"],
+            p["diagnosis_stride"],
+        ).fit([t.values for t in labelled], [t.labels for t in labelled], mean, std)
+    in_sample = float((detector.score(normal) > 1).mean())
+    progress(1.0, "done")
+    return FaultModel(
+        method=method,
+        params=p,
+        variables=list(variables),
+        detector=detector,
+        classifier=classifier,
+        mean=mean,
+        std=std,
+        frozen_after=np.maximum(FROZEN_FACTOR * runs, MIN_FROZEN_RUN),
+        repairs=[r.to_dict() | {"file": t.source} for t in tables for r in t.repairs],
+        metrics={"train_normal_samples": float(len(normal)), "train_alarm_rate": in_sample},
+    )
+
+
+def _columns(t: Table, keep: list[int]) -> Table:
+    return replace(t, variables=[t.variables[j] for j in keep], values=t.values[:, keep])

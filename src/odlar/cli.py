@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from odlar.core.errors import OdlarError, UsageError
+from odlar.core.store import DEFAULT_TENANT
 
 app = typer.Typer(
     name="odlar",
@@ -30,6 +31,8 @@ tokens_app = typer.Typer(no_args_is_help=True, help="API tokens for the HTTP API
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(data_app, name="data")
 app.add_typer(tokens_app, name="tokens")
+alerts_app = typer.Typer(no_args_is_help=True, help="Alerts raised by live monitors.")
+app.add_typer(alerts_app, name="alerts")
 
 # Wide enough for benchmark tables when output is piped to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -131,15 +134,23 @@ def predict(
     t = get_task(task)
     request = t.request_from(t.load(resolve_source(data)), level=level, model_version=model)
     response = tracking.predict(t, request)
-    rows = response.model_dump()["predictions"]
+    rows = t.response_rows(response)
     if out:
         _write_rows(out, rows, response.model_dump())
         console.print(f"wrote {len(rows)} predictions to {out}")
         return
-    table = Table(*rows[0].keys(), title=f"{t.name} v{response.model_version}") if rows else Table()
-    for row in rows:
-        table.add_row(*(f"{v:.1f}" if isinstance(v, float) else str(v) for v in row.values()))
+    shown = rows[:SHOW_ROWS]
+    table = (
+        Table(*shown[0].keys(), title=f"{t.name} v{response.model_version}") if rows else Table()
+    )
+    for row in shown:
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
     console.print(table)
+    if len(rows) > len(shown):
+        console.print(f"... {len(rows) - len(shown)} more rows: use --out FILE for all of them")
+
+
+SHOW_ROWS = 50
 
 
 def _write_rows(out: Path, rows: list[dict[str, Any]], full: dict[str, Any]) -> None:
@@ -147,7 +158,7 @@ def _write_rows(out: Path, rows: list[dict[str, Any]], full: dict[str, Any]) -> 
 
     tmp = out.with_name(out.name + ".tmp")
     if out.suffix.lower() == ".csv":
-        pd.DataFrame(rows).to_csv(tmp, index=False)
+        pd.DataFrame(rows).convert_dtypes().to_csv(tmp, index=False)
     else:
         tmp.write_text(json.dumps(full, indent=2))
     tmp.replace(out)  # never a half-written file
@@ -295,6 +306,87 @@ def bench(
     if out:
         bench_mod.write(result, out)
         console.print(f"wrote {out}")
+
+
+@app.command()
+def monitor(
+    file: Path = typer.Argument(help="CSV of readings (header first); may still be growing"),
+    stream: str | None = typer.Option(None, "--stream", help="Stream name (default: file name)"),
+    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep reading new rows"),
+    batch: int = typer.Option(1000, "--batch", min=1, help="Rows scored per batch"),
+    poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between reads (--follow)"),
+) -> None:
+    """Monitor a stream of readings with energy.faults: score every row, store alerts."""
+    from odlar.energy.faults.follow import follow_csv
+
+    follow_csv(
+        file,
+        stream=stream or file.stem,
+        model_version=model,
+        follow=follow,
+        batch=batch,
+        poll=poll,
+        echo=console.print,
+    )
+
+
+@alerts_app.command("list")
+def alerts_list(
+    state: str | None = typer.Option(None, "--state", help="open or cleared"),
+    stream: str | None = typer.Option(None, "--stream"),
+    limit: int = typer.Option(50, "--limit"),
+) -> None:
+    """Alerts, newest first."""
+    from odlar.core import alerts
+
+    rows = alerts.list_alerts(tenant=DEFAULT_TENANT, state=state, stream=stream, limit=limit)
+    table = Table(
+        "id",
+        "stream",
+        "kind",
+        "state",
+        "opened",
+        "score",
+        "top variables",
+        "event",
+        "acknowledged",
+        title="alerts",
+    )
+    for a in rows:
+        top = ", ".join(c["variable"] for c in a["contributors"][:3])
+        table.add_row(
+            a["id"],
+            a["stream"],
+            a["kind"],
+            a["state"],
+            a["opened_at"][:19],
+            f"{a['score']:.2f}",
+            top,
+            str(a["event_class"] or ""),
+            a["acknowledged_by"] or "",
+        )
+    console.print(table)
+
+
+@alerts_app.command("show")
+def alerts_show(alert_id: str) -> None:
+    from odlar.core import alerts
+
+    console.print_json(json.dumps(alerts.get(alert_id, tenant=DEFAULT_TENANT)))
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: str, note: str | None = typer.Option(None, "--note", help="What was done")
+) -> None:
+    """Acknowledge an alert (it stays open until the stream returns to normal)."""
+    import getpass
+
+    from odlar.core import alerts
+
+    a = alerts.acknowledge(alert_id, tenant=DEFAULT_TENANT, by=getpass.getuser(), note=note)
+    console.print(f"acknowledged {a['id']} ({a['state']})")
 
 
 @data_app.command("fetch")

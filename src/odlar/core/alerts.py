@@ -90,6 +90,7 @@ def apply(
                     stream=stream,
                     key=c.key,
                     kind=c.kind,
+                    state="open",  # column defaults only apply at flush
                     model_version=model_version,
                     detector=detector,
                     statistic=statistic if c.kind == "process" else "sensor check",

@@ -126,6 +126,10 @@ class Task(ABC):
         self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
     ) -> BenchResult: ...
 
+    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
+        """A response as flat rows for CSV files and terminal tables."""
+        return response.model_dump()["predictions"]
+
     def bench_folder(self, dataset: str | None) -> str:
         """Folder under ODLAR_DATA holding a benchmark's data."""
         return self.bench_data

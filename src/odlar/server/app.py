@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from odlar import __version__
-from odlar.core import datasets, jobs, tracking
+from odlar.core import alerts, datasets, jobs, tracking
 from odlar.core.errors import DataError, OdlarError
 from odlar.core.store import get_engine
 from odlar.core.tasks import get_task, task_names
+from odlar.energy.faults.live import HUB, MonitorResponse
+from odlar.energy.faults.task import FaultRequest
 from odlar.server.auth import Principal, current_principal
 
 
@@ -60,6 +62,8 @@ def create_app() -> FastAPI:
     _dataset_routes(api)
     _job_routes(api)
     _model_routes(api)
+    _monitor_routes(api)
+    _alert_routes(api)
     app.include_router(api)
     return app
 
@@ -185,3 +189,59 @@ def _model_routes(api: APIRouter) -> None:
     def show_model(task: str, version: int) -> dict[str, Any]:
         get_task(task)
         return tracking.get_version(task, version).to_dict()
+
+
+STREAM = Path(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$",
+    description="Stream name: a plant, unit or well (letters, digits, . _ : -)",
+)
+
+
+class AckBody(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def _monitor_routes(api: APIRouter) -> None:
+    @api.post(
+        "/tasks/energy.faults/monitor/{stream}",
+        tags=["monitor"],
+        response_model=MonitorResponse,
+        summary="Score a batch of live readings; raise, update and clear stored alerts",
+    )
+    def monitor_readings(
+        body: FaultRequest,
+        stream: str = STREAM,
+        principal: Principal = Depends(current_principal),
+    ) -> MonitorResponse:
+        return HUB.push(
+            tenant=principal.tenant,
+            stream=stream,
+            readings=body.readings,
+            model_version=body.model_version,
+        )
+
+
+def _alert_routes(api: APIRouter) -> None:
+    @api.get("/alerts", tags=["alerts"])
+    def list_alerts(
+        state: str | None = Query(None, description="open or cleared"),
+        stream: str | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        principal: Principal = Depends(current_principal),
+    ) -> list[dict[str, Any]]:
+        return alerts.list_alerts(tenant=principal.tenant, state=state, stream=stream, limit=limit)
+
+    @api.get("/alerts/{alert_id}", tags=["alerts"])
+    def show_alert(
+        alert_id: str, principal: Principal = Depends(current_principal)
+    ) -> dict[str, Any]:
+        return alerts.get(alert_id, tenant=principal.tenant)
+
+    @api.post("/alerts/{alert_id}/ack", tags=["alerts"])
+    def acknowledge_alert(
+        alert_id: str,
+        body: AckBody | None = None,
+        principal: Principal = Depends(current_principal),
+    ) -> dict[str, Any]:
+        note = body.note if body else None
+        return alerts.acknowledge(alert_id, tenant=principal.tenant, by=principal.name, note=note)

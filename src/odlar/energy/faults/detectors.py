@@ -19,6 +19,8 @@ THRESHOLD = 1.0
 
 class Detector(ABC):
     name: ClassVar[str]
+    #: What the score measures, as shown on alerts.
+    statistic: ClassVar[str]
     #: How many previous rows scoring one row needs (lags, trailing windows).
     history: int = 0
 

@@ -49,6 +49,8 @@ class StreamMonitor:
         self.constant_run = np.zeros(p, int)
         self.missing_run = np.zeros(p, int)
         self.sensor_open: set[str] = set()
+        self.votes: dict[int, float] = {}
+        self.leading: int | None = None
 
     def push(self, values: np.ndarray, time: np.ndarray | None = None) -> BatchResult:
         """Score a batch (rows in time order; NaN = missing reading)."""
@@ -126,15 +128,18 @@ class StreamMonitor:
         event: int | None,
         prob: float | None,
     ) -> list[Change]:
-        stamp = str(time[i]) if time is not None else None
+        stamp = _stamp(time, i)
         if alarm:
             self.alarm_run += 1
             self.normal_run = 0
+            if event is not None:  # the alert's class: most probability mass so far
+                self.votes[event] = self.votes.get(event, 0.0) + (prob or 0.0)
         else:
             self.normal_run += 1
             self.alarm_run = 0
+        leader, share = self._leader()
         if not self.process_open and self.alarm_run >= self.raise_after:
-            self.process_open, self.peak = True, float(score)
+            self.process_open, self.peak, self.leading = True, float(score), leader
             return [
                 Change(
                     "open",
@@ -144,12 +149,12 @@ class StreamMonitor:
                     stamp,
                     float(score),
                     contributors or [],
-                    event,
-                    prob,
+                    leader,
+                    share,
                 )
             ]
-        if self.process_open and alarm and score > self.peak:
-            self.peak = float(score)
+        if self.process_open and alarm and (score > self.peak or leader != self.leading):
+            self.peak, self.leading = max(self.peak, float(score)), leader
             return [
                 Change(
                     "update",
@@ -159,14 +164,22 @@ class StreamMonitor:
                     stamp,
                     float(score),
                     contributors or [],
-                    event,
-                    prob,
+                    leader,
+                    share,
                 )
             ]
         if self.process_open and self.normal_run >= self.clear_after:
-            self.process_open = False
+            self.process_open, self.votes, self.leading = False, {}, None
             return [Change("clear", "process", "process", sample, stamp, float(score))]
+        if not self.process_open and not alarm and self.normal_run >= self.clear_after:
+            self.votes = {}  # isolated alarms that never opened an alert are forgotten
         return []
+
+    def _leader(self) -> tuple[int | None, float | None]:
+        if not self.votes:
+            return None, None
+        leader = max(self.votes, key=self.votes.__getitem__)
+        return leader, round(self.votes[leader] / sum(self.votes.values()), 4)
 
     def _fill_and_check_sensors(
         self,
@@ -211,7 +224,7 @@ class StreamMonitor:
                 if not (runs[:, j] > limit[j]).any() and key not in self.sensor_open:
                     continue
                 for i in range(len(filled)):
-                    stamp = str(time[i]) if time is not None else None
+                    stamp = _stamp(time, i)
                     run = int(runs[i, j])
                     if run > limit[j] and key not in self.sensor_open:
                         self.sensor_open.add(key)
@@ -249,3 +262,7 @@ def _runs_with_carry(mask: np.ndarray, carry: np.ndarray) -> np.ndarray:
     last_false = np.maximum.accumulate(np.where(~mask, pos, -1), axis=0)
     run = pos - last_false
     return np.where(last_false < 0, run + carry[None, :], run)
+
+
+def _stamp(time: np.ndarray | None, i: int) -> str | None:
+    return None if time is None else str(np.datetime_as_string(time[i], unit="s"))

@@ -26,6 +26,7 @@ def causal_lagged(x: np.ndarray, lags: int) -> np.ndarray:
 
 class PcaDetector(Detector):
     name: ClassVar[str] = "pca"
+    statistic: ClassVar[str] = "max(T2 / T2 limit, SPE / SPE limit)"
 
     def __init__(self, components: int = 9, lags: int = 0) -> None:
         self.components, self.lags = components, lags

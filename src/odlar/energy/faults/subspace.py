@@ -186,6 +186,7 @@ class CvaDetector(_SmoothedTwoStatistic):
     """Canonical variate analysis with moving-window T2_s (states) and T2_r (residual)."""
 
     name: ClassVar[str] = "cva"
+    statistic: ClassVar[str] = "moving-window T2 of CVA states and residuals / threshold"
 
     def __init__(
         self,
@@ -211,6 +212,7 @@ class DpcaMwDetector(_SmoothedTwoStatistic):
     """Dynamic PCA with moving-window T2 and SPE."""
 
     name: ClassVar[str] = "dpca_mw"
+    statistic: ClassVar[str] = "moving-window T2 and SPE of dynamic PCA / threshold"
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -92,7 +93,7 @@ def readings_table(readings: list[Reading], variables: list[str]) -> Table:
 
 
 def response_from(model: FaultModel, table: Table, result: Any) -> FaultResponse:
-    times = [str(t) for t in table.time] if table.time is not None else None
+    times = list(np.datetime_as_string(table.time, unit="s")) if table.time is not None else None
     keep = len(result.scores)
     offset = len(table.values) - keep  # late rows dropped by the monitor come first
     samples = [
@@ -133,6 +134,23 @@ class FaultsTask(Task):
     bench_data: ClassVar[str] = "energy/tep"
     datasets: ClassVar[tuple[str, ...]] = fault_bench.DATASETS
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {m: {} for m in DETECTORS}
+
+    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
+        assert isinstance(response, FaultResponse)
+        return [
+            {
+                "index": s.index,
+                "time": s.time,
+                "score": s.score,
+                "alarm": s.alarm,
+                "contributors": " ".join(
+                    f"{c.variable}:{c.share:.2f}" for c in s.contributors or []
+                ),
+                "event_class": s.event_class,
+                "event_probability": s.event_probability,
+            }
+            for s in response.samples
+        ]
 
     def bench_folder(self, dataset: str | None) -> str:
         return f"energy/{dataset or 'tep'}"

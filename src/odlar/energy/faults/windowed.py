@@ -44,6 +44,7 @@ class WindowMahalanobis(Detector):
     """Ledoit-Wolf Mahalanobis distance of trailing-window means of standardized sensors."""
 
     name: ClassVar[str] = "window_mahalanobis"
+    statistic: ClassVar[str] = "Mahalanobis distance of window mean and std / threshold"
 
     def __init__(
         self,
@@ -105,6 +106,7 @@ class SmoothedPcaT2Q(Detector):
     """PCA T2 + SPE, each divided by its 99 % limit, summed and averaged over a trailing window."""
 
     name: ClassVar[str] = "smoothed_pca_t2q"
+    statistic: ClassVar[str] = "moving-window T2/limit + SPE/limit / threshold"
 
     def __init__(
         self,
@@ -166,6 +168,7 @@ class _WindowDetector(Detector):
     """Shared plumbing: NaN filling, window features, robust scaling, threshold calibration."""
 
     name: ClassVar[str] = "window"
+    statistic: ClassVar[str] = "window-feature score / threshold"
 
     def __init__(self, window: int = 60, smooth: int = 1, margin: float = 1.0) -> None:
         self.window = window
@@ -229,6 +232,7 @@ class IsolationForestDetector(_WindowDetector):
     """
 
     name: ClassVar[str] = "isolation_forest"
+    statistic: ClassVar[str] = "Isolation Forest anomaly score above the normal median / threshold"
 
     def __init__(
         self, window: int = 60, smooth: int = 1, margin: float = 1.0, seed: int = 1
@@ -277,6 +281,7 @@ class RobustZDetector(_WindowDetector):
     smoothed by a trailing mean; threshold = training quantile times a fixed margin."""
 
     name: ClassVar[str] = "robust_z"
+    statistic: ClassVar[str] = "largest robust z-score of window features / threshold"
 
     def _raw_score(self, z: np.ndarray) -> np.ndarray:
         return np.abs(z).max(axis=1)

@@ -1,0 +1,159 @@
+"""`odlar monitor FILE --follow`: tail a growing CSV of readings into the live monitor.
+
+Only complete lines are read (a row being written is left for the next read); each batch is
+validated with the file's own line numbers, scored, and its alerts stored before the next.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from odlar.core.errors import DataError
+from odlar.core.store import DEFAULT_TENANT
+from odlar.energy.faults.live import HUB, MonitorResponse, score_and_store
+from odlar.energy.faults.monitor import StreamMonitor
+from odlar.energy.faults.streams import parse_table
+
+
+def follow_csv(
+    path: Path,
+    *,
+    stream: str,
+    model_version: int | None,
+    follow: bool,
+    batch: int,
+    poll: float,
+    echo: Callable[[str], None],
+    tenant: str = DEFAULT_TENANT,
+    stop_after: float | None = None,
+) -> dict[str, int]:
+    """Score the file's rows in batches; with `follow`, wait for more rows until interrupted
+    (or for `stop_after` seconds without new rows, for tests and scripts)."""
+    if not path.is_file():
+        raise DataError("no such file", file=str(path))
+    version, monitor, lock = HUB.monitor_for(
+        tenant=tenant, stream=stream, model_version=model_version
+    )
+    echo(
+        f"monitoring {path} as stream '{stream}' with energy.faults v{version} "
+        f"({monitor.model.method}); Ctrl-C to stop"
+    )
+    totals = {"scored": 0, "alarms": 0, "opened": 0, "cleared": 0}
+    header, pending, next_line = "", "", 2
+    idle_since = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop
+    with path.open("r", encoding="utf-8", newline="") as handle:
+        try:
+            while True:
+                chunk = handle.read()
+                if chunk:
+                    idle_since = time.monotonic()
+                    pending += chunk
+                    *lines, pending = pending.split("\n")
+                    if not header and lines:
+                        header = lines.pop(0).rstrip("\r")
+                    for start in range(0, len(lines), batch):
+                        rows = [r for r in lines[start : start + batch] if r.strip()]
+                        if rows:
+                            result = _score(
+                                path,
+                                header,
+                                rows,
+                                next_line,
+                                monitor,
+                                lock,
+                                tenant=tenant,
+                                stream=stream,
+                                version=version,
+                            )
+                            _report(result, totals, echo)
+                        next_line += len(lines[start : start + batch])
+                    continue
+                if not follow or (stop_after and time.monotonic() - idle_since > stop_after):
+                    break
+                time.sleep(poll)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    if pending.strip() and header:  # a last row without a newline, once the file stops
+        _report(
+            _score(
+                path,
+                header,
+                [pending],
+                next_line,
+                monitor,
+                lock,
+                tenant=tenant,
+                stream=stream,
+                version=version,
+            ),
+            totals,
+            echo,
+        )
+    echo(
+        f"scored {totals['scored']} samples: {totals['alarms']} above threshold, "
+        f"{totals['opened']} alerts opened, {totals['cleared']} cleared"
+    )
+    return totals
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _score(
+    path: Path,
+    header: str,
+    rows: list[str],
+    first_line: int,
+    monitor: StreamMonitor,
+    lock: threading.Lock,
+    *,
+    tenant: str,
+    stream: str,
+    version: int,
+) -> MonitorResponse:
+    sep = ";" if header.count(";") > header.count(",") else ","
+    text = header + "\n" + "\n".join(r.rstrip("\r") for r in rows)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        raise DataError(f"not readable as CSV ({exc})", file=str(path), line=first_line) from None
+    try:
+        table = parse_table(
+            frame, str(path), variables=monitor.model.variables, training=False, fill_gaps=False
+        )
+    except DataError as exc:
+        line = None if exc.line is None else exc.line - 2 + first_line
+        raise DataError(exc.reason, file=str(path), line=line, field=exc.field) from None
+    with lock:
+        return score_and_store(monitor, table, tenant=tenant, stream=stream, model_version=version)
+
+
+def _report(result: MonitorResponse, totals: dict[str, int], echo: Callable[[str], None]) -> None:
+    totals["scored"] += result.scored
+    totals["alarms"] += result.alarms
+    for a in result.alerts:
+        if a["first_sample"] >= result.first_sample:
+            totals["opened"] += 1
+            top = ", ".join(f"{c['variable']} {c['share']:.0%}" for c in a["contributors"][:3])
+            event = f"; event class {a['event_class']}" if a["event_class"] is not None else ""
+            echo(
+                f"[red]ALERT[/red] {a['id']} {a['kind']} from sample {a['first_sample']} "
+                f"({a['first_time'] or 'no time'}): score {a['score']:.2f}; {top}{event}"
+                f"{'; ' + a['detail'] if a['detail'] else ''}"
+            )
+        if a["state"] == "cleared" and (a["cleared_sample"] or 0) >= result.first_sample:
+            totals["cleared"] += 1
+            echo(f"[green]cleared[/green] {a['id']} {a['kind']} at sample {a['cleared_sample']}")
+    for r in result.repairs:
+        echo(f"repair: {r['kind']} {r.get('column') or ''}: {r['detail']} ({r['rows']} rows)")

@@ -80,10 +80,12 @@ def test_tokens_are_stored_hashed(client: TestClient, home: Path) -> None:
 
 
 def test_tasks_and_openapi(client: TestClient) -> None:
-    tasks = client.get("/api/v1/tasks").json()
-    assert tasks[0]["name"] == "energy.rul" and tasks[0]["risk"]["tier"] == "high"
+    tasks = {t["name"]: t for t in client.get("/api/v1/tasks").json()}
+    assert {"energy.rul", "energy.faults"} <= set(tasks)
+    assert all(t["risk"]["tier"] == "high" for t in tasks.values())
     spec = client.get("/openapi.json").json()
     assert "/api/v1/tasks/energy.rul/predict" in spec["paths"]
+    assert "/api/v1/tasks/energy.faults/monitor/{stream}" in spec["paths"]
     assert client.get("/docs").status_code == 200
 
 

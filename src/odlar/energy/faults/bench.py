@@ -449,6 +449,9 @@ def run_3w(data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
     )
 
 
+ALL_ANCHORS = [*TEP_ANCHORS, *SKAB_ANCHORS, *W3_ANCHORS]
+
+
 def diagnose_3w(files: list[Path]) -> dict[str, Any]:
     """Leave-one-well-out event classification over all instances' event rows."""
     data = []

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL of the store.")
     mlflow_uri: str | None = Field(default=None, description="MLflow tracking URI.")
     ray_address: str | None = Field(default=None, description="Existing Ray cluster (later).")
+    pseudonym_key: str | None = Field(
+        default=None,
+        description="Secret for keyed pseudonyms of personal identifiers; default: a random key "
+        "created once in $ODLAR_HOME/pseudonym.key",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -75,6 +75,8 @@ def save_upload(
             data = task.load(staged)
         except DataError as exc:  # name the file as the user knows it, not our staging path
             raise DataError(exc.reason, file=safe, line=exc.line, field=exc.field) from None
+        if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
+            data = task.load(staged)
         staging.rename(folder)  # only a valid file reaches its final place
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

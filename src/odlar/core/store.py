@@ -1,4 +1,5 @@
-"""Platform state that MLflow does not model: API tokens, datasets, jobs, alerts.
+"""Platform state that MLflow does not model: API tokens, datasets, jobs, alerts, learner
+interactions.
 
 SQLAlchemy 2 over any URL (SQLite under $ODLAR_HOME by default); the schema is owned by
 the Alembic migrations in `odlar/core/migrations`, applied on first use.
@@ -14,7 +15,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -127,6 +138,23 @@ class AlertRecord(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class LearnerInteraction(Base):
+    """One answer of a learner; the learner is stored only as a keyed pseudonym."""
+
+    __tablename__ = "learner_interactions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
+    student: Mapped[str] = mapped_column(String(64))
+    class_id: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    item: Mapped[str] = mapped_column(String(200))
+    skills: Mapped[str] = mapped_column(Text)
+    correct: Mapped[int] = mapped_column(Integer)
+    occurred: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_learner_tenant_student", "tenant", "student", "id"),)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

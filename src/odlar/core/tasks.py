@@ -126,6 +126,11 @@ class Task(ABC):
         self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
     ) -> BenchResult: ...
 
+    def ingest(self, staged: Path) -> bool:
+        """Rewrite a validated upload before it is kept (e.g. to pseudonymise people);
+        returns whether the file changed."""
+        return False
+
     def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
         """A response as flat rows for CSV files and terminal tables."""
         return response.model_dump()["predictions"]
@@ -147,7 +152,7 @@ class Task(ABC):
 
 _REGISTRY: dict[str, type[Task]] = {}
 #: Sector packages whose import registers their tasks; a new sector adds one line here.
-SECTOR_PACKAGES = ("odlar.energy",)
+SECTOR_PACKAGES = ("odlar.energy", "odlar.education")
 
 
 def register(cls: type[Task]) -> type[Task]:

@@ -1,0 +1,254 @@
+"""Serving knowledge tracing to schools: answers are stored as they arrive (students only as
+pseudonyms), each student's knowledge state is updated incrementally after every answer,
+and mastery, next exercises and class reports are read from those states."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from odlar.core import tracking
+from odlar.core.errors import NotFound
+from odlar.core.privacy import pseudonym
+from odlar.core.store import LearnerInteraction, session_scope
+from odlar.education.interactions import from_log
+from odlar.education.learning import Policy, choose_exercises, class_report, eligible_skills
+
+TASK = "education.tracing"
+RECENT = 10  # answers behind "recent accuracy"
+
+
+@dataclass
+class StudentState:
+    state: Any
+    rows: int = 0  # stored interactions consumed
+    practised: np.ndarray | None = None  # answers per skill
+    correct_questions: set[int] = field(default_factory=set)
+    recent: list[int] = field(default_factory=list)
+
+
+class Tracker:
+    """Knowledge states of the students seen by this process, per model version."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._states: dict[tuple[str, int, str], StudentState] = {}
+
+    def model(self, version: int | None) -> tuple[int, Any]:
+        mv, model = tracking.load_model(TASK, version)
+        return mv.version, model
+
+    def record(
+        self, *, tenant: str, records: list[dict[str, Any]], model_version: int | None = None
+    ) -> dict[str, Any]:
+        """Validate and store a batch of answers, then bring the students' states up to date
+        (when a model exists). Nothing is stored if any record is invalid."""
+        frame = pd.DataFrame.from_records(records)
+        checked = from_log(frame.astype(str).replace({"None": "", "nan": ""}), "interactions")
+        item_of = {v: k for k, v in checked.question_ids.items()}
+        skill_of = {v: k for k, v in checked.skill_ids.items()}
+        names = checked.names or []
+        classes = checked.classes or [None] * len(names)
+        rows = []
+        now = time.time()
+        for i in range(len(checked)):
+            code = int(checked.student[i])
+            rows.append(
+                LearnerInteraction(
+                    tenant=tenant,
+                    student=names[code],
+                    class_id=classes[code],
+                    item=item_of.get(int(checked.question[i]), ""),
+                    skills="~~".join(skill_of[int(s)] for s in checked.skills(i)),
+                    correct=int(checked.correct[i]),
+                    occurred=now,
+                )
+            )
+        with session_scope() as s:
+            s.add_all(rows)
+        touched = sorted(set(names))
+        result: dict[str, Any] = {
+            "stored": len(rows),
+            "students": touched,
+            "repairs": checked.repairs,
+        }
+        try:
+            version, model = self.model(model_version)
+        except NotFound:
+            return result | {"model_version": None}
+        start = time.perf_counter()
+        updated = {st: self._current(tenant, version, model, st) for st in touched}
+        result["model_version"] = version
+        result["update_ms_per_answer"] = round(
+            1000 * (time.perf_counter() - start) / max(len(rows), 1), 3
+        )
+        result["mastery"] = {st: self._mastery_dict(model, u) for st, u in updated.items()}
+        return result
+
+    def _history(self, tenant: str, student: str, after: int) -> pd.DataFrame:
+        with session_scope() as s:
+            rows = s.execute(
+                select(
+                    LearnerInteraction.item,
+                    LearnerInteraction.skills,
+                    LearnerInteraction.correct,
+                    LearnerInteraction.class_id,
+                )
+                .where(LearnerInteraction.tenant == tenant, LearnerInteraction.student == student)
+                .order_by(LearnerInteraction.id)
+                .offset(after)
+            ).all()
+        return pd.DataFrame(rows, columns=["item", "skills", "correct", "class"])
+
+    def _current(self, tenant: str, version: int, model: Any, student: str) -> StudentState:
+        """The student's state with every stored answer applied (incrementally)."""
+        key = (tenant, version, student)
+        with self._lock:
+            st = self._states.get(key)
+            if st is None:
+                st = StudentState(model.init_state(), practised=np.zeros(model.n_skills + 1, int))
+                self._states[key] = st
+        new = self._history(tenant, student, st.rows)
+        if len(new):
+            new.insert(0, "student", student)
+            new["order"] = np.arange(len(new))
+            data = from_log(
+                new.astype(str),
+                "stored interactions",
+                question_ids=model.question_ids,
+                skill_ids=model.skill_ids,
+            )
+            for i in range(len(data)):
+                skills = data.skills(i)
+                q, c = int(data.question[i]), int(data.correct[i])
+                st.state = model.update(st.state, q, skills, c)
+                st.practised[skills] += 1
+                if c:
+                    st.correct_questions.add(q)
+                st.recent = (st.recent + [c])[-RECENT:]
+            st.rows += len(new)
+        return st
+
+    def _mastery_dict(self, model: Any, st: StudentState) -> dict[str, float]:
+        m = model.mastery_from(st.state)
+        return {
+            name: round(float(m[i]), 4)
+            for name, i in model.skill_ids.items()
+            if st.practised is not None and st.practised[i] > 0
+        }
+
+    def mastery(
+        self,
+        *,
+        tenant: str,
+        student: str,
+        model_version: int | None = None,
+        policy: Policy = Policy(),
+    ) -> dict[str, Any]:
+        version, model = self.model(model_version)
+        student = pseudonym(student)
+        st = self._known(tenant, version, model, student)
+        m = model.mastery_from(st.state)
+        skills = [
+            {
+                "skill": name,
+                "mastery": round(float(m[i]), 4),
+                "answers": int(st.practised[i]),
+                "mastered": bool(m[i] >= policy.mastered_at),
+            }
+            for name, i in model.skill_ids.items()
+            if st.practised[i] > 0
+        ]
+        skills.sort(key=lambda r: r["mastery"])
+        return {
+            "student": student,
+            "model_version": version,
+            "answers": st.rows,
+            "recent_accuracy": _accuracy(st.recent),
+            "skills": skills,
+        }
+
+    def next_exercises(
+        self,
+        *,
+        tenant: str,
+        student: str,
+        n: int = 5,
+        model_version: int | None = None,
+        policy: Policy = Policy(),
+    ) -> dict[str, Any]:
+        version, model = self.model(model_version)
+        student = pseudonym(student)
+        st = self._known(tenant, version, model, student, allow_new=True)
+        m = model.mastery_from(st.state)
+        ok = eligible_skills(m, model.prerequisites, policy)
+        questions = np.array(sorted(model.catalogue))
+        skills = [model.catalogue[int(q)] for q in questions]
+        success = model.success(st.state, questions, skills)
+        chosen = choose_exercises(questions, skills, success, ok, st.correct_questions, policy, n)
+        item_of = {v: k for k, v in model.question_ids.items()}
+        skill_of = {v: k for k, v in model.skill_ids.items()}
+        for row in chosen:
+            row["item"] = item_of.get(row.pop("question"), "")
+            row["skills"] = [skill_of[s] for s in row["skills"]]
+        return {
+            "student": student,
+            "model_version": version,
+            "target": [policy.low, policy.high],
+            "exercises": chosen,
+        }
+
+    def class_report(
+        self,
+        *,
+        tenant: str,
+        class_id: str,
+        model_version: int | None = None,
+        policy: Policy = Policy(),
+    ) -> dict[str, Any]:
+        version, model = self.model(model_version)
+        with session_scope() as s:
+            students = sorted(
+                set(
+                    s.scalars(
+                        select(LearnerInteraction.student).where(
+                            LearnerInteraction.tenant == tenant,
+                            LearnerInteraction.class_id == class_id,
+                        )
+                    ).all()
+                )
+            )
+        if not students:
+            raise NotFound(f"no answers recorded for class '{class_id}'")
+        states = [self._current(tenant, version, model, st) for st in students]
+        mastery = np.vstack([model.mastery_from(st.state) for st in states])
+        practised = np.vstack([st.practised for st in states])
+        recent = np.array([_accuracy(st.recent) or 0.0 for st in states])
+        report = class_report(students, mastery, practised, recent, policy)
+        skill_of = {v: k for k, v in model.skill_ids.items()}
+        for row in report["weakest_skills"]:
+            row["skill"] = skill_of[row["skill"]]
+        for row in report["students_at_risk"]:
+            row["weakest_skills"] = [skill_of[s] for s in row["weakest_skills"]]
+        return {"class": class_id, "model_version": version, **report}
+
+    def _known(
+        self, tenant: str, version: int, model: Any, student: str, allow_new: bool = False
+    ) -> StudentState:
+        st = self._current(tenant, version, model, student)
+        if st.rows == 0 and not allow_new:
+            raise NotFound("no answers recorded for this student")
+        return st
+
+
+def _accuracy(recent: list[int]) -> float | None:
+    return round(float(np.mean(recent)), 4) if recent else None
+
+
+TRACKER = Tracker()

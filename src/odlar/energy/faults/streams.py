@@ -221,12 +221,12 @@ def parse_table(
         values = values[:, keep_cols]
 
     if fill_gaps:
-        values = _fill_gaps(values, chosen, line, source, repairs)
+        values = _fill_gaps(values, chosen, line, repairs)
     return Table(chosen, values, labels, transient, time, source, repairs)
 
 
 def _fill_gaps(
-    values: np.ndarray, names: list[str], line: np.ndarray, source: str, repairs: list[Repair]
+    values: np.ndarray, names: list[str], line: np.ndarray, repairs: list[Repair]
 ) -> np.ndarray:
     """Carry the last reading over gaps (leading gaps take the first reading). Each column's
     filled readings are recorded, and every gap longer than MAX_FILL separately, with the

@@ -1,20 +1,19 @@
 """Window-statistic fault detectors for equipment (SKAB) and oil wells (3W).
 
-Both detectors are trained per stream on a short stretch of normal operation and score causally:
-the score of row i uses rows i - history .. i only. Scores are divided by a threshold taken from
-the training rows (a quantile of the in-sample statistic times a fixed safety margin), so a row
+All are trained per stream on a stretch of normal operation and score causally: the score of
+row i uses rows i - history .. i only. Scores are divided by a threshold taken from the
+training rows (a quantile of the in-sample statistic times a fixed safety margin), so a row
 alarms when its score exceeds 1.
 
 `WindowMahalanobis` compares the trailing-window mean (optionally also the trailing-window
 standard deviation) of each standardized sensor with its training distribution through a
 Ledoit-Wolf shrunk Mahalanobis distance: averaging before squaring makes a sustained level shift
-grow with the window while white noise shrinks. `SmoothedPcaT2Q` is the classic PCA monitor
-(T2 + SPE, each divided by its 99 % limit) with the combined statistic averaged over a trailing
-window.
+grow with the window while white noise shrinks. It suits short training stretches (SKAB trains
+on 400 s per stream); sensors that only drift slowly within such a stretch cannot be bounded by
+it: leave them out with the model's `exclude` parameter.
 
-Both suit short training stretches (SKAB trains on 400 s per stream). Sensors that only drift
-slowly within such a stretch cannot be bounded by it; leave them out with the model's
-`exclude` parameter.
+`RobustZDetector` and `IsolationForestDetector` score the window features of Vargas et al.
+(2019) (median, mean, std, variance, max and min of each variable over a trailing window).
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from sklearn.covariance import LedoitWolf
 from sklearn.ensemble import IsolationForest
 
 from odlar.energy.faults.detectors import Detector, trailing_mean
-from odlar.energy.faults.pca import PcaMonitor
 
 _EPS = 1e-9
 FEATURES: tuple[str, ...] = ("median", "mean", "std", "var", "max", "min")
@@ -98,55 +96,6 @@ class WindowMahalanobis(Detector):
             rbc = rbc[:, :k] + rbc[:, k:]
         total = rbc.sum(axis=1, keepdims=True)
         shares = np.divide(rbc, total, out=np.zeros_like(rbc), where=total > 0)
-        shares *= self.score(x)[:, None]
-        return shares
-
-
-class SmoothedPcaT2Q(Detector):
-    """PCA T2 + SPE, each divided by its 99 % limit, summed and averaged over a trailing window."""
-
-    name: ClassVar[str] = "smoothed_pca_t2q"
-    statistic: ClassVar[str] = "moving-window T2/limit + SPE/limit / threshold"
-
-    def __init__(
-        self,
-        components: int = 3,
-        window: int = 20,
-        margin: float = 1.25,
-    ) -> None:
-        if window < 1:
-            raise ValueError("window must be >= 1")
-        self.components = components
-        self.window = window
-        self.margin = margin
-        self.history = window - 1
-
-    def _raw(self, x: np.ndarray) -> np.ndarray:
-        t2, spe = self.monitor_.statistics(x)
-        return t2 / self.monitor_.t2_limit + spe / self.monitor_.spe_limit
-
-    def fit(self, normal: np.ndarray, false_alarm_rate: float) -> SmoothedPcaT2Q:
-        self.width_ = normal.shape[1]
-        selected = normal
-        # a constant sensor would give a zero scale
-        if np.any(selected.std(axis=0) == 0):
-            raise ValueError("a selected variable is constant in the normal data")
-        self.monitor_ = PcaMonitor.fit(selected, self.components)
-        smoothed = trailing_mean(self._raw(normal), self.window)[self.history :]
-        self.threshold_ = _threshold(smoothed, false_alarm_rate, self.margin)
-        return self
-
-    def score(self, x: np.ndarray) -> np.ndarray:
-        return trailing_mean(self._raw(x), self.window) / self.threshold_
-
-    def contributions(self, x: np.ndarray) -> np.ndarray:
-        """T2 and SPE contributions, each divided by its limit, clipped at zero, averaged over
-        the window and rescaled so that each row sums to that row's score."""
-        t2c, spec = self.monitor_.contributions(x)
-        raw = np.maximum(t2c, 0.0) / self.monitor_.t2_limit + spec / self.monitor_.spe_limit
-        smooth = trailing_mean(raw, self.window)
-        total = smooth.sum(axis=1, keepdims=True)
-        shares = np.divide(smooth, total, out=np.zeros_like(smooth), where=total > 0)
         shares *= self.score(x)[:, None]
         return shares
 

@@ -223,3 +223,31 @@ def test_upload_keeps_only_pseudonyms(tmp_path: Path, home: Path) -> None:
     assert len(kept) == 1 and "pupil-" not in kept[0] and pseudonym("pupil-1") in kept[0]
     r = odlar("data", "add", "education.tracing", str(path), home=tmp_path / "h2")
     assert r.returncode == 0, r.stderr
+
+
+def test_bench_quick_protocol_json(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "kt.json"
+    r = odlar(
+        "bench",
+        "education.tracing",
+        "--dataset",
+        "assist2015",
+        "--data",
+        str(EDU / "assist2015"),
+        "--method",
+        "bkt",
+        "--quick",
+        "--out",
+        str(out),
+        home=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "assist2015" and len(result["results"]) == 1
+    metrics = result["results"][0]["metrics"]
+    assert 0.6 < metrics["auc"] < 0.8 and metrics["update_ms_p99"] > 0
+    assert any(a["metrics"]["auc"] == 0.7281 for a in result["anchors"])
+    bad = odlar("bench", "education.tracing", "--dataset", "nope", home=tmp_path)
+    assert bad.returncode == 2 and "no benchmark 'nope'" in bad.stderr

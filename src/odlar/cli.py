@@ -295,6 +295,7 @@ def bench(
     dataset: str | None = typer.Option(
         None, "--dataset", help="Which benchmark, for tasks with several (e.g. tep, skab, 3w)"
     ),
+    method: list[str] = typer.Option([], "--method", "-m", help="Only this method (repeatable)"),
     quick: bool = typer.Option(False, "--quick", help="Small, fast version (for tests)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON result here"),
 ) -> None:
@@ -302,7 +303,14 @@ def bench(
     from odlar.core import bench as bench_mod
 
     with progress_bar(f"bench {task}") as update:
-        result = bench_mod.run(task, data_dir=data, quick=quick, dataset=dataset, progress=update)
+        result = bench_mod.run(
+            task,
+            data_dir=data,
+            quick=quick,
+            dataset=dataset,
+            methods=tuple(method) or None,
+            progress=update,
+        )
     console.print(bench_mod.table(result))
     for note in result["notes"]:
         console.print(f"- {note}")

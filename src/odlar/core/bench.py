@@ -29,6 +29,7 @@ def run(
     data_dir: Path | None = None,
     quick: bool = False,
     dataset: str | None = None,
+    methods: tuple[str, ...] | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
     task = get_task(task_name)
@@ -40,7 +41,7 @@ def run(
     if not data_dir.exists():
         raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
     start = time.perf_counter()
-    result = task.bench(data_dir, quick=quick, progress=progress, dataset=dataset)
+    result = task.bench(data_dir, quick=quick, progress=progress, dataset=dataset, methods=methods)
     wall = time.perf_counter() - start
     return {
         "task": result.task,

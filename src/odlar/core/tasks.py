@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from odlar.core.errors import NotFound
+from odlar.core.errors import NotFound, UsageError
 
 #: progress(fraction in [0, 1], message) — called by long-running task code.
 Progress = Callable[[float, str], None]
@@ -123,8 +123,15 @@ class Task(ABC):
 
     @abstractmethod
     def bench(
-        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
-    ) -> BenchResult: ...
+        self,
+        data_dir: Path,
+        *,
+        quick: bool,
+        progress: Progress,
+        dataset: str | None = None,
+        methods: tuple[str, ...] | None = None,
+    ) -> BenchResult:
+        """Run the published protocol; `methods` limits it to some of the task's methods."""
 
     def ingest(self, staged: Path) -> bool:
         """Rewrite a validated upload before it is kept (e.g. to pseudonymise people);
@@ -153,6 +160,20 @@ class Task(ABC):
 _REGISTRY: dict[str, type[Task]] = {}
 #: Sector packages whose import registers their tasks; a new sector adds one line here.
 SECTOR_PACKAGES = ("odlar.energy", "odlar.education")
+
+
+def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> list[Any]:
+    """The bench rows whose method is among `methods` (all when None); refuses an unknown
+    method name so a typo does not run an empty bench."""
+    if not methods:
+        return rows
+    known = {method_of(r) for r in rows}
+    unknown = sorted(set(methods) - known)
+    if unknown:
+        raise UsageError(
+            f"no benchmarked method {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return [r for r in rows if method_of(r) in methods]
 
 
 def register(cls: type[Task]) -> type[Task]:

@@ -21,6 +21,7 @@ from odlar.core.tasks import (
     Risk,
     RiskTier,
     Task,
+    only,
     register,
 )
 from odlar.education import bench as kt_bench
@@ -227,9 +228,22 @@ class TracingTask(Task):
         return data_dir / "assist2009_pid_test2.csv", data_dir / "assist2009_pid_test1.csv"
 
     def bench(
-        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
+        self,
+        data_dir: Path,
+        *,
+        quick: bool,
+        progress: Progress,
+        dataset: str | None = None,
+        methods: tuple[str, ...] | None = None,
     ) -> BenchResult:
-        return kt_bench.run(self, data_dir, dataset or "assist2009", quick=quick, progress=progress)
+        return kt_bench.run(
+            self,
+            data_dir,
+            dataset or "assist2009",
+            quick=quick,
+            progress=progress,
+            methods=only(kt_bench.METHODS, methods, lambda r: r[1]),
+        )
 
 
 def _is_log(path: Path) -> bool:

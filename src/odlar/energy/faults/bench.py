@@ -16,7 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from odlar.core.errors import UsageError
-from odlar.core.tasks import Anchor, BenchResult, Progress
+from odlar.core.tasks import Anchor, BenchResult, Progress, only
 from odlar.energy.faults.diagnosis import EventClassifier
 from odlar.energy.faults.evaluation import detection_delay
 from odlar.energy.faults.model import fit_faults
@@ -87,24 +87,38 @@ TEP_METHODS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def run(task: Any, data_dir: Path, dataset: str, *, quick: bool, progress: Progress) -> BenchResult:
+def run(
+    task: Any,
+    data_dir: Path,
+    dataset: str,
+    *,
+    quick: bool,
+    progress: Progress,
+    methods: tuple[str, ...] | None = None,
+) -> BenchResult:
+    def pick(rows: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+        return only(rows, methods, lambda r: r[1])
+
     if dataset == "tep":
-        return run_tep(task, data_dir, quick=quick, progress=progress)
+        return run_tep(task, data_dir, quick=quick, progress=progress, runs=pick(TEP_METHODS))
     if dataset == "skab":
-        return run_skab(data_dir, quick=quick, progress=progress)
+        return run_skab(data_dir, quick=quick, progress=progress, runs=pick(SKAB_METHODS))
     if dataset == "3w":
-        return run_3w(data_dir, quick=quick, progress=progress)
+        return run_3w(data_dir, quick=quick, progress=progress, runs=pick(W3_METHODS))
     raise UsageError(f"unknown benchmark '{dataset}' (known: {', '.join(DATASETS)})")
 
 
-def run_tep(task: Any, data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
+def run_tep(
+    task: Any, data_dir: Path, *, quick: bool, progress: Progress, runs: list[Any] | None = None
+) -> BenchResult:
+    runs = runs or TEP_METHODS
     train = task.load(data_dir)
     tests = {f: tep_table(data_dir / f"d{f:02d}_te.dat") for f in [0, *TEP_FAULTS]}
     results = []
-    for n, (label, method, params) in enumerate(TEP_METHODS):
+    for n, (label, method, params) in enumerate(runs):
 
         def sub(frac: float, msg: str, n: int = n, label: str = label) -> None:
-            progress((n + frac) / len(TEP_METHODS), f"{label}: {msg}")
+            progress((n + frac) / len(runs), f"{label}: {msg}")
 
         fit_params = params | (task.quick_params.get(method, {}) if quick else {})
         start = time.perf_counter()
@@ -316,14 +330,17 @@ def _pooled(c: np.ndarray) -> dict[str, float]:
     }
 
 
-def run_skab(data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
+def run_skab(
+    data_dir: Path, *, quick: bool, progress: Progress, runs: list[Any] | None = None
+) -> BenchResult:
+    runs = runs or SKAB_METHODS
     files = skab_files(data_dir)
     if quick:
         files = files[:4]
     tables = [load_table(p) for p in files]
     results = []
-    for n, (label, method, params) in enumerate(SKAB_METHODS):
-        progress(n / len(SKAB_METHODS), label)
+    for n, (label, method, params) in enumerate(runs):
+        progress(n / len(runs), label)
         total = np.zeros(4, int)
         by_folder: dict[str, np.ndarray] = {}
         fit_s = score_s = 0.0
@@ -418,7 +435,10 @@ W3_VARIABLES = [
 W3_DIAGNOSIS = {"window": 180, "trees": 300, "features": "scale_free", "stride": 60}
 
 
-def run_3w(data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
+def run_3w(
+    data_dir: Path, *, quick: bool, progress: Progress, runs: list[Any] | None = None
+) -> BenchResult:
+    runs = runs or W3_METHODS
     files = sorted(data_dir.glob("*/WELL-*.csv"))
     if not files:
         raise UsageError(f"{data_dir}: no 3W instances (expected CLASS/WELL-*.csv)")
@@ -427,8 +447,8 @@ def run_3w(data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
     if quick:
         with_normal = with_normal[:3]
     results = []
-    for n, (label, method, params) in enumerate(W3_METHODS):
-        progress(n / (len(W3_METHODS) + 1), label)
+    for n, (label, method, params) in enumerate(runs):
+        progress(n / (len(runs) + 1), label)
         per_instance, f1s, fars, delays, fit_s = {}, [], [], [], 0.0
         for p in with_normal:
             t = tables[p]
@@ -484,7 +504,7 @@ def run_3w(data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
         cut = int(normal_rows[int(W3_SPLIT * (len(normal_rows) - 1))])
         test = (np.arange(len(t.values)) >= cut) & (t.labels >= 0)
         trivial.append(detection_metrics(np.ones(test.sum(), bool), t.labels[test] > 0)["f1"])
-    progress(len(W3_METHODS) / (len(W3_METHODS) + 1), "diagnosis, leave one well out")
+    progress(len(runs) / (len(runs) + 1), "diagnosis, leave one well out")
     diagnosis = diagnose_3w(files if not quick else files[::6])
     results.append(
         {

@@ -217,9 +217,17 @@ class FaultsTask(Task):
         return data_dir / "d00.dat", data_dir / "d01_te.dat"
 
     def bench(
-        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
+        self,
+        data_dir: Path,
+        *,
+        quick: bool,
+        progress: Progress,
+        dataset: str | None = None,
+        methods: tuple[str, ...] | None = None,
     ) -> BenchResult:
-        return fault_bench.run(self, data_dir, dataset or "tep", quick=quick, progress=progress)
+        return fault_bench.run(
+            self, data_dir, dataset or "tep", quick=quick, progress=progress, methods=methods
+        )
 
 
 def load_tables(path: Path, split: str = "train") -> list[Table]:

@@ -20,6 +20,7 @@ from odlar.core.tasks import (
     Risk,
     RiskTier,
     Task,
+    only,
     register,
 )
 from odlar.energy.cmapss import ID_COLUMNS, load_fleet
@@ -154,11 +155,17 @@ class RulTask(Task):
         return data_dir / "train_FD001.txt", data_dir / "test_FD001.txt"
 
     def bench(
-        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None
+        self,
+        data_dir: Path,
+        *,
+        quick: bool,
+        progress: Progress,
+        dataset: str | None = None,
+        methods: tuple[str, ...] | None = None,
     ) -> BenchResult:
         if dataset not in (None, "FD001"):
             raise UsageError(f"energy.rul benchmarks FD001 only, not '{dataset}'")
-        return run_bench(self, data_dir, quick=quick, progress=progress)
+        return run_bench(self, data_dir, quick=quick, progress=progress, methods=methods)
 
 
 def _by_bin(pred: pd.DataFrame, truth: np.ndarray, inside: np.ndarray) -> dict[str, Any]:
@@ -206,16 +213,23 @@ def _frame_of(request: RulRequest, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=[ID_COLUMNS[0], *needed])
 
 
-def run_bench(task: RulTask, data_dir: Path, *, quick: bool, progress: Progress) -> BenchResult:
+def run_bench(
+    task: RulTask,
+    data_dir: Path,
+    *,
+    quick: bool,
+    progress: Progress,
+    methods: tuple[str, ...] | None = None,
+) -> BenchResult:
     train = task.load(data_dir / "train_FD001.txt")
     test = task.load(data_dir / "test_FD001.txt", truth=data_dir / "RUL_FD001.txt")
     request = task.request_from(test)
     results = []
-    methods = list(task.methods)
-    for n, method in enumerate(methods):
+    chosen = only(list(task.methods), methods, lambda m: m)
+    for n, method in enumerate(chosen):
 
         def sub(frac: float, msg: str, n: int = n, method: str = method) -> None:
-            progress((n + frac) / len(methods), f"{method}: {msg}")
+            progress((n + frac) / len(chosen), f"{method}: {msg}")
 
         params = task.quick_params[method] if quick else {}
         start = time.perf_counter()

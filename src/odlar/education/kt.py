@@ -269,10 +269,13 @@ class SeqKT:
         for ep in range(prm["epochs"]):
             net.train()
             te = time.time()
-            perm = rng.permutation(len(wins))
+            # length-bucketed batches (less padding), batch order shuffled
+            lens = np.array([e - s for s, e, _ in wins])
+            order = np.lexsort((rng.random(len(wins)), lens))
+            chunks = [order[i : i + prm["batch"]] for i in range(0, len(order), prm["batch"])]
             tot, nb = 0.0, 0
-            for i in range(0, len(perm), prm["batch"]):
-                bt = make_batch(train, [wins[j] for j in perm[i : i + prm["batch"]]], skm)
+            for ci in rng.permutation(len(chunks)):
+                bt = make_batch(train, [wins[j] for j in chunks[ci]], skm)
                 logit, reg = net(bt)
                 loss = (
                     F.binary_cross_entropy_with_logits(logit[bt.valid], bt.c[bt.valid].float())

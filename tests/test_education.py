@@ -139,6 +139,62 @@ def test_multi_skill_question_cannot_see_its_own_answer() -> None:
     assert not np.allclose(again[row + 1 :], first[row + 1 :]), "later answers do see it"
 
 
+@pytest.mark.parametrize("n_blocks", [1, 2])
+def test_akt_incremental_state_equals_full_forward(n_blocks: int) -> None:
+    """The cached one-answer update reads the same mastery as a forward pass over the
+    evaluation's context window, before and after the window slides."""
+    import torch
+
+    from odlar.education.kt import AKT, make_batch
+
+    torch.manual_seed(1)
+    n_q, n_s, window, stride = 30, 7, 12, 5
+    akt = AKT()
+    akt.prm = {**AKT.defaults, "pred_window": window, "pred_stride": stride, "n_blocks": n_blocks}
+    akt.n_questions, akt.n_skills, akt.k_max = n_q, n_s, 4
+    akt.net = akt.build(n_q, n_s)
+    with torch.no_grad():  # untrained nets start with zero difficulty: make it matter
+        akt.net.pid_diff.weight.normal_()
+    akt.net.eval()
+    rng = np.random.default_rng(3)
+    hist = [
+        (
+            int(rng.integers(1, n_q + 1)),
+            rng.choice(np.arange(1, n_s + 1), size=int(rng.integers(1, 3)), replace=False),
+            int(rng.integers(0, 2)),
+        )
+        for _ in range(31)
+    ]
+    state = akt.init_state()
+    for n in range(len(hist) + 1):
+        if n:
+            state = akt.update(state, *hist[n - 1])
+        fast = akt.mastery_from(state)
+        from odlar.education.akt_state import context
+
+        ctx = hist[n - context(n, window, stride) : n]
+        # reference: one sequence per skill, the context followed by a question on it
+        skm = np.zeros((n_s * (len(ctx) + 1), 4), dtype=np.int64)
+        from odlar.education.interactions import Interactions
+
+        rows = []
+        for s in range(1, n_s + 1):
+            rows += [(q, sk, c) for q, sk, c in ctx] + [(0, np.array([s]), 0)]
+        for i, (_, sk, _) in enumerate(rows):
+            skm[i, : len(sk)] = sk
+        data = Interactions.__new__(Interactions)
+        data.question = np.array([r[0] for r in rows])
+        data.correct = np.array([r[2] for r in rows])
+        length = len(ctx) + 1
+        wins = [(i * length, (i + 1) * length, i * length) for i in range(n_s)]
+        with torch.no_grad():
+            bt = make_batch(data, wins, skm)
+            logit, _ = akt.net(bt)
+        ref = torch.sigmoid(logit[:, -1]).numpy()
+        np.testing.assert_allclose(fast, ref, atol=2e-5, err_msg=f"after {n} answers")
+    assert akt.mastery_from(akt.init_state()).shape == (n_s,)
+
+
 @pytest.fixture
 def client(home: Path):
     from odlar.server.app import create_app

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
+from odlar.education import akt_state
+from odlar.education.akt_state import AKTState
 from odlar.education.interactions import Interactions, windows
 
 Progress = Callable[[float, str], None]
@@ -499,27 +501,6 @@ class AKTLayer(nn.Module):
         w = self.drop(mono_weights(scores, allowed, pos, self.gamma()))
         return self.post(query, w @ v)
 
-    def forward_last(
-        self, query: Tensor, key_hist: Tensor, val_hist: Tensor, self_kv: bool
-    ) -> Tensor:
-        """Queries (1,S,d) all at position T = len(history), attending to history keys
-        (1,T,d) and, if ``self_kv``, to themselves (mask=1 layer)."""
-        t = key_hist.shape[1]
-        q = self.split(self.kq(query))  # (1,H,S,dk)
-        k, v = self.split(self.kq(key_hist)), self.split(self.v(val_hist))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(self.dk)  # (1,H,S,T)
-        kpos = torch.arange(t).float()
-        if self_kv:
-            scores = torch.cat([scores, (q * q).sum(-1, keepdim=True) / math.sqrt(self.dk)], -1)
-            kpos = torch.cat([kpos, torch.tensor([float(t)])])
-        allowed = torch.ones(1, kpos.shape[0], dtype=torch.bool)
-        pos = (t - kpos).view(1, -1)
-        w = mono_weights(scores, allowed, pos, self.gamma())
-        out = w[..., :t] @ v
-        if self_kv:
-            out = out + w[..., t:] * self.split(self.v(query))
-        return self.post(query, out)
-
 
 class AKTNet(nn.Module):
     def __init__(
@@ -586,23 +567,6 @@ class AKTNet(nn.Module):
         n = bt.valid.sum().clamp(min=1)
         return logit, reg / n
 
-    def query_last(self, sk: Tensor, q: Tensor, c: Tensor, qsk: Tensor, qq: Tensor) -> Tensor:
-        """History (1,T,K)/(1,T)/(1,T); queries qsk (1,S,K), qq (1,S) at position T."""
-        q_hist, qa, _ = self.embed(sk, q, c)
-        assert qa is not None
-        q_new, _, _ = self.embed(qsk, qq, None)
-        y = qa
-        for layer in self.enc:
-            y = layer(y, y, y, strict=False)
-        xh, xq = q_hist, q_new
-        for i, layer in enumerate(self.dec):
-            if i % 2 == 0:
-                xq = layer.forward_last(xq, xh, xh, self_kv=True)
-                xh = layer(xh, xh, xh, strict=False)
-            else:
-                xq = layer.forward_last(xq, xh, y, self_kv=False)
-        return torch.sigmoid(self.out(torch.cat([xq, q_new], -1))).squeeze(-1)[0]
-
 
 class AKT(SeqKT):
     defaults = {
@@ -645,41 +609,31 @@ class AKT(SeqKT):
         assert isinstance(self.net, AKTNet)
         return self.net
 
-    def init_state(self) -> list[tuple[int, np.ndarray, int]]:
-        return []
+    def init_state(self) -> AKTState:
+        return AKTState()
 
-    def update(
-        self,
-        state: list[tuple[int, np.ndarray, int]],
-        question: int,
-        skills: np.ndarray,
-        correct: int,
-    ) -> list[tuple[int, np.ndarray, int]]:
-        state.append((question, np.asarray(skills, dtype=np.int64), correct))
-        keep = self.prm["pred_window"] - 1
-        if len(state) > keep:
-            del state[: len(state) - keep]
-        return state
-
-    @torch.no_grad()
-    def mastery_from(self, state: list[tuple[int, np.ndarray, int]]) -> np.ndarray:
+    def update(self, state: AKTState, question: int, skills: np.ndarray, correct: int) -> AKTState:
         net = self._net()
         net.eval()
-        n = self.n_skills
-        qsk = torch.arange(1, n + 1).view(1, n, 1)
-        qq = torch.zeros(1, n, dtype=torch.long)
-        t = len(state)
-        sk = torch.zeros(1, t, self.k_max, dtype=torch.long)
-        for i, (_, s, _) in enumerate(state):
-            sk[0, i, : len(s)] = torch.as_tensor(s[: self.k_max])
-        q = torch.tensor([[x[0] for x in state]], dtype=torch.long).view(1, t)
-        c = torch.tensor([[x[2] for x in state]], dtype=torch.long).view(1, t)
-        return net.query_last(sk, q, c, qsk, qq).numpy()
+        skills = np.asarray(skills, dtype=np.int64)[: self.k_max]
+        window, stride = self.prm["pred_window"], self.prm["pred_stride"]
+        return akt_state.append(net, state, question, skills, correct, window, stride)
+
+    def mastery_from(self, state: AKTState) -> np.ndarray:
+        net = self._net()
+        net.eval()
+        return akt_state.ask(net, state, self.n_skills)
 
     def mastery(self, history: Interactions) -> np.ndarray:
-        st = self.init_state()
-        for i in range(len(history)):
-            st = self.update(
-                st, int(history.question[i]), history.skills(i), int(history.correct[i])
-            )
-        return self.mastery_from(st)
+        net = self._net()
+        net.eval()
+        n = len(history)
+        state = akt_state.from_history(
+            net,
+            [int(x) for x in history.question],
+            [np.asarray(history.skills(i), dtype=np.int64)[: self.k_max] for i in range(n)],
+            [int(x) for x in history.correct],
+            self.prm["pred_window"],
+            self.prm["pred_stride"],
+        )
+        return self.mastery_from(state)

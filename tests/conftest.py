@@ -20,6 +20,9 @@ def _reset_caches() -> None:
     store.reset_store()
     tracking._configured = None
     tracking._cache.clear()
+    from odlar.server.auth import FAILURES
+
+    FAILURES.clear()
 
 
 @pytest.fixture
@@ -30,6 +33,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("ODLAR_DATA", str(SHARED_DATA))
     monkeypatch.delenv("ODLAR_DATABASE_URL", raising=False)
     monkeypatch.delenv("ODLAR_MLFLOW_URI", raising=False)
+    monkeypatch.delenv("ODLAR_TOKEN", raising=False)
+    # Tests of other features serve unapproved versions; tests/test_governance.py turns
+    # approval back on (the default) and exercises it.
+    monkeypatch.setenv("ODLAR_REQUIRE_APPROVAL", "false")
     _reset_caches()
     yield home
     _reset_caches()

@@ -14,11 +14,11 @@ from odlar.core.tasks import get_task
 
 @pytest.fixture
 def client(home: Path):
+    from odlar.governance.accounts import ensure_admin
     from odlar.server.app import create_app
-    from odlar.server.auth import ensure_admin_token
 
-    token = ensure_admin_token()
-    assert token and ensure_admin_token() is None, "the admin token is created only once"
+    token = ensure_admin()
+    assert token and ensure_admin() is None, "the admin token is created only once"
     with TestClient(create_app()) as c:
         c.headers["Authorization"] = f"Bearer {token}"
         yield c
@@ -62,11 +62,13 @@ def test_requests_without_valid_token_get_401(client: TestClient, auth: str | No
 
 
 def test_revoked_token_is_refused(client: TestClient) -> None:
-    from odlar.server.auth import create_token, list_tokens, revoke_token
+    from odlar.governance.accounts import create_token, create_user, list_tokens, revoke_token
 
-    token = create_token("ops")
+    create_user("ops", "operator", tenant="default", actor="test")
+    token = create_token("ops", actor="test")
     assert client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).is_success
-    revoke_token(next(t["id"] for t in list_tokens() if t["name"] == "ops"))
+    token_id = next(t["id"] for t in list_tokens("default") if t["user"] == "ops")
+    revoke_token(token_id, tenant="default", actor="test")
     r = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 401
 

@@ -89,6 +89,16 @@ def test_fit_predict_models_round_trip(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "energy.rul v1" in r.stdout and "test_rmse" in r.stdout
+    predict = ("predict", "energy.rul", "--data", "energy/cmapss/test_FD001.txt")
+    r = odlar(*predict, home=tmp_path)
+    assert r.returncode == 75 and "no approved model version" in r.stderr, "pending: no serving"
+    r = odlar("models", "check", "energy.rul", "1", home=tmp_path)
+    assert "data integrity" in r.stdout and "robustness: sensor noise 5%" in r.stdout
+    r = odlar(
+        "models", "approve", "energy.rul", "1", "--override", "--reason", "cli test",
+        home=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
     out = tmp_path / "pred.csv"
     r = odlar(
         "predict",
@@ -102,8 +112,12 @@ def test_fit_predict_models_round_trip(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     lines = out.read_text().splitlines()
     assert lines[0] == "unit,last_cycle,rul,lower,upper" and len(lines) == 101
-    r = odlar("models", "energy.rul", home=tmp_path)
-    assert "gbm" in r.stdout and "val_rmse" in r.stdout
+    r = odlar("models", "list", "energy.rul", home=tmp_path)
+    assert "gbm" in r.stdout and "val_rmse" in r.stdout and "approved" in r.stdout
+    r = odlar("models", "doc", "energy.rul", "1", home=tmp_path)
+    assert "# Technical documentation: energy.rul/1" in r.stdout and "cli test" in r.stdout
+    r = odlar("audit", "verify", home=tmp_path)
+    assert r.returncode == 0 and "intact" in r.stdout
 
 
 def test_bench_quick_writes_protocol_json(tmp_path: Path) -> None:

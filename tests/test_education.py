@@ -197,10 +197,10 @@ def test_akt_incremental_state_equals_full_forward(n_blocks: int) -> None:
 
 @pytest.fixture
 def client(home: Path):
+    from odlar.governance.accounts import ensure_admin
     from odlar.server.app import create_app
-    from odlar.server.auth import ensure_admin_token
 
-    token = ensure_admin_token()
+    token = ensure_admin()
     with TestClient(create_app()) as c:
         c.headers["Authorization"] = f"Bearer {token}"
         yield c

@@ -21,10 +21,10 @@ TEP = SHARED_DATA / "energy" / "tep"
 
 @pytest.fixture
 def client(home: Path):
+    from odlar.governance.accounts import ensure_admin
     from odlar.server.app import create_app
-    from odlar.server.auth import ensure_admin_token
 
-    token = ensure_admin_token()
+    token = ensure_admin()
     with TestClient(create_app()) as c:
         c.headers["Authorization"] = f"Bearer {token}"
         yield c
@@ -145,6 +145,8 @@ def test_cli_follows_a_csv_and_acknowledges(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
+    approve = ("models", "approve", "energy.faults", "1", "--override", "--reason", "test")
+    assert odlar(*approve, home=tmp_path).returncode == 0
     values, names = _stream()
     csv = tmp_path / "plant.csv"
     pd.DataFrame(_readings(values, names)).to_csv(csv, index=False)

@@ -40,14 +40,15 @@ def test_store_works_on_postgresql(pg_url: str, cmapss: Path) -> None:
     from odlar.core import jobs
     from odlar.core.datasets import list_datasets, save_upload
     from odlar.core.store import Base, get_engine
-    from odlar.server.auth import authenticate, create_token
+    from odlar.governance.accounts import authenticate, create_token, create_user
 
     engine = get_engine()
     assert engine.dialect.name == "postgresql"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
-    token = create_token("pg")
+    create_user("pg", "operator", tenant="default", actor="test")
+    token = create_token("pg", actor="test")
     assert authenticate(token).name == "pg"
     spec = jobs.FitSpec(
         task="energy.rul",

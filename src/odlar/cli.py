@@ -16,6 +16,8 @@ from rich.table import Table
 
 from odlar.core.errors import OdlarError, UsageError
 from odlar.core.store import DEFAULT_TENANT
+from odlar.governance.roles import Permission as P
+from odlar.governance.roles import Principal
 
 app = typer.Typer(
     name="odlar",
@@ -31,6 +33,17 @@ tokens_app = typer.Typer(no_args_is_help=True, help="API tokens for the HTTP API
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(data_app, name="data")
 app.add_typer(tokens_app, name="tokens")
+models_app = typer.Typer(
+    invoke_without_command=True,
+    help="Model versions: list (the default), check, approve, revoke, documentation.",
+)
+app.add_typer(models_app, name="models")
+tenants_app = typer.Typer(no_args_is_help=True, help="Tenants (platform admins).")
+app.add_typer(tenants_app, name="tenants")
+users_app = typer.Typer(no_args_is_help=True, help="Users of a tenant and their roles.")
+app.add_typer(users_app, name="users")
+audit_app = typer.Typer(no_args_is_help=True, help="The event log: verify, show, export, prune.")
+app.add_typer(audit_app, name="audit")
 alerts_app = typer.Typer(no_args_is_help=True, help="Alerts raised by live monitors.")
 app.add_typer(alerts_app, name="alerts")
 education_app = typer.Typer(
@@ -41,6 +54,15 @@ app.add_typer(education_app, name="education")
 # Wide enough for benchmark tables when output is piped to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
+
+
+def _as(permission: P) -> Principal:
+    """The user running this command (``ODLAR_TOKEN``, else the installation's owner), if
+    their role has ``permission``."""
+    from odlar.governance.accounts import cli_principal
+    from odlar.governance.roles import check
+
+    return check(cli_principal(), permission)
 
 
 @contextmanager
@@ -79,6 +101,7 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 @app.command()
 def tasks() -> None:
     """List the registered tasks with their risk tier."""
+    _as(P.READ)
     from odlar.core.tasks import get_task, task_names
 
     table = Table("task", "title", "risk", "methods")
@@ -100,14 +123,15 @@ def fit(
     detach: bool = typer.Option(False, "--detach", help="Run as a background job and return"),
 ) -> None:
     """Train a model; it is recorded as a job and registered as a model version."""
+    me = _as(P.OPERATE)
     from odlar.core import jobs
 
     spec = jobs.FitSpec(task=task, data=data, method=method, params=_params(param), eval=eval_data)
     if detach:
-        job = jobs.submit(spec, created_by="cli")
+        job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
         console.print(f"job {job.id} started; follow it with: odlar jobs show {job.id}")
         return
-    job = jobs.create(spec, created_by="cli")
+    job = jobs.create(spec, tenant=me.tenant, created_by=me.name)
     with progress_bar(f"fit {task} ({job.spec['method']})") as update:
         done = jobs.run(job.id, echo=update)
     model = done.result["model"]
@@ -131,13 +155,16 @@ def predict(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write results (.json or .csv)"),
 ) -> None:
     """Predict with a registered model version."""
+    me = _as(P.OPERATE)
     from odlar.core import tracking
     from odlar.core.datasets import resolve_source
     from odlar.core.tasks import get_task
 
     t = get_task(task)
-    request = t.request_from(t.load(resolve_source(data)), level=level, model_version=model)
-    response = tracking.predict(t, request)
+    request = t.request_from(
+        t.load(resolve_source(data, tenant=me.tenant)), level=level, model_version=model
+    )
+    response = tracking.predict(t, request, tenant=me.tenant, actor=me.name)
     rows = t.response_rows(response)
     if out:
         _write_rows(out, rows, response.model_dump())
@@ -168,26 +195,117 @@ def _write_rows(out: Path, rows: list[dict[str, Any]], full: dict[str, Any]) -> 
     tmp.replace(out)  # never a half-written file
 
 
-@app.command()
-def models(task: str | None = typer.Argument(None, help="Only this task")) -> None:
-    """List model versions with their metrics."""
+@models_app.callback()
+def models_default(ctx: typer.Context) -> None:
+    """`odlar models` alone lists every model version."""
+    if ctx.invoked_subcommand is None:
+        models_list(task=None)
+
+
+@models_app.command("list")
+def models_list(task: str | None = typer.Argument(None, help="Only this task")) -> None:
+    """Model versions with their state (pending, approved, revoked), risk tier and metrics."""
+    me = _as(P.READ)
     from odlar.core import tracking
     from odlar.core.tasks import get_task
+    from odlar.governance import approval
 
     if task:
         get_task(task)
-    table = Table("task", "version", "method", "created", "metrics", "data")
-    for v in tracking.list_versions(task):
+    table = Table("task", "version", "state", "risk", "method", "created", "metrics", "data")
+    states: dict[str, dict[int, str]] = {}
+    for v in tracking.list_versions(task, tenant=me.tenant):
+        states.setdefault(v.task, approval.states(me.tenant, v.task))
         shown = {k: f"{x:.3g}" for k, x in sorted(v.metrics.items())}
         table.add_row(
             v.task,
             str(v.version),
+            states[v.task].get(v.version, "pending"),
+            get_task(v.task).risk.tier.value,
             v.method,
             v.created_at.strftime("%Y-%m-%d %H:%M"),
             " ".join(f"{k}={x}" for k, x in shown.items()),
             Path(v.data.get("source") or "").name,
         )
     console.print(table)
+
+
+def _check_table(report: dict[str, Any]) -> None:
+    table = Table("check", "result", "detail")
+    for c in report["checks"]:
+        table.add_row(c["name"], "pass" if c["passed"] else "[red]FAIL[/red]", c["detail"])
+    console.print(table)
+
+
+@models_app.command("check")
+def models_check(task: str, version: int) -> None:
+    """Run the automatic checks (metrics, data, robustness) on a version."""
+    me = _as(P.APPROVE)
+    from odlar.core import tracking
+    from odlar.governance import checks
+
+    report = checks.run(tracking.get_version(task, version, tenant=me.tenant), actor=me.name)
+    _check_table(report)
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
+@models_app.command("approve")
+def models_approve(
+    task: str,
+    version: int,
+    reason: str = typer.Option("", "--reason", help="Why (required with --override)"),
+    override: bool = typer.Option(False, "--override", help="Approve although checks failed"),
+) -> None:
+    """Approve a version after its checks: from now on it serves predictions."""
+    me = _as(P.APPROVE)
+    from odlar.governance import approval
+
+    out = approval.approve(
+        me.tenant, task, version, actor=me.name, reason=reason, override=override
+    )
+    _check_table(out["checks"])
+    console.print(f"{task} v{version} approved by {me.name}")
+
+
+@models_app.command("revoke")
+def models_revoke(
+    task: str, version: int, reason: str = typer.Option(..., "--reason", help="Why")
+) -> None:
+    """Revoke an approval: the version stops serving at once."""
+    me = _as(P.APPROVE)
+    from odlar.governance import approval
+
+    approval.revoke(me.tenant, task, version, actor=me.name, reason=reason)
+    console.print(f"{task} v{version} revoked")
+
+
+@models_app.command("doc")
+def models_doc(
+    task: str,
+    version: int,
+    fmt: str = typer.Option("markdown", "--format", help="markdown, html or json"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file"),
+) -> None:
+    """Technical documentation of a version, generated from what the platform recorded."""
+    me = _as(P.READ)
+    from odlar.governance import documentation
+
+    if fmt not in ("markdown", "html", "json"):
+        raise UsageError(f"--format {fmt}: choose markdown, html or json")
+    doc = documentation.build(task, version, tenant=me.tenant)
+    text = {
+        "markdown": documentation.to_markdown,
+        "html": documentation.to_html,
+        "json": lambda d: json.dumps(d, indent=2, default=str) + "\n",
+    }[fmt](doc)
+    if out is None:
+        print(text, end="")
+        return
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    console.print(f"wrote {out}")
 
 
 @jobs_app.callback()
@@ -200,10 +318,11 @@ def jobs_default(ctx: typer.Context) -> None:
 @jobs_app.command("list")
 def jobs_list(limit: int = typer.Option(20, help="How many, newest first")) -> None:
     """Recent jobs and their state."""
+    me = _as(P.READ)
     from odlar.core import jobs
 
     table = Table("id", "task", "state", "progress", "message", "created")
-    for j in jobs.list_jobs(limit=limit):
+    for j in jobs.list_jobs(tenant=me.tenant, limit=limit):
         table.add_row(
             j.id,
             j.task,
@@ -218,18 +337,19 @@ def jobs_list(limit: int = typer.Option(20, help="How many, newest first")) -> N
 @jobs_app.command("show")
 def jobs_show(job_id: str, follow: bool = typer.Option(False, "--follow", "-f")) -> None:
     """One job in full; --follow shows a progress bar until it ends."""
+    me = _as(P.READ)
     import time
 
     from odlar.core import jobs
 
-    job = jobs.get(job_id)
+    job = jobs.get(job_id, tenant=me.tenant)
     if follow and job.state in jobs.ACTIVE:
         with progress_bar(f"job {job_id}") as update:
             while job.state in jobs.ACTIVE:
                 update(job.progress, job.message)
                 time.sleep(0.5)
                 jobs.recover()
-                job = jobs.get(job_id)
+                job = jobs.get(job_id, tenant=me.tenant)
             update(job.progress, job.message)
     console.print_json(json.dumps(job.to_dict()))
     if job.state == "failed":
@@ -239,25 +359,28 @@ def jobs_show(job_id: str, follow: bool = typer.Option(False, "--follow", "-f"))
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str) -> None:
     """Stop a queued or running job."""
+    me = _as(P.OPERATE)
     from odlar.core import jobs
 
-    console.print(f"job {jobs.cancel(job_id).id} cancelled")
+    console.print(f"job {jobs.cancel(job_id, tenant=me.tenant).id} cancelled")
 
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: str) -> None:
     """Start a finished, failed or interrupted job again as a new job."""
+    me = _as(P.OPERATE)
     from odlar.core import jobs
 
-    console.print(f"job {jobs.retry(job_id, created_by='cli').id} started")
+    console.print(f"job {jobs.retry(job_id, tenant=me.tenant, created_by=me.name).id} started")
 
 
 @jobs_app.command("logs")
 def jobs_logs(job_id: str) -> None:
     """The output of a background job's process."""
+    me = _as(P.READ)
     from odlar.core import jobs
 
-    jobs.get(job_id)
+    jobs.get(job_id, tenant=me.tenant)
     path = jobs.log_path(job_id)
     console.print(path.read_text() if path.exists() else "(no output)")
 
@@ -268,16 +391,17 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default ODLAR_PORT or 8000)"),
 ) -> None:
     """Start the HTTP API (docs at /docs); the first start prints the admin token once."""
+    _as(P.ADMIN)
     import uvicorn
 
     from odlar.core.config import get_settings
     from odlar.core.store import get_engine
+    from odlar.governance.accounts import ensure_admin
     from odlar.server.app import create_app
-    from odlar.server.auth import ensure_admin_token
 
     settings = get_settings()
     get_engine()
-    token = ensure_admin_token()
+    token = ensure_admin()
     if token:
         err.print("[bold]Admin API token (shown once, store it now):[/bold]")
         print(token, flush=True)
@@ -300,6 +424,7 @@ def bench(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON result here"),
 ) -> None:
     """Run the task's published protocol; print ours beside the published figures."""
+    _as(P.OPERATE)
     from odlar.core import bench as bench_mod
 
     with progress_bar(f"bench {task}") as update:
@@ -330,6 +455,7 @@ def monitor(
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between reads (--follow)"),
 ) -> None:
     """Monitor a stream of readings with energy.faults: score every row, store alerts."""
+    me = _as(P.OPERATE)
     from odlar.energy.faults.follow import follow_csv
 
     follow_csv(
@@ -340,6 +466,8 @@ def monitor(
         batch=batch,
         poll=poll,
         echo=console.print,
+        tenant=me.tenant,
+        actor=me.name,
     )
 
 
@@ -350,9 +478,10 @@ def alerts_list(
     limit: int = typer.Option(50, "--limit"),
 ) -> None:
     """Alerts, newest first."""
+    me = _as(P.READ)
     from odlar.core import alerts
 
-    rows = alerts.list_alerts(tenant=DEFAULT_TENANT, state=state, stream=stream, limit=limit)
+    rows = alerts.list_alerts(tenant=me.tenant, state=state, stream=stream, limit=limit)
     table = Table(
         "id",
         "stream",
@@ -383,9 +512,11 @@ def alerts_list(
 
 @alerts_app.command("show")
 def alerts_show(alert_id: str) -> None:
+    """One alert, whole."""
+    me = _as(P.READ)
     from odlar.core import alerts
 
-    console.print_json(json.dumps(alerts.get(alert_id, tenant=DEFAULT_TENANT)))
+    console.print_json(json.dumps(alerts.get(alert_id, tenant=me.tenant)))
 
 
 @alerts_app.command("ack")
@@ -393,11 +524,10 @@ def alerts_ack(
     alert_id: str, note: str | None = typer.Option(None, "--note", help="What was done")
 ) -> None:
     """Acknowledge an alert (it stays open until the stream returns to normal)."""
-    import getpass
-
+    me = _as(P.OPERATE)
     from odlar.core import alerts
 
-    a = alerts.acknowledge(alert_id, tenant=DEFAULT_TENANT, by=getpass.getuser(), note=note)
+    a = alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note)
     console.print(f"acknowledged {a['id']} ({a['state']})")
 
 
@@ -407,12 +537,16 @@ def education_record(
     model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
 ) -> None:
     """Store answers (students pseudonymised) and update their mastery."""
+    me = _as(P.OPERATE)
     from odlar.education.interactions import read_log
     from odlar.education.service import TRACKER
 
     frame = read_log(file)
     result = TRACKER.record(
-        tenant=DEFAULT_TENANT, records=frame.to_dict(orient="records"), model_version=model
+        tenant=me.tenant,
+        records=frame.to_dict(orient="records"),
+        model_version=model,
+        actor=me.name,
     )
     console.print(
         f"stored {result['stored']} answers of {len(result['students'])} students"
@@ -427,9 +561,10 @@ def education_record(
 @education_app.command("mastery")
 def education_mastery(student: str, model: int | None = typer.Option(None, "--model")) -> None:
     """A student's mastery of each practised skill, weakest first."""
+    me = _as(P.READ)
     from odlar.education.service import TRACKER
 
-    m = TRACKER.mastery(tenant=DEFAULT_TENANT, student=student, model_version=model)
+    m = TRACKER.mastery(tenant=me.tenant, student=student, model_version=model, actor=me.name)
     table = Table(
         "skill",
         "mastery",
@@ -456,6 +591,7 @@ def education_next(
     model: int | None = typer.Option(None, "--model"),
 ) -> None:
     """The next exercises for a student: success probability in [low, high]."""
+    me = _as(P.READ)
     from odlar.education.learning import Policy
     from odlar.education.service import TRACKER
 
@@ -464,7 +600,12 @@ def education_next(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     out = TRACKER.next_exercises(
-        tenant=DEFAULT_TENANT, student=student, n=n, model_version=model, policy=policy
+        tenant=me.tenant,
+        student=student,
+        n=n,
+        model_version=model,
+        policy=policy,
+        actor=me.name,
     )
     table = Table("item", "skills", "success", "in band", title=f"next for {out['student']}")
     for row in out["exercises"]:
@@ -480,9 +621,12 @@ def education_next(
 @education_app.command("report")
 def education_report(class_id: str, model: int | None = typer.Option(None, "--model")) -> None:
     """Where a class is stuck and which students need help."""
+    me = _as(P.READ)
     from odlar.education.service import TRACKER
 
-    r = TRACKER.class_report(tenant=DEFAULT_TENANT, class_id=class_id, model_version=model)
+    r = TRACKER.class_report(
+        tenant=me.tenant, class_id=class_id, model_version=model, actor=me.name
+    )
     skills = Table(
         "skill",
         "mean mastery",
@@ -520,6 +664,7 @@ def data_fetch(
     dest: Path | None = typer.Option(None, "--dest", help="Folder (default under ODLAR_DATA)"),
 ) -> None:
     """Download a public dataset from its publisher, unpack it and verify its checksums."""
+    _as(P.OPERATE)
     from odlar.core.datasets import fetch
 
     files = fetch(name, source_file=source, dest=dest)
@@ -530,63 +675,240 @@ def data_fetch(
 def data_add(
     task: str = typer.Argument(help="Task whose loader validates the file"),
     file: Path = typer.Argument(help="CSV, Parquet or task-specific file"),
+    personal: str = typer.Option(
+        "", "--personal", help="Columns of personal identifiers (comma separated): pseudonymised"
+    ),
 ) -> None:
     """Validate a file and register it as a dataset (usable by id in fit jobs)."""
+    me = _as(P.OPERATE)
     from odlar.core.datasets import save_upload
 
     if not file.is_file():
         raise UsageError(f"{file}: no such file")
-    rec = save_upload(task, file.name, file.read_bytes())
+    rec = save_upload(
+        task,
+        file.name,
+        file.read_bytes(),
+        tenant=me.tenant,
+        actor=me.name,
+        personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
+    )
     console.print(f"dataset {rec['id']}: {rec['rows']} rows, sha256 {rec['sha256'][:12]}")
 
 
 @data_app.command("list")
 def data_list() -> None:
     """Registered datasets."""
+    me = _as(P.READ)
     from odlar.core.datasets import list_datasets
 
     table = Table("id", "task", "name", "rows", "created")
-    for d in list_datasets():
+    for d in list_datasets(tenant=me.tenant):
         table.add_row(d["id"], d["task"], d["name"], str(d["rows"]), d["created_at"][:19])
     console.print(table)
 
 
+def _tenant_for(me: Principal, tenant: str | None) -> str:
+    """Admins act in their own tenant; the default tenant's admins in any."""
+    from odlar.core.errors import Forbidden
+
+    if tenant is None or tenant == me.tenant:
+        return me.tenant
+    if me.tenant != DEFAULT_TENANT:
+        raise Forbidden("only the platform's admins (tenant 'default') act in other tenants")
+    return tenant
+
+
+TENANT_OPT = typer.Option(None, "--tenant", help="Another tenant (platform admins only)")
+
+
+@tenants_app.command("create")
+def tenants_create(
+    tenant_id: str = typer.Argument(help="Short id: lower-case letters, digits, '-'"),
+    name: str | None = typer.Option(None, "--name", help="Display name"),
+) -> None:
+    """Create a tenant."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
+
+    _tenant_for(me, tenant_id if me.tenant == DEFAULT_TENANT else "")
+    accounts.create_tenant(tenant_id, name, actor=me.name)
+    console.print(f"tenant {tenant_id} created")
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """Tenants."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
+
+    table = Table("id", "name", "created")
+    for t in accounts.list_tenants():
+        if me.tenant in (DEFAULT_TENANT, t["id"]):
+            table.add_row(t["id"], t["name"], t["created_at"][:19])
+    console.print(table)
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    role: str = typer.Option(..., "--role", help="viewer, operator, approver, auditor, admin"),
+    password: bool = typer.Option(False, "--password", help="Ask for a sign-in password"),
+    tenant: str | None = TENANT_OPT,
+) -> None:
+    """Create a user (with a token from `odlar tokens create`, or a password to sign in)."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
+
+    secret = (
+        typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
+    )
+    accounts.create_user(name, role, tenant=_tenant_for(me, tenant), actor=me.name, password=secret)
+    console.print(f"user {name} ({role}) created")
+
+
+@users_app.command("list")
+def users_list(tenant: str | None = TENANT_OPT) -> None:
+    """Users of the tenant."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
+
+    table = Table("name", "role", "password", "locked until", "disabled")
+    for u in accounts.list_users(_tenant_for(me, tenant)):
+        table.add_row(
+            u["name"], u["role"], "yes" if u["password"] else "", u["locked_until"] or "",
+            "yes" if u["disabled"] else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@users_app.command("role")
+def users_role(name: str, role: str, tenant: str | None = TENANT_OPT) -> None:
+    """Change a user's role (their tokens follow at once)."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
+
+    accounts.set_role(name, role, tenant=_tenant_for(me, tenant), actor=me.name)
+    console.print(f"user {name} is now {role}")
+
+
+@users_app.command("disable")
+def users_disable(name: str, tenant: str | None = TENANT_OPT) -> None:
+    """Disable a user and revoke all their tokens."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
+
+    accounts.disable_user(name, tenant=_tenant_for(me, tenant), actor=me.name)
+    console.print(f"user {name} disabled")
+
+
 @tokens_app.command("create")
 def tokens_create(
-    name: str = typer.Argument(help="Who or what uses the token"),
-    role: str = typer.Option("admin", help="Role (roles are enforced from issue 6 on)"),
+    user: str = typer.Argument(help="The user the token acts as"),
+    label: str | None = typer.Option(None, "--label", help="What uses it"),
+    days: int | None = typer.Option(None, "--days", min=1, help="Expire after N days"),
+    tenant: str | None = TENANT_OPT,
 ) -> None:
-    """Create an API token and print it once."""
-    from odlar.server.auth import create_token
+    """Create an API token for a user and print it once."""
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
 
-    print(create_token(name, role=role))
+    print(
+        accounts.create_token(
+            user, tenant=_tenant_for(me, tenant), actor=me.name, label=label, days=days
+        )
+    )
 
 
 @tokens_app.command("list")
-def tokens_list() -> None:
+def tokens_list(tenant: str | None = TENANT_OPT) -> None:
     """Tokens (never their secrets)."""
-    from odlar.server.auth import list_tokens
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
 
-    table = Table("id", "name", "prefix", "role", "created", "revoked")
-    for t in list_tokens():
+    table = Table("id", "user", "label", "prefix", "role", "created", "expires", "revoked")
+    for t in accounts.list_tokens(_tenant_for(me, tenant)):
         table.add_row(
-            t["id"],
-            t["name"],
-            t["prefix"] + "…",
-            t["role"],
-            t["created_at"][:19],
-            "yes" if t["revoked"] else "",
-        )
+            t["id"], t["user"], t["label"], t["prefix"] + "…", t["role"], t["created_at"][:19],
+            (t["expires_at"] or "")[:19], "yes" if t["revoked"] else "",
+        )  # fmt: skip
     console.print(table)
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: str) -> None:
+def tokens_revoke(token_id: str, tenant: str | None = TENANT_OPT) -> None:
     """Revoke a token at once."""
-    from odlar.server.auth import revoke_token
+    me = _as(P.ADMIN)
+    from odlar.governance import accounts
 
-    revoke_token(token_id)
+    accounts.revoke_token(token_id, tenant=_tenant_for(me, tenant), actor=me.name)
     console.print(f"token {token_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify(tenant: str | None = TENANT_OPT) -> None:
+    """Check every record of the event log: edited, removed or reordered records are named.
+    Platform admins without --tenant verify every tenant."""
+    me = _as(P.AUDIT)
+    from odlar.governance import audit
+
+    scope = None if me.tenant == DEFAULT_TENANT and tenant is None else _tenant_for(me, tenant)
+    result = audit.verify(scope)
+    for p in result.problems:
+        err.print(f"[red]{p.kind}[/red] tenant {p.tenant} record {p.seq}: {p.detail}")
+    state = "intact" if result.ok else f"{len(result.problems)} problem(s)"
+    console.print(
+        f"event log {state}: {result.records} records, {result.tenants} tenant(s), "
+        f"{result.seconds:.1f} s"
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    limit: int = typer.Option(20, "--limit"),
+    action: str | None = typer.Option(None, "--action"),
+    tenant: str | None = TENANT_OPT,
+) -> None:
+    """The newest records."""
+    me = _as(P.AUDIT)
+    from odlar.governance import audit
+
+    table = Table("seq", "at", "actor", "action", "target", "model", "hash")
+    rows = audit.events(_tenant_for(me, tenant), action=action, limit=limit, newest_first=True)
+    for r in rows:
+        table.add_row(
+            str(r["seq"]), r["at"][:23], r["actor"], r["action"], r["target"],
+            r["model_version"], r["hash"][:12],
+        )  # fmt: skip
+    console.print(table)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Path = typer.Option(..., "--out", "-o", help="JSON Lines file"),
+    tenant: str | None = TENANT_OPT,
+) -> None:
+    """Export the tenant's records (with their hashes) as JSON Lines."""
+    me = _as(P.AUDIT)
+    from odlar.governance import audit
+
+    scope = _tenant_for(me, tenant)
+    n = audit.export(scope, out)
+    audit.record(tenant=scope, actor=me.name, action="audit_export", output={"records": n})
+    console.print(f"wrote {n} records to {out}")
+
+
+@audit_app.command("prune")
+def audit_prune(tenant: str | None = TENANT_OPT) -> None:
+    """Remove records older than the retention period (ODLAR_AUDIT_RETENTION_DAYS, at
+    least 183 days); the chain stays verifiable from the last removed record."""
+    me = _as(P.ADMIN)
+    from odlar.governance import audit
+
+    n = audit.prune(_tenant_for(me, tenant), actor=me.name)
+    console.print(f"removed {n} records older than the retention period")
 
 
 def main() -> None:

@@ -43,7 +43,7 @@ def run(
     start = time.perf_counter()
     result = task.bench(data_dir, quick=quick, progress=progress, dataset=dataset, methods=methods)
     wall = time.perf_counter() - start
-    return {
+    out = {
         "task": result.task,
         "dataset": result.dataset,
         "protocol": result.protocol,
@@ -54,6 +54,26 @@ def run(
         "wall_seconds": round(wall, 1),
         "environment": environment(),
     }
+    # kept on the installation too: model documentation cites the newest run per dataset
+    write(out, recorded_path(task.name, result.dataset, quick))
+    return out
+
+
+def recorded_path(task: str, dataset: str, quick: bool) -> Path:
+    kind = "quick" if quick else "full"
+    return get_settings().home.expanduser() / "bench" / f"{task}-{dataset}-{kind}.json"
+
+
+def recorded(task: str) -> list[dict[str, Any]]:
+    """Benchmark runs recorded on this installation for a task, full runs first."""
+    folder = get_settings().home.expanduser() / "bench"
+    runs = []
+    for path in sorted(folder.glob(f"{task}-*.json")) if folder.exists() else []:
+        try:
+            runs.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return sorted(runs, key=lambda r: (bool(r.get("quick")), str(r.get("dataset"))))
 
 
 def environment() -> dict[str, Any]:

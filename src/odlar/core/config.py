@@ -22,6 +22,18 @@ class Settings(BaseSettings):
         description="Secret for keyed pseudonyms of personal identifiers; default: a random key "
         "created once in $ODLAR_HOME/pseudonym.key",
     )
+    require_approval: bool = Field(
+        default=True,
+        description="Serve only model versions an approver approved (turn off only for "
+        "experiments on a private installation).",
+    )
+    audit_retention_days: int = Field(
+        default=183, ge=183, description="Keep event-log records at least this long (6 months)."
+    )
+    max_failed_sign_ins: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row before a user is locked out."
+    )
+    lockout_minutes: int = Field(default=15, ge=1, description="How long a lock-out lasts.")
     host: str = "127.0.0.1"
     port: int = 8000
 

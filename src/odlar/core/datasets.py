@@ -33,6 +33,8 @@ def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = F
     `confined` (the API) refuses paths outside ODLAR_DATA and the upload folder, so a
     remote caller cannot make the server read arbitrary files.
     """
+    if not ref or "\x00" in ref or len(ref) > 4096:
+        raise UsageError("data: give a dataset id or a path (no NUL byte, at most 4096 chars)")
     with session_scope() as s:
         rec = s.get(DatasetRecord, ref)
         if rec is not None and rec.tenant == tenant:
@@ -56,9 +58,16 @@ def _inside(path: Path, settings: Any) -> bool:
 
 
 def save_upload(
-    task_name: str, filename: str, content: bytes, *, tenant: str = DEFAULT_TENANT
+    task_name: str,
+    filename: str,
+    content: bytes,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    personal: tuple[str, ...] = (),
+    actor: str = "odlar",
 ) -> dict[str, Any]:
-    """Validate an uploaded file with its task's loader and keep it; nothing is kept on error."""
+    """Validate an uploaded file with its task's loader and keep it, with personal data
+    masked and declared personal columns pseudonymised; nothing is kept on error."""
     from odlar.core.tasks import get_task
 
     task = get_task(task_name)
@@ -77,6 +86,9 @@ def save_upload(
             raise DataError(exc.reason, file=safe, line=exc.line, field=exc.field) from None
         if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
             data = task.load(staged)
+        privacy = _mask_personal_data(staged, personal)
+        if privacy is not None and privacy["rewritten"]:
+            data = task.load(staged)
         staging.rename(folder)  # only a valid file reaches its final place
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -91,10 +103,58 @@ def save_upload(
             path=str(path),
             rows=data.rows,
             sha256=data.sha256,
-            summary=data.summary,
+            summary=data.summary | ({"privacy": privacy} if privacy else {}),
         )
         s.add(rec)
+    from odlar.governance import audit
+
+    audit.record(
+        tenant=tenant, actor=actor, action="dataset_upload", target=dataset_id,
+        input_digest=data.sha256,
+        output={"task": task.name, "name": safe, "rows": data.rows, "privacy": privacy},
+    )  # fmt: skip
     return dataset_record(dataset_id, tenant=tenant)
+
+
+TABLES = {".csv": ",", ".tsv": "\t"}
+
+
+def _mask_personal_data(path: Path, personal: tuple[str, ...]) -> dict[str, Any] | None:
+    """Mask e-mails, phone numbers, FINs and IBANs in a CSV/TSV/Parquet table, and
+    pseudonymise its declared personal columns, rewriting the file in place. Other formats
+    (fixed-width sensor text, sequence files) carry no free text and are left alone."""
+    import pandas as pd
+
+    from odlar.governance.pii import mask_frame
+
+    suffix = path.suffix.lower()
+    frame, sep = None, ","
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix in TABLES:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            header = f.readline()
+        sep = "\t" if "\t" in header else (";" if header.count(";") > header.count(",") else ",")
+        names = [c.strip().strip('"') for c in header.rstrip("\r\n").split(sep)]
+        if all(any(ch.isalpha() for ch in c) for c in names):
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    if frame is None:
+        # no header row: numeric sequences (pyKT) or fixed-width sensor text, no free text
+        if personal:
+            raise UsageError(
+                f"{path.name}: personal columns can be declared only for a CSV, TSV or "
+                "Parquet table with a header row"
+            )
+        return None
+    masked, report = mask_frame(frame, personal)
+    out = report.to_dict()
+    out["rewritten"] = bool(personal) or any(report.findings.values())
+    if out["rewritten"]:
+        if suffix == ".parquet":
+            masked.to_parquet(path, index=False)
+        else:
+            masked.to_csv(path, sep=sep, index=False)
+    return out
 
 
 def dataset_record(dataset_id: str, *, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:

@@ -75,3 +75,12 @@ class Unavailable(OdlarError):
 
     exit_code = 69  # EX_UNAVAILABLE
     http_status = 503
+
+
+class TooManyRequests(OdlarError):
+    exit_code = 75  # EX_TEMPFAIL: try again later
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

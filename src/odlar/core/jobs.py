@@ -113,7 +113,14 @@ def create(
         )
         s.add(rec)
         s.flush()
-        return JobView.of(rec)
+        job = JobView.of(rec)
+    from odlar.governance import audit
+
+    audit.record(
+        tenant=tenant, actor=created_by or "odlar", action="job_submit", target=task.name,
+        output={"job": job.id, "spec": spec.model_dump(mode="json")},
+    )  # fmt: skip
+    return job
 
 
 def submit(
@@ -265,9 +272,9 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
             raise Conflict(f"job '{job_id}' is {rec.state}, not queued")
         rec.state, rec.started_at, rec.pid = "running", utcnow(), os.getpid()
         rec.host, rec.heartbeat_at = socket.gethostname(), utcnow()
-        spec, tenant = FitSpec.model_validate(rec.spec), rec.tenant
+        spec, tenant, created_by = FitSpec.model_validate(rec.spec), rec.tenant, rec.created_by
     try:
-        result = _fit(job_id, spec, tenant, _Reporter(job_id, echo))
+        result = _fit(job_id, spec, tenant, _Reporter(job_id, echo), created_by)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, OdlarError) else f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, OdlarError):
@@ -285,7 +292,9 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
     return get(job_id, tenant=tenant)
 
 
-def _fit(job_id: str, spec: FitSpec, tenant: str, progress: Progress) -> dict[str, Any]:
+def _fit(
+    job_id: str, spec: FitSpec, tenant: str, progress: Progress, created_by: str | None
+) -> dict[str, Any]:
     from odlar.core import tracking  # MLflow is slow to import: only where it is needed
 
     task = get_task(spec.task)
@@ -306,7 +315,9 @@ def _fit(job_id: str, spec: FitSpec, tenant: str, progress: Progress) -> dict[st
         params=model.params,
         metrics=metrics,
         data=data,
+        tenant=tenant,
         job_id=job_id,
+        created_by=created_by,
     )
     progress(1.0, f"model version {mv.version} registered")
     return {

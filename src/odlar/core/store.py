@@ -1,5 +1,5 @@
-"""Platform state that MLflow does not model: API tokens, datasets, jobs, alerts, learner
-interactions.
+"""Platform state that MLflow does not model: tenants, users, API tokens, datasets, jobs,
+alerts, learner interactions, model approvals and the event log.
 
 SQLAlchemy 2 over any URL (SQLite under $ODLAR_HOME by default); the schema is owned by
 the Alembic migrations in `odlar/core/migrations`, applied on first use.
@@ -17,12 +17,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
 )
@@ -53,8 +55,37 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
+class Tenant(Base):
+    """An organisation sharing the installation (ministry, company, university); nothing of
+    one tenant is visible to another."""
+
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person (or service) of one tenant, with one role. Passwords are stored as scrypt
+    hashes; failed sign-ins in a row lock the user out for a while."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(String(300), default=None)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (UniqueConstraint("tenant", "name", name="uq_users_tenant_name"),)
+
+
 class ApiToken(Base):
-    """A bearer token; only its SHA-256 is stored. Role and tenant leave room for issue 6."""
+    """A bearer token of a user; only its SHA-256 is stored. Role and tenant are the
+    user's, copied so that authentication is one indexed lookup."""
 
     __tablename__ = "api_tokens"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -63,9 +94,65 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(32), default="admin")
     tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT)
+    user_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ModelDecision(Base):
+    """An approval or revocation of one model version; the newest decides whether it serves."""
+
+    __tablename__ = "model_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    decision: Mapped[str] = mapped_column(String(16))  # approved | revoked
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    checks: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_decisions_model", "tenant", "task", "version", "id"),)
+
+
+class AuditEvent(Base):
+    """One record of the append-only event log. Each tenant's records form a hash chain:
+    ``hash`` covers the record's fields and the previous record's hash."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(300), default="")
+    model_version: Mapped[str] = mapped_column(String(120), default="")
+    input_digest: Mapped[str] = mapped_column(String(64), default="")
+    output: Mapped[str] = mapped_column(Text, default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "seq", name="uq_audit_tenant_seq"),
+        Index("ix_audit_tenant_at", "tenant", "at"),
+    )
+
+
+class AuditHead(Base):
+    """Each tenant's newest record (to notice records cut from the end) and the anchor left
+    by retention (the last pruned record, from which verification starts)."""
+
+    __tablename__ = "audit_heads"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+    anchor_seq: Mapped[int] = mapped_column(Integer, default=0)
+    anchor_hash: Mapped[str] = mapped_column(String(64))
 
 
 class DatasetRecord(Base):
@@ -162,6 +249,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # for the writer instead of failing with "database is locked".
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    # WAL with synchronous=NORMAL: a commit survives a crash of odlar; only a power loss may
+    # lose the newest commits. It keeps event logging off the predict path's latency.
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

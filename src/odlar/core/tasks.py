@@ -53,6 +53,20 @@ class Dataset:
 
 
 @dataclass
+class Robustness:
+    """One robustness measurement: how far outputs moved under a perturbation."""
+
+    name: str
+    value: float
+    limit: float
+    detail: str
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.value <= self.limit)
+
+
+@dataclass
 class Anchor:
     method: str
     metrics: dict[str, float]
@@ -98,6 +112,14 @@ class Task(ABC):
     datasets: ClassVar[tuple[str, ...]] = ()
     #: Tiny training budgets per method: `bench --quick` and the contract tests use them.
     quick_params: ClassVar[dict[str, dict[str, Any]]]
+    #: What the model is for, in the words of its documentation (Annex IV 1(a)).
+    purpose: ClassVar[str] = ""
+    #: Known limitations and conditions of use, stated in the model's documentation.
+    limitations: ClassVar[tuple[str, ...]] = ()
+    #: Minimum recorded metrics for approval: metric -> (">=" or "<=", bound).
+    acceptance: ClassVar[dict[str, tuple[str, float]]] = {}
+    #: Fewest training rows the data-quality check accepts.
+    min_rows: ClassVar[int] = 100
 
     @abstractmethod
     def load(self, source: str | Path, **options: Any) -> Dataset:
@@ -132,6 +154,11 @@ class Task(ABC):
         methods: tuple[str, ...] | None = None,
     ) -> BenchResult:
         """Run the published protocol; `methods` limits it to some of the task's methods."""
+
+    def robustness(self, model: Any, data: Dataset, seed: int = 0) -> list[Robustness]:
+        """Perturb the inputs (noise, missing values) and measure how far the model moves;
+        each result names its limit. Tasks override; none declared fails the check."""
+        return []
 
     def ingest(self, staged: Path) -> bool:
         """Rewrite a validated upload before it is kept (e.g. to pseudonymise people);

@@ -1,7 +1,9 @@
 """Runs, artifacts and model versions in MLflow (embedded: SQLite + files under $ODLAR_HOME).
 
 Each trained model is one MLflow run with its params, metrics and data provenance, logged
-as a pyfunc model and registered as a version of the registered model named after its task.
+as a pyfunc model and registered as a version of the registered model named after its task
+(``TENANT~TASK`` outside the default tenant: tenants never share a registered model). A
+version serves only once approved (``odlar.governance.approval``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import joblib
 
 from odlar import __version__
 from odlar.core.config import get_settings
-from odlar.core.errors import NotFound
+from odlar.core.errors import Conflict, NotFound
+from odlar.core.store import DEFAULT_TENANT
 from odlar.core.tasks import Dataset
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -70,10 +73,17 @@ class ModelVersion:
     params: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
+    tenant: str = DEFAULT_TENANT
+    created_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        from odlar.core.tasks import get_task
+
+        risk = get_task(self.task).risk
         return {
             "task": self.task,
+            "tenant": self.tenant,
+            "risk": {"tier": risk.tier.value, "reason": risk.reason},
             "version": self.version,
             "run_id": self.run_id,
             "created_at": self.created_at.isoformat(),
@@ -82,7 +92,22 @@ class ModelVersion:
             "params": self.params,
             "data": self.data,
             "job_id": self.job_id,
+            "created_by": self.created_by,
         }
+
+
+def data_summary(mv: ModelVersion) -> dict[str, Any]:
+    """The training data's summary logged with the run ({} if the run has none)."""
+    client = _configure()
+    try:
+        uri = client.get_run(mv.run_id).info.artifact_uri
+        return dict(mlflow.artifacts.load_dict(f"{uri}/data_summary.json"))
+    except (mlflow.exceptions.MlflowException, OSError):
+        return {}
+
+
+def registry_name(task: str, tenant: str) -> str:
+    return task if tenant == DEFAULT_TENANT else f"{tenant}~{task}"
 
 
 def _configure() -> MlflowClient:
@@ -112,13 +137,17 @@ def log_model_version(
     params: dict[str, Any],
     metrics: dict[str, float],
     data: Dataset,
+    tenant: str = DEFAULT_TENANT,
     job_id: str | None = None,
+    created_by: str | None = None,
 ) -> ModelVersion:
     """Record one trained model as an MLflow run and register it as a new version."""
     client = _configure()
-    exp_id = _experiment_id(client, task)
+    name = registry_name(task, tenant)
+    exp_id = _experiment_id(client, name)
     tags = {
         "odlar.task": task,
+        "odlar.tenant": tenant,
         "odlar.method": method,
         "odlar.data.source": data.source,
         "odlar.data.sha256": data.sha256,
@@ -127,6 +156,8 @@ def log_model_version(
     }
     if job_id:
         tags["odlar.job_id"] = job_id
+    if created_by:
+        tags["odlar.created_by"] = created_by
     with mlflow.start_run(experiment_id=exp_id, tags=tags):
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
@@ -139,16 +170,18 @@ def log_model_version(
                 python_model=OdlarPyfunc(),
                 artifacts={"model": str(path)},
                 pip_requirements=[f"odlar=={__version__}"],
-                registered_model_name=task,
+                registered_model_name=name,
             )
-    return get_version(task, int(info.registered_model_version))
+    return get_version(task, int(info.registered_model_version), tenant=tenant)
 
 
 def _to_version(client: MlflowClient, mv: Any) -> ModelVersion:
     run = client.get_run(mv.run_id)
     tags = run.data.tags
     return ModelVersion(
-        task=mv.name,
+        task=tags.get("odlar.task", mv.name),
+        tenant=tags.get("odlar.tenant", DEFAULT_TENANT),
+        created_by=tags.get("odlar.created_by"),
         version=int(mv.version),
         run_id=mv.run_id,
         created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC),
@@ -164,50 +197,101 @@ def _to_version(client: MlflowClient, mv: Any) -> ModelVersion:
     )
 
 
-def list_versions(task: str | None = None) -> list[ModelVersion]:
+def list_versions(task: str | None = None, *, tenant: str = DEFAULT_TENANT) -> list[ModelVersion]:
+    """The tenant's versions, of one task or of all."""
+    from odlar.core.tasks import task_names
+
     client = _configure()
-    query = f"name='{task}'" if task else ""
-    versions = client.search_model_versions(query) if query else client.search_model_versions()
-    out = [_to_version(client, mv) for mv in versions]
+    out = []
+    for name in [task] if task else task_names():
+        versions = client.search_model_versions(f"name='{registry_name(name, tenant)}'")
+        out += [_to_version(client, mv) for mv in versions]
     return sorted(out, key=lambda v: (v.task, v.version))
 
 
-def get_version(task: str, version: int | None = None) -> ModelVersion:
-    """One version, or the newest when `version` is None."""
+def get_version(
+    task: str, version: int | None = None, *, tenant: str = DEFAULT_TENANT
+) -> ModelVersion:
+    """One version of the tenant's, or its newest when `version` is None."""
     client = _configure()
+    name = registry_name(task, tenant)
     if version is None:
-        versions = client.search_model_versions(f"name='{task}'")
+        versions = client.search_model_versions(f"name='{name}'")
         if not versions:
             raise NotFound(f"task '{task}' has no trained model yet (run: odlar fit {task})")
         mv = max(versions, key=lambda v: int(v.version))
     else:
         try:
-            mv = client.get_model_version(task, str(version))
+            mv = client.get_model_version(name, str(version))
         except mlflow.exceptions.MlflowException:
             raise NotFound(f"task '{task}' has no model version {version}") from None
     return _to_version(client, mv)
 
 
-_cache: dict[tuple[str, str, int], Any] = {}
+_cache: dict[tuple[str, str, str, int], Any] = {}
 
 
-def load_model(task: str, version: int | None = None) -> tuple[ModelVersion, Any]:
-    """The model object of a version (newest by default), cached per process."""
-    mv = get_version(task, version)
-    key = (get_settings().tracking_uri, task, mv.version)
+def serving_version(task: str, version: int | None, *, tenant: str) -> int:
+    """The version that may serve: the one asked for if approved, else the newest approved
+    (any version when approval is switched off)."""
+    from odlar.governance import approval
+
+    if not get_settings().require_approval:
+        return get_version(task, version, tenant=tenant).version
+    if version is not None:
+        state = approval.state(tenant, task, version)
+        if state != "approved":
+            get_version(task, version, tenant=tenant)  # 404 first for a version that never was
+            raise Conflict(
+                f"model version {version} of {task} is {state}, not approved: it does not "
+                f"serve (an approver runs: odlar models approve {task} {version})"
+            )
+        return version
+    newest = approval.newest_approved(tenant, task)
+    if newest is None:
+        get_version(task, None, tenant=tenant)  # 404 when nothing was trained at all
+        raise Conflict(
+            f"no approved model version of {task}: an approver must approve one first "
+            f"(odlar models list {task}; odlar models approve {task} VERSION)"
+        )
+    return newest
+
+
+def load_version(task: str, version: int, *, tenant: str) -> tuple[ModelVersion, Any]:
+    """Any version's model object, approved or not (for checks and documentation), cached
+    per process."""
+    key = (get_settings().tracking_uri, tenant, task, version)
     with _lock:
         cached = _cache.get(key)
     if cached is None:
+        mv = get_version(task, version, tenant=tenant)
         _configure()
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{task}/{mv.version}")
-        cached = pyfunc.unwrap_python_model().model
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{registry_name(task, tenant)}/{version}")
+        cached = (mv, pyfunc.unwrap_python_model().model)
         with _lock:
             _cache[key] = cached
-    return mv, cached
+    return cached
 
 
-def predict(task: Any, request: Any) -> Any:
-    """Answer a task's request with the version it names (newest by default), stamping the
-    version used on the response: the one path the CLI and the API both serve through."""
-    mv, model = load_model(task.name, getattr(request, "model_version", None))
-    return task.predict(model, request).model_copy(update={"model_version": mv.version})
+def load_model(
+    task: str, version: int | None = None, *, tenant: str = DEFAULT_TENANT
+) -> tuple[ModelVersion, Any]:
+    """The model object of a version that may serve (newest approved by default); the
+    approval is read on every call, so a revocation acts at once."""
+    return load_version(task, serving_version(task, version, tenant=tenant), tenant=tenant)
+
+
+def predict(task: Any, request: Any, *, tenant: str = DEFAULT_TENANT, actor: str) -> Any:
+    """Answer a task's request with the version it names (newest approved by default),
+    stamping the version used on the response, and log the prediction (model version,
+    input digest, output): the one path the CLI and the API both serve through."""
+    from odlar.governance import audit
+
+    mv, model = load_model(task.name, getattr(request, "model_version", None), tenant=tenant)
+    response = task.predict(model, request).model_copy(update={"model_version": mv.version})
+    audit.record(
+        tenant=tenant, actor=actor, action="predict", target=task.name,
+        model_version=f"{task.name}/{mv.version}",
+        input=request.model_dump(mode="json"), output=response.model_dump(mode="json"),
+    )  # fmt: skip
+    return response

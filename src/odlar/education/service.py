@@ -14,11 +14,12 @@ import pandas as pd
 from sqlalchemy import select
 
 from odlar.core import tracking
-from odlar.core.errors import NotFound
+from odlar.core.errors import Conflict, NotFound
 from odlar.core.privacy import pseudonym
 from odlar.core.store import LearnerInteraction, session_scope
 from odlar.education.interactions import from_log
 from odlar.education.learning import Policy, choose_exercises, class_report, eligible_skills
+from odlar.governance import audit
 
 TASK = "education.tracing"
 RECENT = 10  # answers behind "recent accuracy"
@@ -40,12 +41,24 @@ class Tracker:
         self._lock = threading.Lock()
         self._states: dict[tuple[str, int, str], StudentState] = {}
 
-    def model(self, version: int | None) -> tuple[int, Any]:
-        mv, model = tracking.load_model(TASK, version)
+    def model(self, tenant: str, version: int | None) -> tuple[int, Any]:
+        mv, model = tracking.load_model(TASK, version, tenant=tenant)
         return mv.version, model
 
+    @staticmethod
+    def _log(tenant: str, actor: str, action: str, version: int, request: Any, out: Any) -> None:
+        audit.record(
+            tenant=tenant, actor=actor, action=action, target=TASK,
+            model_version=f"{TASK}/{version}", input=request, output=out,
+        )  # fmt: skip
+
     def record(
-        self, *, tenant: str, records: list[dict[str, Any]], model_version: int | None = None
+        self,
+        *,
+        tenant: str,
+        records: list[dict[str, Any]],
+        model_version: int | None = None,
+        actor: str = "odlar",
     ) -> dict[str, Any]:
         """Validate and store a batch of answers, then bring the students' states up to date
         (when a model exists). Nothing is stored if any record is invalid."""
@@ -79,9 +92,11 @@ class Tracker:
             "repairs": checked.repairs,
         }
         try:
-            version, model = self.model(model_version)
-        except NotFound:
-            return result | {"model_version": None}
+            version, model = self.model(tenant, model_version)
+        except (NotFound, Conflict) as exc:
+            if model_version is not None:
+                raise
+            return result | {"model_version": None, "note": str(exc)}
         start = time.perf_counter()
         updated = {st: self._current(tenant, version, model, st) for st in touched}
         result["model_version"] = version
@@ -89,6 +104,7 @@ class Tracker:
             1000 * (time.perf_counter() - start) / max(len(rows), 1), 3
         )
         result["mastery"] = {st: self._mastery_dict(model, u) for st, u in updated.items()}
+        self._log(tenant, actor, "mastery_update", version, records, result["mastery"])
         return result
 
     def _history(self, tenant: str, student: str, after: int) -> pd.DataFrame:
@@ -150,8 +166,9 @@ class Tracker:
         student: str,
         model_version: int | None = None,
         policy: Policy = Policy(),
+        actor: str = "odlar",
     ) -> dict[str, Any]:
-        version, model = self.model(model_version)
+        version, model = self.model(tenant, model_version)
         student = pseudonym(student)
         st = self._known(tenant, version, model, student)
         m = model.mastery_from(st.state)
@@ -166,13 +183,15 @@ class Tracker:
             if st.practised[i] > 0
         ]
         skills.sort(key=lambda r: r["mastery"])
-        return {
+        out = {
             "student": student,
             "model_version": version,
             "answers": st.rows,
             "recent_accuracy": _accuracy(st.recent),
             "skills": skills,
         }
+        self._log(tenant, actor, "mastery", version, {"student": student}, out)
+        return out
 
     def next_exercises(
         self,
@@ -182,8 +201,9 @@ class Tracker:
         n: int = 5,
         model_version: int | None = None,
         policy: Policy = Policy(),
+        actor: str = "odlar",
     ) -> dict[str, Any]:
-        version, model = self.model(model_version)
+        version, model = self.model(tenant, model_version)
         student = pseudonym(student)
         st = self._known(tenant, version, model, student, allow_new=True)
         m = model.mastery_from(st.state)
@@ -197,12 +217,14 @@ class Tracker:
         for row in chosen:
             row["item"] = item_of.get(row.pop("question"), "")
             row["skills"] = [skill_of[s] for s in row["skills"]]
-        return {
+        out = {
             "student": student,
             "model_version": version,
             "target": [policy.low, policy.high],
             "exercises": chosen,
         }
+        self._log(tenant, actor, "next_exercises", version, {"student": student, "n": n}, out)
+        return out
 
     def class_report(
         self,
@@ -211,8 +233,9 @@ class Tracker:
         class_id: str,
         model_version: int | None = None,
         policy: Policy = Policy(),
+        actor: str = "odlar",
     ) -> dict[str, Any]:
-        version, model = self.model(model_version)
+        version, model = self.model(tenant, model_version)
         with session_scope() as s:
             students = sorted(
                 set(
@@ -236,7 +259,9 @@ class Tracker:
             row["skill"] = skill_of[row["skill"]]
         for row in report["students_at_risk"]:
             row["weakest_skills"] = [skill_of[s] for s in row["weakest_skills"]]
-        return {"class": class_id, "model_version": version, **report}
+        out = {"class": class_id, "model_version": version, **report}
+        self._log(tenant, actor, "class_report", version, {"class": class_id}, out)
+        return out
 
     def _known(
         self, tenant: str, version: int, model: Any, student: str, allow_new: bool = False

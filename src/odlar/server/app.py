@@ -6,22 +6,25 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from odlar import __version__
 from odlar.core import alerts, datasets, jobs, tracking
-from odlar.core.errors import DataError, OdlarError, UsageError
-from odlar.core.store import get_engine
+from odlar.core.errors import DataError, Forbidden, OdlarError, TooManyRequests, UsageError
+from odlar.core.store import DEFAULT_TENANT, get_engine
 from odlar.core.tasks import get_task, task_names
 from odlar.education.learning import Policy
 from odlar.education.service import TRACKER
 from odlar.energy.faults.live import HUB, MonitorResponse
 from odlar.energy.faults.task import FaultRequest
-from odlar.server.auth import Principal, current_principal
+from odlar.governance import accounts, approval, audit, checks, documentation
+from odlar.governance.roles import Principal
+from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
 
 
 def _error_body(exc: OdlarError) -> dict[str, Any]:
@@ -49,6 +52,8 @@ def create_app() -> FastAPI:
     @app.exception_handler(OdlarError)
     async def _odlar_error(_request: Request, exc: OdlarError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(_error_body(exc), status_code=exc.http_status, headers=headers)
 
     @app.get("/health", tags=["platform"])
@@ -59,7 +64,7 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "tasks": task_names()}
 
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(current_principal)])
+    api = APIRouter(prefix="/api/v1")
     _tasks_routes(api)
     _dataset_routes(api)
     _job_routes(api)
@@ -67,17 +72,18 @@ def create_app() -> FastAPI:
     _monitor_routes(api)
     _alert_routes(api)
     _education_routes(api)
+    _governance_routes(api)
     app.include_router(api)
     return app
 
 
 def _tasks_routes(api: APIRouter) -> None:
     @api.get("/tasks", tags=["tasks"])
-    def list_tasks() -> list[dict[str, Any]]:
+    def list_tasks(principal: Principal = Depends(READ)) -> list[dict[str, Any]]:
         return [get_task(n).describe() for n in task_names()]
 
     @api.get("/tasks/{name}", tags=["tasks"])
-    def show_task(name: str) -> dict[str, Any]:
+    def show_task(name: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return get_task(name).describe()
 
     # One predict route per task, so OpenAPI documents each task's own request schema.
@@ -89,8 +95,8 @@ def _tasks_routes(api: APIRouter) -> None:
 def _predict_route(
     api: APIRouter, name: str, request_model: type[BaseModel], response_model: type[BaseModel]
 ) -> None:
-    def predict(body: BaseModel, principal: Principal = Depends(current_principal)) -> Any:
-        return tracking.predict(get_task(name), body)
+    def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
+        return tracking.predict(get_task(name), body, tenant=principal.tenant, actor=principal.name)
 
     # The task's own request model, set at run time (annotations are strings here).
     predict.__annotations__["body"] = request_model
@@ -110,29 +116,33 @@ def _dataset_routes(api: APIRouter) -> None:
     async def upload_dataset(
         task: str = Query(description="Task whose loader validates the file"),
         file: UploadFile = File(description="CSV, Parquet or C-MAPSS text"),
-        principal: Principal = Depends(current_principal),
+        personal: str = Query(
+            "",
+            max_length=2000,
+            description="Columns holding personal identifiers, comma "
+            "separated: pseudonymised with a keyed hash",
+        ),
+        principal: Principal = Depends(OPERATE),
     ) -> dict[str, Any]:
         content = await file.read()
         return await asyncio.to_thread(
-            datasets.save_upload, task, file.filename or "data", content, tenant=principal.tenant
-        )
+            datasets.save_upload, task, file.filename or "data", content,
+            tenant=principal.tenant, actor=principal.name,
+            personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
+        )  # fmt: skip
 
     @api.get("/datasets", tags=["data"])
-    def list_datasets(principal: Principal = Depends(current_principal)) -> list[dict[str, Any]]:
+    def list_datasets(principal: Principal = Depends(READ)) -> list[dict[str, Any]]:
         return datasets.list_datasets(tenant=principal.tenant)
 
     @api.get("/datasets/{dataset_id}", tags=["data"])
-    def show_dataset(
-        dataset_id: str, principal: Principal = Depends(current_principal)
-    ) -> dict[str, Any]:
+    def show_dataset(dataset_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return datasets.dataset_record(dataset_id, tenant=principal.tenant)
 
 
 def _job_routes(api: APIRouter) -> None:
     @api.post("/jobs", status_code=202, tags=["jobs"])
-    def submit_job(
-        spec: jobs.FitSpec, principal: Principal = Depends(current_principal)
-    ) -> dict[str, Any]:
+    def submit_job(spec: jobs.FitSpec, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
         # Check data references now (and confine paths to ODLAR_DATA) so mistakes get a 4xx.
         for ref in filter(None, (spec.data, spec.eval)):
             datasets.resolve_source(ref, tenant=principal.tenant, confined=True)
@@ -141,19 +151,17 @@ def _job_routes(api: APIRouter) -> None:
 
     @api.get("/jobs", tags=["jobs"])
     def list_jobs(
-        limit: int = Query(50, ge=1, le=1000), principal: Principal = Depends(current_principal)
+        limit: int = Query(50, ge=1, le=1000), principal: Principal = Depends(READ)
     ) -> list[dict[str, Any]]:
         return [j.to_dict() for j in jobs.list_jobs(tenant=principal.tenant, limit=limit)]
 
     @api.get("/jobs/{job_id}", tags=["jobs"])
-    def show_job(job_id: str, principal: Principal = Depends(current_principal)) -> dict[str, Any]:
+    def show_job(job_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         jobs.recover()
         return jobs.get(job_id, tenant=principal.tenant).to_dict()
 
     @api.get("/jobs/{job_id}/events", tags=["jobs"])
-    async def follow_job(
-        job_id: str, principal: Principal = Depends(current_principal)
-    ) -> StreamingResponse:
+    async def follow_job(job_id: str, principal: Principal = Depends(READ)) -> StreamingResponse:
         """Server-sent events: one `data:` line per change of progress, until the job ends."""
         jobs.get(job_id, tenant=principal.tenant)  # 404 before the stream starts
 
@@ -173,25 +181,88 @@ def _job_routes(api: APIRouter) -> None:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     @api.post("/jobs/{job_id}/cancel", tags=["jobs"])
-    def cancel_job(job_id: str, principal: Principal = Depends(current_principal)) -> dict:
+    def cancel_job(job_id: str, principal: Principal = Depends(OPERATE)) -> dict:
         return jobs.cancel(job_id, tenant=principal.tenant).to_dict()
 
     @api.post("/jobs/{job_id}/retry", status_code=202, tags=["jobs"])
-    def retry_job(job_id: str, principal: Principal = Depends(current_principal)) -> dict:
+    def retry_job(job_id: str, principal: Principal = Depends(OPERATE)) -> dict:
         return jobs.retry(job_id, tenant=principal.tenant, created_by=principal.name).to_dict()
 
 
+class DecisionBody(BaseModel):
+    reason: str = Field(default="", max_length=4000)
+    override: bool = Field(default=False, description="Approve although checks failed")
+
+
 def _model_routes(api: APIRouter) -> None:
+    def described(tenant: str, mv: tracking.ModelVersion) -> dict[str, Any]:
+        return mv.to_dict() | {"state": approval.state(tenant, mv.task, mv.version)}
+
     @api.get("/models", tags=["models"])
-    def list_models(task: str | None = None) -> list[dict[str, Any]]:
+    def list_models(
+        task: str | None = None, principal: Principal = Depends(READ)
+    ) -> list[dict[str, Any]]:
         if task:
             get_task(task)  # 404 for an unknown task
-        return [v.to_dict() for v in tracking.list_versions(task)]
+        states: dict[str, dict[int, str]] = {}
+        out = []
+        for v in tracking.list_versions(task, tenant=principal.tenant):
+            if v.task not in states:
+                states[v.task] = approval.states(principal.tenant, v.task)
+            out.append(v.to_dict() | {"state": states[v.task].get(v.version, "pending")})
+        return out
 
     @api.get("/models/{task}/{version}", tags=["models"])
-    def show_model(task: str, version: int) -> dict[str, Any]:
+    def show_model(task: str, version: int, principal: Principal = Depends(READ)) -> dict[str, Any]:
         get_task(task)
-        return tracking.get_version(task, version).to_dict()
+        mv = tracking.get_version(task, version, tenant=principal.tenant)
+        return described(principal.tenant, mv) | {
+            "decisions": approval.decisions(principal.tenant, task, version)
+        }
+
+    @api.get("/models/{task}/{version}/documentation", tags=["models"])
+    def model_documentation(
+        task: str,
+        version: int,
+        format: str = Query("json", pattern="^(json|markdown|html)$"),
+        principal: Principal = Depends(READ),
+    ) -> Any:
+        get_task(task)
+        doc = documentation.build(task, version, tenant=principal.tenant)
+        if format == "markdown":
+            return PlainTextResponse(documentation.to_markdown(doc), media_type="text/markdown")
+        if format == "html":
+            return HTMLResponse(documentation.to_html(doc))
+        return doc
+
+    @api.post("/models/{task}/{version}/checks", tags=["models"])
+    def run_checks(task: str, version: int, principal: Principal = Depends(APPROVE)) -> dict:
+        get_task(task)
+        mv = tracking.get_version(task, version, tenant=principal.tenant)
+        return checks.run(mv, actor=principal.name)
+
+    @api.post("/models/{task}/{version}/approve", tags=["models"])
+    def approve_model(
+        task: str,
+        version: int,
+        body: DecisionBody | None = None,
+        principal: Principal = Depends(APPROVE),
+    ) -> dict[str, Any]:
+        get_task(task)
+        body = body or DecisionBody()
+        return approval.approve(
+            principal.tenant, task, version, actor=principal.name, reason=body.reason,
+            override=body.override,
+        )  # fmt: skip
+
+    @api.post("/models/{task}/{version}/revoke", tags=["models"])
+    def revoke_model(
+        task: str, version: int, body: DecisionBody, principal: Principal = Depends(APPROVE)
+    ) -> dict[str, Any]:
+        get_task(task)
+        return approval.revoke(
+            principal.tenant, task, version, actor=principal.name, reason=body.reason
+        )
 
 
 STREAM = Path(
@@ -214,13 +285,14 @@ def _monitor_routes(api: APIRouter) -> None:
     def monitor_readings(
         body: FaultRequest,
         stream: str = STREAM,
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Depends(OPERATE),
     ) -> MonitorResponse:
         return HUB.push(
             tenant=principal.tenant,
             stream=stream,
             readings=body.readings,
             model_version=body.model_version,
+            actor=principal.name,
         )
 
 
@@ -230,24 +302,27 @@ def _alert_routes(api: APIRouter) -> None:
         state: str | None = Query(None, description="open or cleared"),
         stream: str | None = None,
         limit: int = Query(100, ge=1, le=1000),
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Depends(READ),
     ) -> list[dict[str, Any]]:
         return alerts.list_alerts(tenant=principal.tenant, state=state, stream=stream, limit=limit)
 
     @api.get("/alerts/{alert_id}", tags=["alerts"])
-    def show_alert(
-        alert_id: str, principal: Principal = Depends(current_principal)
-    ) -> dict[str, Any]:
+    def show_alert(alert_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return alerts.get(alert_id, tenant=principal.tenant)
 
     @api.post("/alerts/{alert_id}/ack", tags=["alerts"])
     def acknowledge_alert(
         alert_id: str,
         body: AckBody | None = None,
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Depends(OPERATE),
     ) -> dict[str, Any]:
         note = body.note if body else None
-        return alerts.acknowledge(alert_id, tenant=principal.tenant, by=principal.name, note=note)
+        out = alerts.acknowledge(alert_id, tenant=principal.tenant, by=principal.name, note=note)
+        audit.record(
+            tenant=principal.tenant, actor=principal.name, action="alert_ack", target=alert_id,
+            output={"note": note},
+        )  # fmt: skip
+        return out
 
 
 class AnswerIn(BaseModel):
@@ -274,9 +349,7 @@ def _education_routes(api: APIRouter) -> None:
             raise UsageError(str(exc)) from None
 
     @api.post(f"{base}/answers", tags=["education"], summary="Record answers; update mastery")
-    def record_answers(
-        body: AnswersIn, principal: Principal = Depends(current_principal)
-    ) -> dict[str, Any]:
+    def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
         records = [
             {
                 "student": a.student,
@@ -292,17 +365,23 @@ def _education_routes(api: APIRouter) -> None:
             for r in records:
                 r.pop("time")
         return TRACKER.record(
-            tenant=principal.tenant, records=records, model_version=body.model_version
+            tenant=principal.tenant,
+            records=records,
+            model_version=body.model_version,
+            actor=principal.name,
         )
 
     @api.get(f"{base}/students/{{student}}/mastery", tags=["education"])
     def student_mastery(
         student: str,
         model_version: int | None = None,
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Depends(READ),
     ) -> dict[str, Any]:
         return TRACKER.mastery(
-            tenant=principal.tenant, student=student, model_version=model_version
+            tenant=principal.tenant,
+            student=student,
+            model_version=model_version,
+            actor=principal.name,
         )
 
     @api.get(f"{base}/students/{{student}}/next", tags=["education"])
@@ -312,7 +391,7 @@ def _education_routes(api: APIRouter) -> None:
         low: float = Query(0.6, gt=0, lt=1),
         high: float = Query(0.8, gt=0, lt=1),
         model_version: int | None = None,
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Depends(READ),
     ) -> dict[str, Any]:
         return TRACKER.next_exercises(
             tenant=principal.tenant,
@@ -320,14 +399,149 @@ def _education_routes(api: APIRouter) -> None:
             n=n,
             model_version=model_version,
             policy=policy(low, high),
+            actor=principal.name,
         )
 
     @api.get(f"{base}/classes/{{class_id}}/report", tags=["education"])
     def class_report(
         class_id: str,
         model_version: int | None = None,
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Depends(READ),
     ) -> dict[str, Any]:
         return TRACKER.class_report(
-            tenant=principal.tenant, class_id=class_id, model_version=model_version
+            tenant=principal.tenant,
+            class_id=class_id,
+            model_version=model_version,
+            actor=principal.name,
         )
+
+
+class SignIn(BaseModel):
+    tenant: str = Field(default=DEFAULT_TENANT, min_length=1, max_length=64)
+    user: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TenantIn(BaseModel):
+    id: str = Field(min_length=2, max_length=63)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class UserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(description="viewer, operator, approver, auditor or admin")
+    password: str | None = Field(default=None, min_length=12, max_length=1000)
+    tenant: str | None = Field(
+        default=None, max_length=64, description="Another tenant (platform admins only)"
+    )
+
+
+class TokenIn(BaseModel):
+    user: str = Field(min_length=1, max_length=200)
+    label: str | None = Field(default=None, max_length=200)
+    days: int | None = Field(default=None, ge=1, le=3650, description="Expiry; none: never")
+
+
+def _target_tenant(principal: Principal, tenant: str | None) -> str:
+    """Admins act in their own tenant; the default tenant's admins run the platform and may
+    act in any tenant."""
+    if tenant is None or tenant == principal.tenant:
+        return principal.tenant
+    if principal.tenant != DEFAULT_TENANT:
+        raise Forbidden("only the platform's admins (tenant 'default') act in other tenants")
+    return tenant
+
+
+def _governance_routes(api: APIRouter) -> None:
+    @api.post("/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours")
+    def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
+        client = request.client.host if request.client else "unknown"
+        try:
+            return accounts.sign_in(body.tenant, body.user, body.password, client=client)
+        except OdlarError as exc:
+            if exc.http_status == 401:
+                FAILURES.add(client)
+            raise
+
+    @api.get("/me", tags=["access"])
+    def whoami(principal: Principal = Depends(READ)) -> dict[str, Any]:
+        from odlar.governance.roles import ROLES
+
+        return {
+            "user": principal.name,
+            "role": principal.role,
+            "tenant": principal.tenant,
+            "permissions": sorted(p.value for p in ROLES[principal.role]),
+        }
+
+    @api.get("/tenants", tags=["access"])
+    def list_tenants(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
+        rows = accounts.list_tenants()
+        if principal.tenant != DEFAULT_TENANT:
+            rows = [t for t in rows if t["id"] == principal.tenant]
+        return rows
+
+    @api.post("/tenants", tags=["access"], status_code=201)
+    def create_tenant(body: TenantIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
+        if principal.tenant != DEFAULT_TENANT:
+            raise Forbidden("only the platform's admins (tenant 'default') create tenants")
+        return accounts.create_tenant(body.id, body.name, actor=principal.name)
+
+    @api.get("/users", tags=["access"])
+    def list_users(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
+        return accounts.list_users(principal.tenant)
+
+    @api.post("/users", tags=["access"], status_code=201)
+    def create_user(body: UserIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
+        return accounts.create_user(
+            body.name, body.role, tenant=_target_tenant(principal, body.tenant),
+            actor=principal.name, password=body.password,
+        )  # fmt: skip
+
+    @api.get("/tokens", tags=["access"])
+    def list_tokens(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
+        return accounts.list_tokens(principal.tenant)
+
+    @api.post("/tokens", tags=["access"], status_code=201)
+    def create_token(body: TokenIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
+        token = accounts.create_token(
+            body.user, tenant=principal.tenant, actor=principal.name, label=body.label,
+            days=body.days,
+        )  # fmt: skip
+        return {"token": token, "user": body.user, "shown": "once: store it now"}
+
+    @api.post("/tokens/{token_id}/revoke", tags=["access"])
+    def revoke_token(token_id: str, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
+        accounts.revoke_token(token_id, tenant=principal.tenant, actor=principal.name)
+        return {"id": token_id, "revoked": True}
+
+    @api.get("/audit/events", tags=["audit"])
+    def audit_events(
+        action: str | None = Query(None, max_length=64),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = Query(100, ge=1, le=10_000),
+        principal: Principal = Depends(AUDIT),
+    ) -> list[dict[str, Any]]:
+        return audit.events(
+            principal.tenant, action=action, since=since, until=until, limit=limit,
+            newest_first=True,
+        )  # fmt: skip
+
+    @api.get("/audit/verify", tags=["audit"])
+    def audit_verify(principal: Principal = Depends(AUDIT)) -> dict[str, Any]:
+        return audit.verify(principal.tenant).to_dict()
+
+    @api.get("/audit/export", tags=["audit"], summary="The tenant's event log as JSON Lines")
+    def audit_export(
+        since: datetime | None = None,
+        until: datetime | None = None,
+        principal: Principal = Depends(AUDIT),
+    ) -> StreamingResponse:
+        rows = audit.events(principal.tenant, since=since, until=until)
+        audit.record(
+            tenant=principal.tenant, actor=principal.name, action="audit_export",
+            output={"records": len(rows)},
+        )  # fmt: skip
+        lines = (audit.canonical(r) + "\n" for r in rows)
+        return StreamingResponse(lines, media_type="application/x-ndjson")

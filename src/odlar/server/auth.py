@@ -1,101 +1,102 @@
-"""Bearer-token authentication. Tokens are random; only their SHA-256 is stored.
+"""Authentication and authorisation of API requests.
 
-Every token carries a role and a tenant; today every route needs any valid token, and
-issue 6 (governance) narrows routes by role and tenant.
+Every route depends on ``allow(permission)``: it authenticates the bearer token, checks the
+role's permission (403 otherwise) and hands the principal to the route, whose tenant scopes
+everything the route touches. Bad tokens are counted per client address: too many in a
+minute and the address gets 429 for a while; each one is an event-log record.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
-from typing import Any
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import func, select
 
-from odlar.core.errors import NotFound, Unauthorized
-from odlar.core.store import DEFAULT_TENANT, ApiToken, as_utc, session_scope, utcnow
+from odlar.core.errors import TooManyRequests, Unauthorized
+from odlar.core.store import DEFAULT_TENANT
+from odlar.governance import audit
+from odlar.governance.accounts import authenticate
+from odlar.governance.roles import Permission, Principal, check
 
-TOKEN_PREFIX = "odl_"
+BAD_TOKENS_PER_MINUTE = 20
 
-
-@dataclass(frozen=True)
-class Principal:
-    token_id: str
-    name: str
-    role: str
-    tenant: str
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="API token: printed by the first `odlar serve`, made by `odlar tokens create`, "
+    "or returned by POST /api/v1/sign-in",
+)
 
 
-def create_token(name: str, *, role: str = "admin", tenant: str = DEFAULT_TENANT) -> str:
-    """Create a token and return it: the only time the secret is ever visible."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with session_scope() as s:
-        s.add(
-            ApiToken(
-                name=name, token_hash=_hash(token), prefix=token[:10], role=role, tenant=tenant
-            )
-        )
-    return token
+class _FailureWindow:
+    """Failed authentications per client address over the last minute."""
+
+    def __init__(self, limit: int, seconds: float = 60.0) -> None:
+        self.limit, self.seconds = limit, seconds
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def blocked_for(self, client: str) -> int:
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.get(client)
+            if not hits:
+                return 0
+            while hits and now - hits[0] > self.seconds:
+                hits.popleft()
+            if len(hits) < self.limit:
+                return 0
+            return int(self.seconds - (now - hits[0])) + 1
+
+    def add(self, client: str) -> None:
+        with self._lock:
+            self._hits[client].append(time.monotonic())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._hits.clear()
 
 
-def ensure_admin_token() -> str | None:
-    """On the very first start, create the admin token; later starts create nothing."""
-    with session_scope() as s:
-        if s.scalar(select(func.count()).select_from(ApiToken)):
-            return None
-    return create_token("admin", role="admin")
-
-
-def list_tokens() -> list[dict[str, Any]]:
-    with session_scope() as s:
-        return [
-            {
-                "id": t.id,
-                "name": t.name,
-                "prefix": t.prefix,
-                "role": t.role,
-                "tenant": t.tenant,
-                "created_at": as_utc(t.created_at).isoformat(),
-                "last_used_at": as_utc(t.last_used_at).isoformat() if t.last_used_at else None,
-                "revoked": t.revoked_at is not None,
-            }
-            for t in s.scalars(select(ApiToken).order_by(ApiToken.created_at))
-        ]
-
-
-def revoke_token(token_id: str) -> None:
-    with session_scope() as s:
-        t = s.get(ApiToken, token_id)
-        if t is None:
-            raise NotFound(f"no token '{token_id}'")
-        t.revoked_at = t.revoked_at or utcnow()
-
-
-def authenticate(token: str) -> Principal:
-    with session_scope() as s:
-        t = s.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token)))
-        if t is None or t.revoked_at is not None:
-            raise Unauthorized("invalid or revoked token")
-        now = utcnow()
-        last = as_utc(t.last_used_at)
-        if last is None or (now - last).total_seconds() > 60:  # avoid a write per request
-            t.last_used_at = now
-        return Principal(t.id, t.name, t.role, t.tenant)
-
-
-_bearer = HTTPBearer(auto_error=False, description="API token printed by the first `odlar serve`")
+FAILURES = _FailureWindow(BAD_TOKENS_PER_MINUTE)
 
 
 def current_principal(
     request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
+    client = request.client.host if request.client else "unknown"
+    wait = FAILURES.blocked_for(client)
+    if wait:
+        raise TooManyRequests(f"too many failed authentications: wait {wait} s", wait)
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    return authenticate(creds.credentials)
+    try:
+        principal = authenticate(creds.credentials)
+    except Unauthorized as exc:
+        FAILURES.add(client)
+        # never the token itself, nor any part of it
+        audit.record(
+            tenant=DEFAULT_TENANT, actor="anonymous", action="sign_in_failed",
+            target=f"{request.method} {request.url.path}"[:300],
+            output={"reason": exc.message, "client": client},
+        )  # fmt: skip
+        raise
+    request.state.principal = principal
+    return principal
+
+
+def allow(permission: Permission) -> Callable[..., Principal]:
+    """A route dependency: the authenticated principal, if its role has ``permission``."""
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        return check(principal, permission)
+
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the route audit
+    dependency.__name__ = f"allow_{permission.value}"
+    return dependency
+
+
+# one dependency object per permission, so FastAPI resolves each once per request
+READ, OPERATE, APPROVE, AUDIT, ADMIN = (allow(p) for p in Permission)

@@ -32,6 +32,7 @@ def follow_csv(
     poll: float,
     echo: Callable[[str], None],
     tenant: str = DEFAULT_TENANT,
+    actor: str = "odlar",
     stop_after: float | None = None,
 ) -> dict[str, int]:
     """Score the file's rows in batches; with `follow`, wait for more rows until interrupted
@@ -72,6 +73,7 @@ def follow_csv(
                                 tenant=tenant,
                                 stream=stream,
                                 version=version,
+                                actor=actor,
                             )
                             _report(result, totals, echo)
                         next_line += len(lines[start : start + batch])
@@ -95,6 +97,7 @@ def follow_csv(
                 tenant=tenant,
                 stream=stream,
                 version=version,
+                actor=actor,
             ),
             totals,
             echo,
@@ -121,6 +124,7 @@ def _score(
     tenant: str,
     stream: str,
     version: int,
+    actor: str,
 ) -> MonitorResponse:
     sep = ";" if header.count(";") > header.count(",") else ","
     text = header + "\n" + "\n".join(r.rstrip("\r") for r in rows)
@@ -136,7 +140,9 @@ def _score(
         line = None if exc.line is None else exc.line - 2 + first_line
         raise DataError(exc.reason, file=str(path), line=line, field=exc.field) from None
     with lock:
-        return score_and_store(monitor, table, tenant=tenant, stream=stream, model_version=version)
+        return score_and_store(
+            monitor, table, tenant=tenant, stream=stream, model_version=version, actor=actor
+        )
 
 
 def _report(result: MonitorResponse, totals: dict[str, int], echo: Callable[[str], None]) -> None:

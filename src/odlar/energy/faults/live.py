@@ -13,6 +13,7 @@ from odlar.energy.faults.model import FaultModel
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.streams import Table
 from odlar.energy.faults.task import readings_table
+from odlar.governance import audit
 
 TASK = "energy.faults"
 
@@ -46,7 +47,9 @@ def score_and_store(
     tenant: str,
     stream: str,
     model_version: int | None,
+    actor: str = "odlar",
 ) -> MonitorResponse:
+    """Score a batch, store the alert changes and log the decision in the event log."""
     model: FaultModel = monitor.model
     result = monitor.push(table.values, table.time)
     stored = alerts.apply(
@@ -58,7 +61,7 @@ def score_and_store(
         detector=model.method,
         statistic=model.detector.statistic,
     )
-    return MonitorResponse(
+    out = MonitorResponse(
         stream=stream,
         model_version=model_version or 0,
         detector=model.method,
@@ -69,6 +72,12 @@ def score_and_store(
         alerts=stored,
         repairs=[r.to_dict() for r in [*table.repairs, *result.repairs]],
     )
+    audit.record(
+        tenant=tenant, actor=actor, action="monitor", target=f"{TASK}:{stream}",
+        model_version=f"{TASK}/{model_version}", input_digest=audit.digest(table.values.tobytes()),
+        output=out.model_dump(mode="json"),
+    )  # fmt: skip
+    return out
 
 
 class MonitorHub:
@@ -82,7 +91,7 @@ class MonitorHub:
         self, *, tenant: str, stream: str, model_version: int | None = None
     ) -> tuple[int, StreamMonitor, threading.Lock]:
         """The stream's monitor (new on first use, or when another model version is asked)."""
-        mv, model = tracking.load_model(TASK, model_version)
+        mv, model = tracking.load_model(TASK, model_version, tenant=tenant)
         key = (tenant, stream)
         with self._lock:
             entry = self._streams.get(key)
@@ -100,6 +109,7 @@ class MonitorHub:
         stream: str,
         readings: list[dict[str, Any]],
         model_version: int | None = None,
+        actor: str = "odlar",
     ) -> MonitorResponse:
         version, monitor, lock = self.monitor_for(
             tenant=tenant, stream=stream, model_version=model_version
@@ -107,7 +117,7 @@ class MonitorHub:
         table = readings_table(readings, monitor.model.variables)
         with lock:
             return score_and_store(
-                monitor, table, tenant=tenant, stream=stream, model_version=version
+                monitor, table, tenant=tenant, stream=stream, model_version=version, actor=actor
             )
 
 

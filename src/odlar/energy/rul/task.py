@@ -19,6 +19,7 @@ from odlar.core.tasks import (
     Report,
     Risk,
     RiskTier,
+    Robustness,
     Task,
     only,
     register,
@@ -91,8 +92,57 @@ class RulTask(Task):
         "sequence": {"folds": 2, "epochs": 1, "epoch_fraction": 0.2, "cuts_per_unit": 3},
     }
 
+    purpose: ClassVar[str] = (
+        "Estimate the remaining useful life (in cycles, with an interval) of each unit of a "
+        "fleet of rotating equipment from its sensor history, so that maintenance can be "
+        "planned before failure. It advises maintenance planners; it does not act on the "
+        "equipment."
+    )
+    limitations: ClassVar[tuple[str, ...]] = (
+        "Trained on run-to-failure histories of one operating regime and fault mode "
+        "(C-MAPSS FD001); other regimes or fault modes need their own training data.",
+        "Predictions are capped at the training cap (125 cycles by default): a unit far "
+        "from failure reads as 'at least the cap'.",
+        "Intervals are calibrated on held-out units; coverage is lower for units near "
+        "failure (see the documentation's benchmark section).",
+        "Sensors must be the ones the model was trained on; missing sensors are refused.",
+    )
+    acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_rmse": ("<=", 25.0)}
+
     def load(self, source: str | Path, **options: Any) -> Dataset:
         return load_fleet(source, truth=options.get("truth"))
+
+    def robustness(self, model: RulModel, data: Dataset, seed: int = 0) -> list[Robustness]:
+        """Mean change of the predicted RUL, as a share of the cap, when every sensor gets
+        Gaussian noise of 5% of its spread, and when 10% of readings are missing (filled
+        from the unit's previous reading, as the loader repairs gaps)."""
+        rng = np.random.default_rng(seed)
+        frame = data.frame
+        units = frame["unit"].unique()[:50]
+        frame = frame[frame["unit"].isin(units)].reset_index(drop=True)
+        cols = list(model.columns)
+        cap = float(model.params.get("cap", 125.0))
+        clean = model.predict(frame)["rul"].to_numpy()
+        noisy = frame.copy()
+        spread = frame[cols].std().replace(0, 1.0).to_numpy()
+        noisy[cols] = frame[cols].to_numpy() + rng.normal(0, 0.05, (len(frame), len(cols))) * spread
+        holes = frame.copy()
+        mask = rng.random((len(frame), len(cols))) < 0.10
+        holes[cols] = holes[cols].mask(mask)
+        holes[cols] = holes.groupby("unit")[cols].transform(lambda c: c.ffill().bfill())
+        out = []
+        for name, changed in (("sensor noise 5%", noisy), ("10% readings missing", holes)):
+            moved = float(np.mean(np.abs(model.predict(changed)["rul"].to_numpy() - clean)) / cap)
+            out.append(
+                Robustness(
+                    name,
+                    round(moved, 4),
+                    0.10,
+                    f"mean change of predicted RUL {moved * cap:.1f} cycles over {len(units)} "
+                    f"units ({moved:.1%} of the {cap:g}-cycle cap; at most 10% allowed)",
+                )  # fmt: skip
+            )
+        return out
 
     def fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress

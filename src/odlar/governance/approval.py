@@ -1,0 +1,127 @@
+"""Human approval of model versions. A version serves only after an approver approves it;
+a revocation stops it at once (the serving path reads the newest decision on every call).
+Approval runs the automatic checks first: a failing check blocks it unless the approver
+overrides with a recorded reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from odlar.core.errors import Conflict, UsageError
+from odlar.core.store import ModelDecision, as_utc, session_scope
+from odlar.governance import audit
+
+
+def state(tenant: str, task: str, version: int) -> str:
+    """approved, revoked or pending (never decided)."""
+    with session_scope() as s:
+        decision = s.scalar(
+            select(ModelDecision.decision)
+            .where(
+                ModelDecision.tenant == tenant,
+                ModelDecision.task == task,
+                ModelDecision.version == version,
+            )
+            .order_by(ModelDecision.id.desc())
+            .limit(1)
+        )
+    return decision or "pending"
+
+
+def states(tenant: str, task: str) -> dict[int, str]:
+    """Every decided version of a task and its current state."""
+    with session_scope() as s:
+        rows = s.execute(
+            select(ModelDecision.version, ModelDecision.decision)
+            .where(ModelDecision.tenant == tenant, ModelDecision.task == task)
+            .order_by(ModelDecision.id)
+        ).all()
+    return {int(v): d for v, d in rows}
+
+
+def newest_approved(tenant: str, task: str) -> int | None:
+    approved = [v for v, d in states(tenant, task).items() if d == "approved"]
+    return max(approved) if approved else None
+
+
+def decisions(tenant: str, task: str, version: int) -> list[dict[str, Any]]:
+    with session_scope() as s:
+        rows = s.scalars(
+            select(ModelDecision)
+            .where(
+                ModelDecision.tenant == tenant,
+                ModelDecision.task == task,
+                ModelDecision.version == version,
+            )
+            .order_by(ModelDecision.id)
+        )
+        return [
+            {
+                "decision": d.decision,
+                "actor": d.actor,
+                "reason": d.reason,
+                "overridden": d.overridden,
+                "checks": d.checks,
+                "at": as_utc(d.at).isoformat(),
+            }
+            for d in rows
+        ]
+
+
+def approve(
+    tenant: str, task: str, version: int, *, actor: str, reason: str = "", override: bool = False
+) -> dict[str, Any]:
+    """Run the checks and approve; a failed check needs ``override`` and a reason."""
+    from odlar.core import tracking
+    from odlar.governance import checks
+
+    mv = tracking.get_version(task, version, tenant=tenant)  # 404 for a version that isn't
+    current = state(tenant, task, version)
+    if current == "approved":
+        raise Conflict(f"model version {version} of {task} is approved already")
+    report = checks.run(mv, actor=actor)
+    failed = [c["name"] for c in report["checks"] if not c["passed"]]
+    if failed and not override:
+        raise Conflict(
+            f"checks failed: {', '.join(failed)}. Approval is blocked; an approver may "
+            "override with a reason (--override --reason ...)"
+        )
+    if failed and not reason.strip():
+        raise UsageError("overriding failed checks needs a reason (--reason)")
+    with session_scope() as s:
+        s.add(
+            ModelDecision(
+                tenant=tenant, task=task, version=version, decision="approved", actor=actor,
+                reason=reason.strip(), overridden=bool(failed), checks=report,
+            )
+        )  # fmt: skip
+    audit.record(
+        tenant=tenant, actor=actor, action="model_approve", target=task,
+        model_version=f"{task}/{version}",
+        output={"reason": reason.strip(), "overridden": failed, "checks_passed": not failed},
+    )  # fmt: skip
+    return {"task": task, "version": version, "state": "approved", "checks": report}
+
+
+def revoke(tenant: str, task: str, version: int, *, actor: str, reason: str) -> dict[str, Any]:
+    from odlar.core import tracking
+
+    tracking.get_version(task, version, tenant=tenant)
+    if not reason.strip():
+        raise UsageError("a revocation needs a reason (--reason)")
+    if state(tenant, task, version) != "approved":
+        raise Conflict(f"model version {version} of {task} is not approved: nothing to revoke")
+    with session_scope() as s:
+        s.add(
+            ModelDecision(
+                tenant=tenant, task=task, version=version, decision="revoked", actor=actor,
+                reason=reason.strip(), overridden=False, checks={},
+            )
+        )  # fmt: skip
+    audit.record(
+        tenant=tenant, actor=actor, action="model_revoke", target=task,
+        model_version=f"{task}/{version}", output={"reason": reason.strip()},
+    )  # fmt: skip
+    return {"task": task, "version": version, "state": "revoked"}

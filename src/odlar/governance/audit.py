@@ -1,0 +1,275 @@
+"""The event log: append-only, hash-chained per tenant, verifiable, exportable, pruned only
+by the retention rule.
+
+Each record's ``hash`` is SHA-256 over its fields and the previous record's hash, so an
+edit, a removal or a reordering breaks the chain at that record; the head row of each
+tenant holds the newest record, so records cut from the end are found too. Retention
+removes the oldest records and leaves their last hash as the anchor the chain starts from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from odlar.core.config import get_settings
+from odlar.core.store import AuditEvent, AuditHead, session_scope, utcnow
+
+GENESIS = "0" * 64
+MAX_OUTPUT = 16_000  # longer outputs are kept as their digest and size
+FIELDS = (
+    "seq", "at", "actor", "action", "target", "model_version", "input_digest", "output",
+    "prev_hash", "hash",
+)  # fmt: skip
+
+
+def digest(value: Any) -> str:
+    """SHA-256 of a value's canonical JSON (keys sorted): the same input, the same digest."""
+    data = value if isinstance(value, bytes) else canonical(value).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _output_text(output: Any) -> str:
+    if output is None:
+        return ""
+    text = output if isinstance(output, str) else canonical(output)
+    if len(text) > MAX_OUTPUT:
+        return canonical({"sha256": digest(text.encode()), "chars": len(text)})
+    return text
+
+
+def chain_hash(tenant: str, row: tuple[Any, ...]) -> str:
+    """Hash of one record: ``row`` is its FIELDS up to and including prev_hash."""
+    return hashlib.sha256(canonical([tenant, *row]).encode()).hexdigest()
+
+
+def record(
+    *,
+    tenant: str,
+    actor: str,
+    action: str,
+    target: str = "",
+    model_version: str = "",
+    input: Any = None,
+    output: Any = None,
+    input_digest: str | None = None,
+) -> int:
+    """Append one record to the tenant's chain and return its sequence number."""
+    for attempt in range(20):
+        try:
+            with session_scope() as s:
+                return _append(
+                    s, tenant, actor, action, target, model_version,
+                    input_digest if input_digest is not None
+                    else ("" if input is None else digest(input)),
+                    _output_text(output),
+                )  # fmt: skip
+        except IntegrityError:  # another process created the head row first: retry
+            if attempt == 19:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _append(
+    s: Session, tenant: str, actor: str, action: str, target: str, model_version: str,
+    input_digest: str, output: str,
+) -> int:  # fmt: skip
+    # A write first, so SQLite takes its write lock before the head is read; PostgreSQL
+    # locks the row with FOR UPDATE. Either way two writers never extend the same head.
+    s.execute(update(AuditHead).where(AuditHead.tenant == tenant).values(seq=AuditHead.seq))
+    head = s.scalar(select(AuditHead).where(AuditHead.tenant == tenant).with_for_update())
+    if head is None:
+        head = AuditHead(tenant=tenant, seq=0, hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS)
+        s.add(head)
+        s.flush()
+    seq = head.seq + 1
+    at = utcnow().isoformat(timespec="microseconds")
+    row = (seq, at, actor, action, target[:300], model_version, input_digest, output, head.hash)
+    h = chain_hash(tenant, row)
+    s.add(AuditEvent(tenant=tenant, **dict(zip(FIELDS, (*row, h), strict=True))))
+    head.seq, head.hash = seq, h
+    return seq
+
+
+@dataclass
+class Problem:
+    tenant: str
+    seq: int
+    kind: str  # edited | removed | reordered | truncated
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tenant": self.tenant, "seq": self.seq, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass
+class Verification:
+    records: int = 0
+    tenants: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "tenants": self.tenants,
+            "problems": [p.to_dict() for p in self.problems],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _rows(tenant: str, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    cols = [AuditEvent.id] + [getattr(AuditEvent, f) for f in FIELDS]
+    with session_scope() as s:
+        stmt = select(*cols).where(AuditEvent.tenant == tenant).order_by(AuditEvent.seq)
+        yield from s.execute(stmt.execution_options(yield_per=batch))
+
+
+def verify(tenant: str | None = None, max_problems: int = 100) -> Verification:
+    """Walk each tenant's chain (one tenant, or all) and report every break found."""
+    import time
+
+    start = time.perf_counter()
+    result = Verification()
+    with session_scope() as s:
+        query = select(AuditHead)
+        if tenant is not None:
+            query = query.where(AuditHead.tenant == tenant)
+        heads = list(s.scalars(query))
+    for head in heads:
+        result.tenants += 1
+        problems = result.problems
+        expect_seq, prev, last_id = head.anchor_seq + 1, head.anchor_hash, -1
+        for row_id, seq, *rest in _rows(head.tenant):
+            result.records += 1
+            at, actor, action, target, mv, idg, out, prev_hash, h = rest
+            if seq != expect_seq:
+                problems.append(
+                    Problem(
+                        head.tenant,
+                        expect_seq,
+                        "removed",
+                        f"records {expect_seq}..{seq - 1} missing",
+                    )
+                    if seq > expect_seq
+                    else Problem(head.tenant, seq, "reordered", "sequence number repeats")
+                )
+            elif prev_hash != prev:
+                problems.append(
+                    Problem(head.tenant, seq, "reordered", "does not follow the record before it")
+                )
+            if (
+                chain_hash(head.tenant, (seq, at, actor, action, target, mv, idg, out, prev_hash))
+                != h
+            ):
+                problems.append(
+                    Problem(head.tenant, seq, "edited", "content does not match its hash")
+                )
+            if row_id < last_id:
+                problems.append(
+                    Problem(head.tenant, seq, "reordered", "stored before the record preceding it")
+                )
+            expect_seq, prev, last_id = seq + 1, h, row_id
+            if len(problems) >= max_problems:
+                break
+        if expect_seq - 1 < head.seq:
+            problems.append(
+                Problem(
+                    head.tenant,
+                    expect_seq,
+                    "truncated",
+                    f"records {expect_seq}..{head.seq} missing at the end",
+                )
+            )
+        elif prev != head.hash and len(problems) < max_problems:
+            problems.append(
+                Problem(head.tenant, head.seq, "edited", "newest record does not match the head")
+            )
+        if len(problems) >= max_problems:
+            break
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def events(
+    tenant: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    with session_scope() as s:
+        q = select(AuditEvent).where(AuditEvent.tenant == tenant)
+        if since:
+            q = q.where(AuditEvent.at >= since.isoformat(timespec="microseconds"))
+        if until:
+            q = q.where(AuditEvent.at < until.isoformat(timespec="microseconds"))
+        if action:
+            q = q.where(AuditEvent.action == action)
+        q = q.order_by(AuditEvent.seq.desc() if newest_first else AuditEvent.seq)
+        if limit:
+            q = q.limit(limit)
+        return [_as_dict(e) for e in s.scalars(q)]
+
+
+def _as_dict(e: AuditEvent) -> dict[str, Any]:
+    return {"tenant": e.tenant, **{f: getattr(e, f) for f in FIELDS}}
+
+
+def export(tenant: str, out: Path, **filters: Any) -> int:
+    """Write the tenant's records as JSON Lines (each with its hashes); returns the count.
+    Written to a temporary file first: a failed export leaves no partial file."""
+    rows = events(tenant, **filters)
+    tmp = out.with_name(out.name + ".part")
+    with tmp.open("w") as f:
+        for r in rows:
+            f.write(canonical(r) + "\n")
+    tmp.replace(out)
+    return len(rows)
+
+
+def prune(tenant: str, *, actor: str, now: datetime | None = None) -> int:
+    """Remove the tenant's records older than the retention period; the last removed
+    record's hash becomes the anchor. Returns how many were removed (and logs it)."""
+    days = get_settings().audit_retention_days
+    cutoff = ((now or utcnow()) - timedelta(days=days)).isoformat(timespec="microseconds")
+    with session_scope() as s:
+        s.execute(update(AuditHead).where(AuditHead.tenant == tenant).values(seq=AuditHead.seq))
+        head = s.scalar(select(AuditHead).where(AuditHead.tenant == tenant).with_for_update())
+        last = s.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.tenant == tenant, AuditEvent.at < cutoff)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).first()
+        if head is None or last is None:
+            return 0
+        n = s.execute(
+            delete(AuditEvent).where(AuditEvent.tenant == tenant, AuditEvent.seq <= last.seq)
+        ).rowcount
+        head.anchor_seq, head.anchor_hash = last.seq, last.hash
+    record(
+        tenant=tenant, actor=actor, action="audit_prune",
+        output={"removed": n, "through_seq": last.seq, "retention_days": days},
+    )  # fmt: skip
+    return int(n or 0)

@@ -419,3 +419,16 @@ def test_upload_masks_personal_data_and_declared_columns(gov) -> None:
     for raw in ("ali@example.az", "123 45 67", "5ZJ8K2Q"):
         assert raw not in kept
     assert "<EMAIL_ADDRESS>" in kept
+
+
+def test_concurrent_writers_keep_one_chain(home: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(worker: int) -> None:
+        for i in range(40):
+            audit.record(tenant="default", actor=f"w{worker}", action="predict", output=i)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(write, range(6)))
+    result = audit.verify()
+    assert result.ok and result.records == 240, result.to_dict()

@@ -7,6 +7,7 @@ the Alembic migrations in `odlar/core/migrations`, applied on first use.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -268,9 +269,21 @@ def migrate(url: str) -> None:
     command.upgrade(cfg, "head")
 
 
-@lru_cache(maxsize=4)
+_engine_lock = threading.Lock()
+
+
 def get_engine(url: str | None = None) -> Engine:
-    url = url or get_settings().db_url
+    """The engine of a URL (default: the configured store), created and migrated once."""
+    return _engine(url or get_settings().db_url)
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
+    with _engine_lock:  # threads starting together must not migrate at the same time
+        return _create_engine(url)
+
+
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=True)
@@ -301,5 +314,5 @@ def session_scope() -> Iterator[Session]:
 
 def reset_store() -> None:
     """Drop cached engines (tests point ODLAR_HOME elsewhere between cases)."""
-    get_engine.cache_clear()
+    _engine.cache_clear()
     _sessionmaker.cache_clear()

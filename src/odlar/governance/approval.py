@@ -9,24 +9,26 @@ from typing import Any
 
 from sqlalchemy import select
 
+from odlar.core.config import get_settings
 from odlar.core.errors import Conflict, UsageError
-from odlar.core.store import ModelDecision, as_utc, session_scope
+from odlar.core.store import ModelDecision, as_utc, get_engine, session_scope
 from odlar.governance import audit
+
+_DECISIONS = ModelDecision.__table__
 
 
 def state(tenant: str, task: str, version: int) -> str:
-    """approved, revoked or pending (never decided)."""
-    with session_scope() as s:
-        decision = s.scalar(
-            select(ModelDecision.decision)
-            .where(
-                ModelDecision.tenant == tenant,
-                ModelDecision.task == task,
-                ModelDecision.version == version,
-            )
-            .order_by(ModelDecision.id.desc())
-            .limit(1)
-        )
+    """approved, revoked or pending (never decided). Core, not the ORM: the serving path
+    reads it on every call."""
+    c = _DECISIONS.c
+    query = (
+        select(c.decision)
+        .where(c.tenant == tenant, c.task == task, c.version == version)
+        .order_by(c.id.desc())
+        .limit(1)
+    )
+    with get_engine(get_settings().db_url).connect() as conn:
+        decision = conn.execute(query).scalar()
     return decision or "pending"
 
 

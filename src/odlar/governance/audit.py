@@ -17,12 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from odlar.core.config import get_settings
-from odlar.core.store import AuditEvent, AuditHead, session_scope, utcnow
+from odlar.core.store import AuditEvent, AuditHead, get_engine, session_scope, utcnow
 
 GENESIS = "0" * 64
 MAX_OUTPUT = 16_000  # longer outputs are kept as their digest and size
@@ -68,39 +67,52 @@ def record(
     input_digest: str | None = None,
 ) -> int:
     """Append one record to the tenant's chain and return its sequence number."""
+    if input_digest is None:
+        input_digest = "" if input is None else digest(input)
+    text = _output_text(output)
     for attempt in range(20):
         try:
-            with session_scope() as s:
-                return _append(
-                    s, tenant, actor, action, target, model_version,
-                    input_digest if input_digest is not None
-                    else ("" if input is None else digest(input)),
-                    _output_text(output),
-                )  # fmt: skip
-        except IntegrityError:  # another process created the head row first: retry
+            return _append(tenant, actor, action, target[:300], model_version, input_digest, text)
+        except IntegrityError:  # another writer created this tenant's head first: retry
             if attempt == 19:
                 raise
     raise AssertionError("unreachable")
 
 
+_HEAD = AuditHead.__table__
+_EVENTS = AuditEvent.__table__
+
+
 def _append(
-    s: Session, tenant: str, actor: str, action: str, target: str, model_version: str,
+    tenant: str, actor: str, action: str, target: str, model_version: str,
     input_digest: str, output: str,
 ) -> int:  # fmt: skip
-    # A write first, so SQLite takes its write lock before the head is read; PostgreSQL
-    # locks the row with FOR UPDATE. Either way two writers never extend the same head.
-    s.execute(update(AuditHead).where(AuditHead.tenant == tenant).values(seq=AuditHead.seq))
-    head = s.scalar(select(AuditHead).where(AuditHead.tenant == tenant).with_for_update())
-    if head is None:
-        head = AuditHead(tenant=tenant, seq=0, hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS)
-        s.add(head)
-        s.flush()
-    seq = head.seq + 1
-    at = utcnow().isoformat(timespec="microseconds")
-    row = (seq, at, actor, action, target[:300], model_version, input_digest, output, head.hash)
-    h = chain_hash(tenant, row)
-    s.add(AuditEvent(tenant=tenant, **dict(zip(FIELDS, (*row, h), strict=True))))
-    head.seq, head.hash = seq, h
+    # SQLAlchemy Core, one transaction: this runs on every prediction. Taking the next
+    # number is the transaction's first statement, a write, so the database's lock (SQLite)
+    # or the row lock (PostgreSQL) is held from the start: two writers never extend the
+    # same head.
+    where = _HEAD.c.tenant == tenant
+    with get_engine(get_settings().db_url).begin() as conn:
+        taken = conn.execute(
+            update(_HEAD).where(where).values(seq=_HEAD.c.seq + 1)
+            .returning(_HEAD.c.seq, _HEAD.c.hash)
+        ).first()  # fmt: skip
+        if taken is None:  # the tenant's first record
+            conn.execute(
+                insert(_HEAD).values(
+                    tenant=tenant, seq=1, hash=GENESIS, anchor_seq=0, anchor_hash=GENESIS
+                )
+            )
+            seq, prev = 1, GENESIS
+        else:
+            seq, prev = taken.seq, taken.hash
+        at = utcnow().isoformat(timespec="microseconds")
+        row = (seq, at, actor, action, target, model_version, input_digest, output, prev)
+        h = chain_hash(tenant, row)
+        conn.execute(
+            insert(_EVENTS).values(tenant=tenant, **dict(zip(FIELDS, (*row, h), strict=True)))
+        )
+        conn.execute(update(_HEAD).where(where).values(hash=h))
     return seq
 
 

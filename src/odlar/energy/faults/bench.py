@@ -3,11 +3,7 @@ BENCHMARKS.md sections 2 to 4, our detectors beside the published figures."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +11,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from odlar.core.bench import scratch_store
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress, only
 from odlar.energy.faults.diagnosis import EventClassifier
@@ -244,28 +241,6 @@ def alert_latency(model: Any, streams: list[np.ndarray], warmup: int) -> dict[st
 
 def _quiet(_fraction: float, _message: str) -> None:
     return None
-
-
-@contextmanager
-def scratch_store() -> Iterator[None]:
-    """Point the platform at a throw-away home, so timing runs leave no alerts behind."""
-    from odlar.core import config, store
-
-    old = os.environ.get("ODLAR_HOME")
-    with tempfile.TemporaryDirectory(prefix="odlar-bench-") as home:
-        os.environ["ODLAR_HOME"] = home
-        config.reset_settings()
-        store.reset_store()
-        store.get_engine()  # create and migrate now, not inside the first timed alert
-        try:
-            yield
-        finally:
-            if old is None:
-                os.environ.pop("ODLAR_HOME", None)
-            else:
-                os.environ["ODLAR_HOME"] = old
-            config.reset_settings()
-            store.reset_store()
 
 
 # --- SKAB (BENCHMARKS.md s.3) ---------------------------------------------------------------

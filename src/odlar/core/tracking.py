@@ -106,6 +106,11 @@ def data_summary(mv: ModelVersion) -> dict[str, Any]:
         return {}
 
 
+def warm() -> None:
+    """Configure MLflow and touch its registry once (its first query is slow)."""
+    _configure().search_registered_models(max_results=1)
+
+
 def registry_name(task: str, tenant: str) -> str:
     return task if tenant == DEFAULT_TENANT else f"{tenant}~{task}"
 

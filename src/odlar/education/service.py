@@ -263,6 +263,44 @@ class Tracker:
         self._log(tenant, actor, "class_report", version, {"class": class_id}, out)
         return out
 
+    def class_matrix(
+        self, *, tenant: str, class_id: str, model_version: int | None = None,
+        actor: str = "odlar",
+    ) -> dict[str, Any]:  # fmt: skip
+        """Mastery of every student of a class (rows) on every skill the class practised
+        (columns); None where a student never practised the skill. For heat maps."""
+        version, model = self.model(tenant, model_version)
+        with session_scope() as s:
+            students = sorted(
+                set(
+                    s.scalars(
+                        select(LearnerInteraction.student).where(
+                            LearnerInteraction.tenant == tenant,
+                            LearnerInteraction.class_id == class_id,
+                        )
+                    ).all()
+                )
+            )
+        if not students:
+            raise NotFound(f"no answers recorded for class '{class_id}'")
+        states = [self._current(tenant, version, model, st) for st in students]
+        practised = np.vstack([st.practised for st in states])
+        skills = [i for i in range(1, model.n_skills + 1) if practised[:, i].any()]
+        skill_of = {v: k for k, v in model.skill_ids.items()}
+        rows = []
+        for st in states:
+            m = model.mastery_from(st.state)
+            rows.append([round(float(m[i]), 3) if st.practised[i] else None for i in skills])
+        out = {
+            "class": class_id,
+            "model_version": version,
+            "students": students,
+            "skills": [skill_of.get(i, str(i)) for i in skills],
+            "mastery": rows,
+        }
+        self._log(tenant, actor, "class_report", version, {"class": class_id}, out)
+        return out
+
     def _known(
         self, tenant: str, version: int, model: Any, student: str, allow_new: bool = False
     ) -> StudentState:

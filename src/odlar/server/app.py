@@ -10,7 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import BaseModel, Field
 
 from odlar import __version__
@@ -38,6 +45,7 @@ def _error_body(exc: OdlarError) -> dict[str, Any]:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
     jobs.recover()  # a job whose process died with the old server
+    tracking.warm()  # MLflow's first use costs seconds: pay it at start, not on a page
     yield
 
 
@@ -50,7 +58,9 @@ def create_app() -> FastAPI:
     )
 
     @app.exception_handler(OdlarError)
-    async def _odlar_error(_request: Request, exc: OdlarError) -> JSONResponse:
+    async def _odlar_error(request: Request, exc: OdlarError) -> Response:
+        if request.url.path.startswith("/ui/"):  # console pages answer with a page
+            return _console_error(request, exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
@@ -74,7 +84,26 @@ def create_app() -> FastAPI:
     _education_routes(api)
     _governance_routes(api)
     app.include_router(api)
+
+    from odlar.web.console import install
+
+    install(app)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=303)
+
     return app
+
+
+def _console_error(request: Request, exc: OdlarError) -> Response:
+    from odlar.web.console import SignInRequired, page_error, principal_of
+
+    try:
+        me = principal_of(request)
+    except SignInRequired:
+        me = None
+    return page_error(request, exc, me)
 
 
 def _tasks_routes(api: APIRouter) -> None:

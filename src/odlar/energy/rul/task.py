@@ -196,7 +196,8 @@ class RulTask(Task):
         units = []
         for unit, rows in frame.groupby("unit", sort=False):
             readings = rows.drop(columns=["unit"]).to_dict(orient="records")
-            units.append(UnitHistory(unit=str(unit), readings=readings))
+            # the loader validated every value already: no second validation of each reading
+            units.append(UnitHistory.model_construct(unit=str(unit), readings=readings))
         return RulRequest(
             units=units, level=options.get("level", 0.9), model_version=options.get("model_version")
         )

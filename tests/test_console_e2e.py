@@ -1,0 +1,231 @@
+"""The web console in a real browser: Debian's Chromium driven by Playwright, headless,
+against `odlar serve` on loopback. Sign in with the keyboard, start a small job and follow
+it to the end, open its chart, approve the model, find the approval in the event log; the
+energy, education and governance pages; labels on every control; each role sees only what
+it may do. Screenshots of every page and each page's server time (Server-Timing) are kept
+in $ODLAR_SCREENSHOTS (default build/screenshots)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import REPO, SHARED_DATA
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+SHOTS = Path(os.environ.get("ODLAR_SCREENSHOTS", REPO / "build" / "screenshots"))
+PASSWORD = "console-test-password"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """`odlar serve` on loopback with approval switched on; (base url, admin token)."""
+    port = _free_port()
+    env = {**os.environ, "ODLAR_REQUIRE_APPROVAL": "true", "ODLAR_HOST": "127.0.0.1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odlar", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        token = proc.stdout.readline().strip()
+        assert token.startswith("odl_"), token
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        from odlar.governance import accounts
+
+        accounts.set_password("admin", PASSWORD, tenant="default", actor="test")
+        accounts.create_user("vera", "viewer", tenant="default", actor="test", password=PASSWORD)
+        yield base, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _unlabelled(page) -> list[str]:
+    """Controls a screen reader could not name."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll(
+              'input:not([type=hidden]), select, textarea, button')]
+          .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                   && !el.getAttribute('aria-labelledby')
+                   && !(el.tagName == 'BUTTON' && el.textContent.trim()))
+          .map(el => el.outerHTML.slice(0, 80))"""
+    )
+
+
+class Visit:
+    """Screenshots and server times of every page the test opens."""
+
+    def __init__(self, page) -> None:
+        self.page, self.timings = page, {}
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.on("response", self._timing)
+
+    def _timing(self, response) -> None:
+        header = response.headers.get("server-timing", "")
+        if "/ui/" in response.url and "dur=" in header and "/static/" not in response.url:
+            path = response.url.split("127.0.0.1", 1)[1].split(":", 1)[1].split("/", 1)[1]
+            self.timings.setdefault("/" + path, []).append(float(header.split("dur=")[1]))
+
+    def shot(self, name: str) -> None:
+        self.page.wait_for_load_state("networkidle")
+        assert _unlabelled(self.page) == [], f"{name}: unlabelled controls"
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _job(base: str, token: str, spec: dict) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    job = httpx.post(f"{base}/api/v1/jobs", json=spec, headers=headers).json()
+    for _ in range(600):
+        job = httpx.get(f"{base}/api/v1/jobs/{job['id']}", headers=headers).json()
+        if job["state"] in ("succeeded", "failed", "interrupted"):
+            break
+        time.sleep(0.5)
+    assert job["state"] == "succeeded", job
+    return job
+
+
+def test_console_end_to_end(server: tuple[str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = server
+    headers = {"Authorization": f"Bearer {token}"}
+    cmapss = SHARED_DATA / "energy" / "cmapss"
+    fleet = httpx.post(
+        f"{base}/api/v1/datasets", params={"task": "energy.rul"}, headers=headers,
+        files={"file": ("test_FD001.txt", (cmapss / "test_FD001.txt").read_bytes())},
+    ).json()  # fmt: skip
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        visit = Visit(page)
+
+        # sign in with the keyboard only
+        page.goto(f"{base}/ui/jobs")
+        expect(page).to_have_url(f"{base}/ui/sign-in?next=/ui/jobs")
+        visit.shot("01-sign-in")
+        page.keyboard.press("Tab")  # skip link
+        page.get_by_label("User").focus()
+        page.keyboard.type("admin")
+        page.keyboard.press("Tab")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Jobs", exact=True)).to_be_visible()
+        expect(page.get_by_role("navigation", name="Main")).to_contain_text("Event log")
+
+        # start a small job and follow it to the end
+        page.get_by_label("Task", exact=True).select_option("energy.rul")
+        page.get_by_label("Training data").fill("energy/cmapss/train_FD001.txt")
+        page.get_by_label("Method").fill("gbm")
+        page.get_by_label("Parameters").fill("folds=2, max_iter=30, cuts_per_unit=2")
+        visit.shot("02-jobs")
+        page.get_by_role("button", name="Start job").click()
+        expect(page.locator("[data-state]")).to_have_text("succeeded", timeout=180_000)
+        chart = page.locator("#job-chart .main-svg").first
+        expect(chart).to_be_visible()
+        visit.shot("03-job-succeeded")
+
+        # open the model, run its checks, approve it
+        page.get_by_role("link", name="energy.rul v1").click()
+        expect(page.get_by_role("heading", name="energy.rul v1 (pending)")).to_be_visible()
+        page.get_by_role("button", name="Run checks").click()
+        expect(page.locator("#checks table")).to_contain_text("data integrity")
+        visit.shot("04-model-checks")
+        page.get_by_label("Reason", exact=True).fill("acceptance run on FD001")
+        page.get_by_label("Approve although checks failed").check()
+        page.get_by_role("button", name="Approve", exact=True).click()
+        expect(page.get_by_role("heading", name="energy.rul v1 (approved)")).to_be_visible()
+        visit.shot("05-model-approved")
+
+        # the approval is in the event log, and the chain verifies
+        page.get_by_role("link", name="Event log").click()
+        row = page.locator("tr[data-action=model_approve]")
+        expect(row).to_contain_text("admin")
+        expect(row).to_contain_text("energy.rul/1")
+        page.get_by_role("button", name="Verify the chain").click()
+        expect(page.locator("#verify")).to_contain_text("Intact")
+        visit.shot("06-event-log")
+
+        # energy: the fleet with intervals, one unit's trends, alerts, benchmarks
+        page.goto(f"{base}/ui/energy/rul?dataset={fleet['id']}")
+        expect(page.locator(".chart .main-svg").first).to_be_visible()
+        expect(page.locator("tbody tr")).to_have_count(100)
+        visit.shot("07-fleet-rul")
+        page.locator("tbody tr a").first.click()
+        expect(page.locator(".chart .main-svg").first).to_be_visible()
+        visit.shot("08-unit-trends")
+        page.get_by_role("link", name="Energy: alerts").click()
+        visit.shot("09-alerts")
+        page.get_by_role("link", name="Models").click()
+        expect(page.locator("td.state-approved")).to_have_count(1)
+        visit.shot("10-models")
+
+        # education: a class heat map and a student's next exercises
+        edu = _job(base, token, {
+            "task": "education.tracing", "method": "bkt",
+            "data": "education/assist2009/assist2009_pid_test2.csv",
+            "params": {"iters": 5, "max_students": 150},
+        })  # fmt: skip
+        version = edu["result"]["model"]["version"]
+        approved = httpx.post(
+            f"{base}/api/v1/models/education.tracing/{version}/approve", headers=headers,
+            json={"override": True, "reason": "console test"}, timeout=120,
+        )  # fmt: skip
+        assert approved.status_code == 200, approved.text
+        answers = [
+            {"student": f"pupil-{s}", "skills": str(k), "correct": (s + k) % 2, "class_id": "7B"}
+            for s in range(6) for k in (10, 11, 12, 10)
+        ]  # fmt: skip
+        r = httpx.post(
+            f"{base}/api/v1/tasks/education.tracing/answers", headers=headers,
+            json={"answers": answers}, timeout=60,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        page.goto(f"{base}/ui/education")
+        page.get_by_role("link", name="Class 7B").click()
+        expect(page.locator(".chart .main-svg").first).to_be_visible()
+        visit.shot("11-class-heat-map")
+        page.goto(f"{base}/ui/education/students/pupil-3")
+        expect(page.get_by_role("heading", name="Next exercises")).to_be_visible()
+        visit.shot("12-student")
+
+        # a viewer sees no job form, no event log, and may not approve
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("User").fill("vera")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Event log")
+        page.goto(f"{base}/ui/jobs")
+        expect(page.get_by_role("button", name="Start job")).to_have_count(0)
+        page.goto(f"{base}/ui/models/energy.rul/1")
+        expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+        expect(page.get_by_role("button", name="Revoke")).to_have_count(0)
+        visit.shot("13-viewer-model")
+        response = page.goto(f"{base}/ui/audit")
+        assert response is not None and response.status == 403
+        browser.close()
+    (SHOTS / "server-timings.json").write_text(json.dumps(visit.timings, indent=1))

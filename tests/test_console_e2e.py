@@ -148,6 +148,19 @@ def test_console_end_to_end(server: tuple[str, str]) -> None:
         chart = page.locator("#job-chart .main-svg").first
         expect(chart).to_be_visible()
         visit.shot("03-job-succeeded")
+        succeeded = page.url
+
+        # a job that fails shows its message
+        page.get_by_role("link", name="Jobs").click()
+        page.get_by_label("Task", exact=True).select_option("energy.rul")
+        page.get_by_label("Training data").fill("energy/cmapss/train_FD001.txt")
+        page.get_by_label("Method").fill("gbm")
+        page.get_by_label("Parameters").fill("no_such_knob=3")
+        page.get_by_role("button", name="Start job").click()
+        expect(page.locator("[data-state]")).to_have_text("failed", timeout=60_000)
+        expect(page.get_by_role("alert")).to_contain_text("no_such_knob")
+        visit.shot("03b-job-failed")
+        page.goto(succeeded)
 
         # open the model, run its checks, approve it
         page.get_by_role("link", name="energy.rul v1").click()

@@ -17,7 +17,7 @@ from rich.table import Table
 from odlar.core.errors import OdlarError, UsageError
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Permission as P
-from odlar.governance.roles import Principal
+from odlar.governance.roles import Principal, acting_tenant
 
 app = typer.Typer(
     name="odlar",
@@ -708,17 +708,6 @@ def data_list() -> None:
     console.print(table)
 
 
-def _tenant_for(me: Principal, tenant: str | None) -> str:
-    """Admins act in their own tenant; the default tenant's admins in any."""
-    from odlar.core.errors import Forbidden
-
-    if tenant is None or tenant == me.tenant:
-        return me.tenant
-    if me.tenant != DEFAULT_TENANT:
-        raise Forbidden("only the platform's admins (tenant 'default') act in other tenants")
-    return tenant
-
-
 TENANT_OPT = typer.Option(None, "--tenant", help="Another tenant (platform admins only)")
 
 
@@ -731,7 +720,10 @@ def tenants_create(
     me = _as(P.ADMIN)
     from odlar.governance import accounts
 
-    _tenant_for(me, tenant_id if me.tenant == DEFAULT_TENANT else "")
+    if me.tenant != DEFAULT_TENANT:
+        from odlar.core.errors import Forbidden
+
+        raise Forbidden("only the platform's admins (tenant 'default') create tenants")
     accounts.create_tenant(tenant_id, name, actor=me.name)
     console.print(f"tenant {tenant_id} created")
 
@@ -763,7 +755,9 @@ def users_create(
     secret = (
         typer.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
     )
-    accounts.create_user(name, role, tenant=_tenant_for(me, tenant), actor=me.name, password=secret)
+    accounts.create_user(
+        name, role, tenant=acting_tenant(me, tenant), actor=me.name, password=secret
+    )
     console.print(f"user {name} ({role}) created")
 
 
@@ -774,7 +768,7 @@ def users_list(tenant: str | None = TENANT_OPT) -> None:
     from odlar.governance import accounts
 
     table = Table("name", "role", "password", "locked until", "disabled")
-    for u in accounts.list_users(_tenant_for(me, tenant)):
+    for u in accounts.list_users(acting_tenant(me, tenant)):
         table.add_row(
             u["name"], u["role"], "yes" if u["password"] else "", u["locked_until"] or "",
             "yes" if u["disabled"] else "",
@@ -788,7 +782,7 @@ def users_role(name: str, role: str, tenant: str | None = TENANT_OPT) -> None:
     me = _as(P.ADMIN)
     from odlar.governance import accounts
 
-    accounts.set_role(name, role, tenant=_tenant_for(me, tenant), actor=me.name)
+    accounts.set_role(name, role, tenant=acting_tenant(me, tenant), actor=me.name)
     console.print(f"user {name} is now {role}")
 
 
@@ -798,7 +792,7 @@ def users_disable(name: str, tenant: str | None = TENANT_OPT) -> None:
     me = _as(P.ADMIN)
     from odlar.governance import accounts
 
-    accounts.disable_user(name, tenant=_tenant_for(me, tenant), actor=me.name)
+    accounts.disable_user(name, tenant=acting_tenant(me, tenant), actor=me.name)
     console.print(f"user {name} disabled")
 
 
@@ -815,7 +809,7 @@ def tokens_create(
 
     print(
         accounts.create_token(
-            user, tenant=_tenant_for(me, tenant), actor=me.name, label=label, days=days
+            user, tenant=acting_tenant(me, tenant), actor=me.name, label=label, days=days
         )
     )
 
@@ -827,7 +821,7 @@ def tokens_list(tenant: str | None = TENANT_OPT) -> None:
     from odlar.governance import accounts
 
     table = Table("id", "user", "label", "prefix", "role", "created", "expires", "revoked")
-    for t in accounts.list_tokens(_tenant_for(me, tenant)):
+    for t in accounts.list_tokens(acting_tenant(me, tenant)):
         table.add_row(
             t["id"], t["user"], t["label"], t["prefix"] + "…", t["role"], t["created_at"][:19],
             (t["expires_at"] or "")[:19], "yes" if t["revoked"] else "",
@@ -841,7 +835,7 @@ def tokens_revoke(token_id: str, tenant: str | None = TENANT_OPT) -> None:
     me = _as(P.ADMIN)
     from odlar.governance import accounts
 
-    accounts.revoke_token(token_id, tenant=_tenant_for(me, tenant), actor=me.name)
+    accounts.revoke_token(token_id, tenant=acting_tenant(me, tenant), actor=me.name)
     console.print(f"token {token_id} revoked")
 
 
@@ -852,7 +846,7 @@ def audit_verify(tenant: str | None = TENANT_OPT) -> None:
     me = _as(P.AUDIT)
     from odlar.governance import audit
 
-    scope = None if me.tenant == DEFAULT_TENANT and tenant is None else _tenant_for(me, tenant)
+    scope = None if me.tenant == DEFAULT_TENANT and tenant is None else acting_tenant(me, tenant)
     result = audit.verify(scope)
     for p in result.problems:
         err.print(f"[red]{p.kind}[/red] tenant {p.tenant} record {p.seq}: {p.detail}")
@@ -876,7 +870,7 @@ def audit_show(
     from odlar.governance import audit
 
     table = Table("seq", "at", "actor", "action", "target", "model", "hash")
-    rows = audit.events(_tenant_for(me, tenant), action=action, limit=limit, newest_first=True)
+    rows = audit.events(acting_tenant(me, tenant), action=action, limit=limit, newest_first=True)
     for r in rows:
         table.add_row(
             str(r["seq"]), r["at"][:23], r["actor"], r["action"], r["target"],
@@ -894,7 +888,7 @@ def audit_export(
     me = _as(P.AUDIT)
     from odlar.governance import audit
 
-    scope = _tenant_for(me, tenant)
+    scope = acting_tenant(me, tenant)
     n = audit.export(scope, out)
     audit.record(tenant=scope, actor=me.name, action="audit_export", output={"records": n})
     console.print(f"wrote {n} records to {out}")
@@ -907,7 +901,7 @@ def audit_prune(tenant: str | None = TENANT_OPT) -> None:
     me = _as(P.ADMIN)
     from odlar.governance import audit
 
-    n = audit.prune(_tenant_for(me, tenant), actor=me.name)
+    n = audit.prune(acting_tenant(me, tenant), actor=me.name)
     console.print(f"removed {n} records older than the retention period")
 
 

@@ -35,11 +35,13 @@ def run(
     methods: tuple[str, ...] | None = None,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    if task_name == "governance":  # the platform's own controls, not a task
-        from odlar.governance.bench import run_bench
+    platform_benches = {"governance": "odlar.governance.bench", "console": "odlar.web.bench"}
+    if task_name in platform_benches:  # the platform's own targets, not a task's
+        import importlib
 
+        module = importlib.import_module(platform_benches[task_name])
         start = time.perf_counter()
-        result = run_bench(quick=quick, progress=progress)
+        result = module.run_bench(quick=quick, progress=progress)
         return _package(result, quick, time.perf_counter() - start, record=False)
     task = get_task(task_name)
     if dataset is not None and task.datasets and dataset not in task.datasets:

@@ -236,19 +236,7 @@ class Tracker:
         actor: str = "odlar",
     ) -> dict[str, Any]:
         version, model = self.model(tenant, model_version)
-        with session_scope() as s:
-            students = sorted(
-                set(
-                    s.scalars(
-                        select(LearnerInteraction.student).where(
-                            LearnerInteraction.tenant == tenant,
-                            LearnerInteraction.class_id == class_id,
-                        )
-                    ).all()
-                )
-            )
-        if not students:
-            raise NotFound(f"no answers recorded for class '{class_id}'")
+        students = _class_students(tenant, class_id)
         states = [self._current(tenant, version, model, st) for st in students]
         mastery = np.vstack([model.mastery_from(st.state) for st in states])
         practised = np.vstack([st.practised for st in states])
@@ -270,19 +258,7 @@ class Tracker:
         """Mastery of every student of a class (rows) on every skill the class practised
         (columns); None where a student never practised the skill. For heat maps."""
         version, model = self.model(tenant, model_version)
-        with session_scope() as s:
-            students = sorted(
-                set(
-                    s.scalars(
-                        select(LearnerInteraction.student).where(
-                            LearnerInteraction.tenant == tenant,
-                            LearnerInteraction.class_id == class_id,
-                        )
-                    ).all()
-                )
-            )
-        if not students:
-            raise NotFound(f"no answers recorded for class '{class_id}'")
+        students = _class_students(tenant, class_id)
         states = [self._current(tenant, version, model, st) for st in students]
         practised = np.vstack([st.practised for st in states])
         skills = [i for i in range(1, model.n_skills + 1) if practised[:, i].any()]
@@ -308,6 +284,18 @@ class Tracker:
         if st.rows == 0 and not allow_new:
             raise NotFound("no answers recorded for this student")
         return st
+
+
+def _class_students(tenant: str, class_id: str) -> list[str]:
+    with session_scope() as s:
+        students = s.scalars(
+            select(LearnerInteraction.student)
+            .where(LearnerInteraction.tenant == tenant, LearnerInteraction.class_id == class_id)
+            .distinct()
+        ).all()
+    if not students:
+        raise NotFound(f"no answers recorded for class '{class_id}'")
+    return sorted(students)
 
 
 def _accuracy(recent: list[int]) -> float | None:

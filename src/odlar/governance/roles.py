@@ -56,3 +56,15 @@ def valid_role(role: str) -> str:
     if role not in ROLES:
         raise UsageError(f"unknown role '{role}' (roles: {', '.join(ROLES)})")
     return role
+
+
+def acting_tenant(principal: Principal, tenant: str | None) -> str:
+    """The tenant an admin action applies to: their own, or (for the platform's admins, of
+    tenant 'default') any tenant they name."""
+    from odlar.core.store import DEFAULT_TENANT
+
+    if tenant is None or tenant == principal.tenant:
+        return principal.tenant
+    if principal.tenant != DEFAULT_TENANT:
+        raise Forbidden("only the platform's admins (tenant 'default') act in other tenants")
+    return tenant

@@ -30,7 +30,7 @@ from odlar.education.service import TRACKER
 from odlar.energy.faults.live import HUB, MonitorResponse
 from odlar.energy.faults.task import FaultRequest
 from odlar.governance import accounts, approval, audit, checks, documentation
-from odlar.governance.roles import Principal
+from odlar.governance.roles import Principal, acting_tenant
 from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
 
 
@@ -471,16 +471,6 @@ class TokenIn(BaseModel):
     days: int | None = Field(default=None, ge=1, le=3650, description="Expiry; none: never")
 
 
-def _target_tenant(principal: Principal, tenant: str | None) -> str:
-    """Admins act in their own tenant; the default tenant's admins run the platform and may
-    act in any tenant."""
-    if tenant is None or tenant == principal.tenant:
-        return principal.tenant
-    if principal.tenant != DEFAULT_TENANT:
-        raise Forbidden("only the platform's admins (tenant 'default') act in other tenants")
-    return tenant
-
-
 def _governance_routes(api: APIRouter) -> None:
     @api.post("/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours")
     def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
@@ -523,7 +513,7 @@ def _governance_routes(api: APIRouter) -> None:
     @api.post("/users", tags=["access"], status_code=201)
     def create_user(body: UserIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         return accounts.create_user(
-            body.name, body.role, tenant=_target_tenant(principal, body.tenant),
+            body.name, body.role, tenant=acting_tenant(principal, body.tenant),
             actor=principal.name, password=body.password,
         )  # fmt: skip
 

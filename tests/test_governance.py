@@ -264,7 +264,14 @@ def test_checks_approval_revocation_and_documentation(gov) -> None:
 
     log = client.get("/api/v1/audit/events", headers=_as(tokens["auditor"])).json()
     actions = [e["action"] for e in log]
-    for action in ("predict", "model_check", "model_approve", "model_revoke", "job_submit"):
+    for action in (
+        "predict",
+        "model_check",
+        "model_approve",
+        "model_revoke",
+        "job_submit",
+        "server_start",
+    ):
         assert action in actions, action
     pred = next(e for e in log if e["action"] == "predict")
     assert pred["model_version"] == f"education.tracing/{version}"

@@ -46,7 +46,28 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
     jobs.recover()  # a job whose process died with the old server
     tracking.warm()  # MLflow's first use costs seconds: pay it at start, not on a page
+    _log_configuration()
     yield
+
+
+def _log_configuration() -> None:
+    """Each start records the governance settings in effect (never a secret), so a change
+    of configuration between two starts is visible in the event log."""
+    from odlar.core.config import get_settings
+
+    cfg = get_settings()
+    audit.record(
+        tenant=DEFAULT_TENANT, actor="odlar", action="server_start",
+        output={
+            "version": __version__,
+            "require_approval": cfg.require_approval,
+            "audit_retention_days": cfg.audit_retention_days,
+            "max_failed_sign_ins": cfg.max_failed_sign_ins,
+            "lockout_minutes": cfg.lockout_minutes,
+            "database": cfg.db_url.split("://", 1)[0],
+            "pseudonym_key": "configured" if cfg.pseudonym_key else "key file",
+        },
+    )  # fmt: skip
 
 
 def create_app() -> FastAPI:

@@ -172,6 +172,11 @@ def test_tenants_never_see_each_others_things(gov) -> None:
         assert r.status_code in (404, 409), (method, url, r.status_code, r.text)
         assert "log.csv" not in r.text and "trainer" not in r.text  # nothing of theirs
 
+    from odlar.core.datasets import resolve_source
+
+    stolen = {"task": "education.tracing", "data": str(resolve_source(dataset))}
+    r = client.post("/api/v1/jobs", json=stolen, headers=_as(b))
+    assert r.status_code == 404, "another tenant's upload is not reachable by its path"
     body = {
         "model_version": version,
         "students": [{"student": "s1", "answers": [{"skills": "10", "correct": 1}]}],

@@ -30,8 +30,9 @@ def sha256_file(path: Path) -> str:
 def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = False) -> Path:
     """A dataset id of this tenant, or a path (relative ones are under ODLAR_DATA).
 
-    `confined` (the API) refuses paths outside ODLAR_DATA and the upload folder, so a
-    remote caller cannot make the server read arbitrary files.
+    `confined` (the API) refuses paths outside ODLAR_DATA, so a remote caller cannot make
+    the server read arbitrary files, nor another tenant's uploads (those only by their id,
+    which is checked against the tenant).
     """
     if not ref or "\x00" in ref or len(ref) > 4096:
         raise UsageError("data: give a dataset id or a path (no NUL byte, at most 4096 chars)")
@@ -53,8 +54,10 @@ def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = F
 
 def _inside(path: Path, settings: Any) -> bool:
     resolved = path.resolve()
-    roots = (settings.data_dir.resolve(), settings.uploads_dir.resolve())
-    return any(resolved.is_relative_to(root) for root in roots)
+    uploads = settings.uploads_dir.resolve()
+    if resolved.is_relative_to(uploads):  # even when the uploads live under ODLAR_DATA
+        return False
+    return resolved.is_relative_to(settings.data_dir.resolve())
 
 
 def save_upload(

@@ -286,7 +286,9 @@ def _engine(url: str) -> Engine:
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)
+    # a network database may drop idle connections: ping on checkout; a SQLite file never
+    # does, and the ping would cost every request on the predict path
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     migrate(url)

@@ -33,13 +33,12 @@ def state(tenant: str, task: str, version: int) -> str:
 
 
 def states(tenant: str, task: str) -> dict[int, str]:
-    """Every decided version of a task and its current state."""
-    with session_scope() as s:
-        rows = s.execute(
-            select(ModelDecision.version, ModelDecision.decision)
-            .where(ModelDecision.tenant == tenant, ModelDecision.task == task)
-            .order_by(ModelDecision.id)
-        ).all()
+    """Every decided version of a task and its current state (read on every request that
+    names no version: Core, not the ORM)."""
+    c = _DECISIONS.c
+    query = select(c.version, c.decision).where(c.tenant == tenant, c.task == task).order_by(c.id)
+    with get_engine(get_settings().db_url).connect() as conn:
+        rows = conn.execute(query).all()
     return {int(v): d for v, d in rows}
 
 

@@ -160,6 +160,19 @@ def to_markdown(doc: dict[str, Any]) -> str:
             lines += _md_performance(section)
         elif key == "5_risk_management":
             lines += _md_checks(section)
+        elif key == "3_monitoring_and_control":
+            lines += [
+                f"- **human oversight**: {section['human_oversight']}",
+                f"- **predictions logged**: {section['predictions_logged']}",
+                "",
+                "| decision | by | reason | checks overridden | at |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {d['decision']} | {d['actor']} | {d['reason']} | "
+                f"{'yes' if d['overridden'] else 'no'} | {d['at'][:19]} |"
+                for d in section["decisions"]
+            ] or ["| none yet | | | | |"]
         else:
             lines += [f"- **{k.replace('_', ' ')}**: {_md_value(v)}" for k, v in section.items()]
     return "\n".join(lines) + "\n"
@@ -202,13 +215,21 @@ def _md_checks(r: dict[str, Any]) -> list[str]:
     return out
 
 
+def _inline(text: str) -> str:
+    """Markdown's **bold** and `code` in one escaped line, as HTML."""
+    import re
+
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
 def to_html(doc: dict[str, Any]) -> str:
     """A self-contained HTML page of the Markdown text (no external assets)."""
     body = []
     in_table = False
     for line in to_markdown(doc).splitlines():
         if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
+            cells = [_inline(html.escape(c.strip())) for c in line.strip("|").split("|")]
             if set("".join(cells)) <= {"-"}:
                 continue
             if not in_table:
@@ -219,7 +240,7 @@ def to_html(doc: dict[str, Any]) -> str:
         if in_table:
             body.append("</table>")
             in_table = False
-        text = html.escape(line)
+        text = _inline(html.escape(line))
         if line.startswith("### "):
             body.append(f"<h3>{text[4:]}</h3>")
         elif line.startswith("## "):

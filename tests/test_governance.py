@@ -333,7 +333,7 @@ def test_audit_prune_keeps_the_chain_verifiable(home: Path) -> None:
 def test_audit_export_is_complete_json_lines(home: Path, tmp_path: Path) -> None:
     _chain(3)
     out = tmp_path / "log.jsonl"
-    assert audit.export("default", out) == 3
+    assert audit.export("default", out, actor="t") == 3
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["seq"] for r in rows] == [1, 2, 3] and rows[1]["prev_hash"] == rows[0]["hash"]
 

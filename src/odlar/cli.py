@@ -889,8 +889,7 @@ def audit_export(
     from odlar.governance import audit
 
     scope = acting_tenant(me, tenant)
-    n = audit.export(scope, out)
-    audit.record(tenant=scope, actor=me.name, action="audit_export", output={"records": n})
+    n = audit.export(scope, out, actor=me.name)
     console.print(f"wrote {n} records to {out}")
 
 

@@ -151,7 +151,13 @@ def acknowledge(alert_id: str, *, tenant: str, by: str, note: str | None = None)
             raise Conflict(f"alert {alert_id} was already acknowledged by {alert.acknowledged_by}")
         alert.acknowledged_at, alert.acknowledged_by, alert.note = utcnow(), by, note
         s.flush()
-        return to_dict(alert)
+        out = to_dict(alert)
+    from odlar.governance import audit  # every channel (API, CLI, console) logs it here
+
+    audit.record(
+        tenant=tenant, actor=by, action="alert_ack", target=alert_id, output={"note": note}
+    )
+    return out
 
 
 def _find(s: Any, alert_id: str, tenant: str) -> AlertRecord:

@@ -248,10 +248,17 @@ def _as_dict(e: AuditEvent) -> dict[str, Any]:
     return {"tenant": e.tenant, **{f: getattr(e, f) for f in FIELDS}}
 
 
-def export(tenant: str, out: Path, **filters: Any) -> int:
+def exported(tenant: str, *, actor: str, **filters: Any) -> list[dict[str, Any]]:
+    """The tenant's records for an auditor to take away; the export itself is logged."""
+    rows = events(tenant, **filters)
+    record(tenant=tenant, actor=actor, action="audit_export", output={"records": len(rows)})
+    return rows
+
+
+def export(tenant: str, out: Path, *, actor: str, **filters: Any) -> int:
     """Write the tenant's records as JSON Lines (each with its hashes); returns the count.
     Written to a temporary file first: a failed export leaves no partial file."""
-    rows = events(tenant, **filters)
+    rows = exported(tenant, actor=actor, **filters)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("w") as f:
         for r in rows:

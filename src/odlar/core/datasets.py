@@ -36,6 +36,11 @@ def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = F
     """
     if not ref or "\x00" in ref or len(ref) > 4096:
         raise UsageError("data: give a dataset id or a path (no NUL byte, at most 4096 chars)")
+    from odlar.core.tasks import packaged_source
+
+    packaged = packaged_source(ref)
+    if packaged is not None:
+        return packaged
     with session_scope() as s:
         rec = s.get(DatasetRecord, ref)
         if rec is not None and rec.tenant == tenant:

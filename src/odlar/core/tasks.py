@@ -185,8 +185,11 @@ class Task(ABC):
 
 
 _REGISTRY: dict[str, type[Task]] = {}
+#: Data that ships inside an installed package, named by a prefix (e.g. ``resco:cologne1``):
+#: prefix -> function giving the folder or file. Read-only, so the API may name it too.
+PACKAGED_SOURCES: dict[str, Callable[[str], Path]] = {}
 #: Sector packages whose import registers their tasks; a new sector adds one line here.
-SECTOR_PACKAGES = ("odlar.energy", "odlar.education")
+SECTOR_PACKAGES = ("odlar.energy", "odlar.education", "odlar.mobility")
 
 
 def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> list[Any]:
@@ -212,6 +215,14 @@ def register(cls: type[Task]) -> type[Task]:
 def _discover() -> None:
     for package in SECTOR_PACKAGES:
         importlib.import_module(package)
+
+
+def packaged_source(ref: str) -> Path | None:
+    _discover()
+    for prefix, resolve in PACKAGED_SOURCES.items():
+        if ref.startswith(prefix):
+            return resolve(ref)
+    return None
 
 
 def task_names() -> list[str]:

@@ -1,0 +1,175 @@
+"""The RESCO protocol (BENCHMARKS.md section 5): eight scenarios, one-hour episodes, RESCO
+delay; our controllers re-measured on our SUMO beside the published SUMO 1.9 figures."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from odlar.core.tasks import Anchor, BenchResult, Progress
+from odlar.mobility import learning
+from odlar.mobility.scenarios import RESCO_NAMES, Scenario, resco
+from odlar.mobility.sim import Options, run_many
+
+SOURCE = "RESCO result files (Ault and Sharon, NeurIPS 2021 Datasets and Benchmarks), SUMO 1.9"
+PROTOCOL = (
+    "RESCO: one-hour episodes (Cologne from 25200 s, Ingolstadt from 57600 s, grids from 0), "
+    "a decision every 10 s with 3 s yellow (arterial4x4: 5 s and 2 s), no teleporting; "
+    "delay = mean over vehicles of timeLoss + departDelay, unfinished trips included, plus "
+    "(end - scheduled departure) for vehicles never inserted. Ours: SUMO 1.28 via libsumo, "
+    "fixed seeds; published: SUMO 1.9 with --random, learners' best training episode."
+)
+PUBLISHED_METHODS = ("fixed", "greedy", "max_pressure", "idqn", "ippo", "mplight", "fma2c")
+# BENCHMARKS.md section 5, delay in s; None where RESCO published no figure
+PUBLISHED: dict[str, tuple[float | None, ...]] = {
+    "grid4x4": (None, 34.32, 52.55, 32.95, 44.00, 46.91, 99.77),
+    "arterial4x4": (None, 820.81, 952.75, 1168.32, 686.62, 837.75, 654.13),
+    "cologne1": (56.61, 27.81, 65.85, 26.05, 43.24, 28.74, 30.79),
+    "cologne3": (46.35, 90.67, 162.28, 23.99, 24.03, 83.65, 26.86),
+    "cologne8": (63.77, 21.87, 47.73, 22.06, 21.62, 60.42, 33.88),
+    "ingolstadt1": (39.40, 28.32, 23.62, 21.48, 20.90, None, 27.00),
+    "ingolstadt7": (91.31, 80.56, 46.82, 31.19, 31.68, 48.21, 51.39),
+    "ingolstadt21": (133.10, 76.32, 136.72, 59.64, 93.11, 78.16, 90.29),
+}
+BASELINES = ("fixed", "actuated", "greedy", "max_pressure")
+SEEDS = (42, 1, 2)
+#: a vehicle standing this long inside a junction means a deadlock (teleporting is off)
+DEADLOCK_S = 300.0
+
+
+def anchors(scenario: str) -> list[Anchor]:
+    row = PUBLISHED.get(scenario)
+    if row is None:
+        return []
+    return [
+        Anchor(method=m, metrics={"delay": v}, source=SOURCE)
+        for m, v in zip(PUBLISHED_METHODS, row, strict=True)
+        if v is not None
+    ]
+
+
+def best_published(scenario: str) -> tuple[str, float]:
+    row = PUBLISHED[scenario]
+    return min(
+        ((m, v) for m, v in zip(PUBLISHED_METHODS, row, strict=True) if v is not None),
+        key=lambda mv: mv[1],
+    )
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean (and spread) over seeds of one scenario and controller."""
+    delays = [r["delay"] for r in runs]
+    out: dict[str, Any] = {
+        "scenario": runs[0]["scenario"],
+        "method": runs[0]["method"],
+        "seeds": [r["seed"] for r in runs],
+        "delay": statistics.fmean(delays),
+        "delay_sd": statistics.stdev(delays) if len(delays) > 1 else 0.0,
+        "delay_per_seed": [round(d, 2) for d in delays],
+        "deadlocks": sum(r["max_junction_wait"] > DEADLOCK_S for r in runs),
+        "wall_s_per_episode": statistics.fmean(r["wall_s"] for r in runs),
+    }
+    for key in ("delay_resco_code", "trip_time", "waiting_time", "throughput", "never_inserted",
+                "teleports", "collisions"):  # fmt: skip
+        out[key] = statistics.fmean(float(r.get(key, 0.0)) for r in runs)
+    published = dict(zip(PUBLISHED_METHODS, PUBLISHED.get(out["scenario"], ()), strict=False))
+    out["published"] = published.get(out["method"])
+    return out
+
+
+def run(
+    *,
+    quick: bool,
+    progress: Progress,
+    scenarios: tuple[str, ...] | None = None,
+    methods: tuple[str, ...] | None = None,
+    params: dict[str, Any] | None = None,
+) -> BenchResult:
+    params = params or {}
+    names = scenarios or (("cologne1", "ingolstadt1") if quick else RESCO_NAMES)
+    chosen = methods or BASELINES
+    seeds = tuple(int(s) for s in str(params.get("seeds", "42" if quick else "42,1,2")).split(","))
+    horizon = 600 if quick else None
+    notes: list[str] = []
+    plan: list[Scenario] = []
+    for name in names:
+        sc = resco(name)
+        if horizon:
+            sc = Scenario(**{**sc.__dict__, "end": sc.begin + horizon})
+        plan.append(sc)
+    results: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    weights: dict[str, Any] = {}
+    if "dqn" in chosen:
+        minutes = float(params.get("minutes", 0.2 if quick else learning.DEFAULTS["minutes"]))
+        for i, sc in enumerate(plan):
+            progress(i / (2 * len(plan)), f"training dqn on {sc.name} ({minutes:g} min)")
+            trained = learning.train(sc, {"minutes": minutes}, lambda f, m: None)
+            weights[sc.name] = trained.weights
+            notes.append(
+                f"dqn {sc.name}: trained {trained.episodes} episodes in {trained.seconds:.0f} s "
+                f"on one core; kept episode {trained.best['episode']} (evaluation seed "
+                f"{trained.best['seed']}, delay {trained.best['delay']:.2f})"
+            )
+    runs = [
+        (sc, m, {"weights": weights[sc.name]} if m == "dqn" else {}, Options(seed=seed))
+        for sc in plan
+        for m in chosen
+        for seed in seeds
+    ]
+    done: list[dict[str, Any]] = []
+
+    def tick(r: dict[str, Any]) -> None:
+        done.append(r)
+        progress(0.5 + 0.5 * len(done) / len(runs) if weights else len(done) / len(runs),
+                 f"{r['scenario']} {r['method']} seed {r['seed']}: {r['delay']:.1f} s")  # fmt: skip
+
+    t_episodes = time.perf_counter()
+    raw = run_many(runs, on_result=tick)
+    episodes_wall = time.perf_counter() - t_episodes
+    for sc in plan:
+        for m in chosen:
+            rows = [r for r in raw if r["scenario"] == sc.name and r["method"] == m]
+            results.append({k: _round(v) for k, v in summarise(rows).items()})
+    notes.append(
+        f"{len(runs)} episodes in {episodes_wall:.0f} s on {_workers(len(runs))} processes "
+        f"(whole bench {time.perf_counter() - t0:.0f} s)"
+    )
+    if not quick and set(BASELINES) <= set(chosen):
+        met = []
+        for name in names:
+            m, v = best_published(name)
+            ours = min((r for r in results if r["scenario"] == name), key=lambda r: r["delay"])
+            ok = ours["delay"] <= v
+            met.append(ok)
+            verdict = "at or below" if ok else f"behind by {ours['delay'] - v:.2f}"
+            notes.append(
+                f"{name}: best ours {ours['method']} {ours['delay']:.2f} vs best published "
+                f"{m} {v:.2f}: {verdict}"
+            )
+        notes.append(f"at or below the best published delay on {sum(met)} of {len(met)}")
+    if horizon:
+        notes.append(f"quick: {horizon} s episodes, not the protocol's hour")
+    return BenchResult(
+        task="mobility.signals",
+        dataset="resco",
+        protocol=PROTOCOL,
+        results=results,
+        anchors=[a for name in names for a in _named(name)],
+        notes=notes,
+    )
+
+
+def _named(name: str) -> list[Anchor]:
+    return [Anchor(f"{a.method} ({name})", a.metrics, a.source) for a in anchors(name)]
+
+
+def _workers(n: int) -> int:
+    import os
+
+    return max(1, min(os.cpu_count() or 1, n))
+
+
+def _round(v: Any) -> Any:
+    return round(v, 3) if isinstance(v, float) else v

@@ -50,6 +50,16 @@ education_app = typer.Typer(
     no_args_is_help=True, help="Students' answers, mastery, next exercises, class reports."
 )
 app.add_typer(education_app, name="education")
+mobility_app = typer.Typer(
+    no_args_is_help=True, help="Traffic-signal scenarios: import, list, run controllers."
+)
+mobility_import_app = typer.Typer(
+    no_args_is_help=True,
+    help="Bring a network: OpenStreetMap, SUMO files, origin-destination counts, or a "
+    "synthetic city.",
+)
+mobility_app.add_typer(mobility_import_app, name="import")
+app.add_typer(mobility_app, name="mobility")
 
 # Wide enough for benchmark tables when output is piped to a file or a CI log.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -116,7 +126,10 @@ def tasks() -> None:
 @app.command()
 def fit(
     task: str = typer.Argument(help="Task name, e.g. energy.rul"),
-    data: str = typer.Option(..., "--data", "-d", help="Training data: file or dataset id"),
+    data: str | None = typer.Option(None, "--data", "-d", help="Training data: file or dataset id"),
+    scenario: str | None = typer.Option(
+        None, "--scenario", help="mobility.signals: a RESCO name, an imported scenario or folder"
+    ),
     method: str | None = typer.Option(None, "--method", "-m", help="Model family"),
     param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter name=value"),
     eval_data: str | None = typer.Option(None, "--eval", help="Test data with ground truth"),
@@ -126,6 +139,9 @@ def fit(
     me = _as(P.OPERATE)
     from odlar.core import jobs
 
+    if (data is None) == (scenario is None):
+        raise UsageError("give the training data: --data FILE (or --scenario for traffic)")
+    data = data if scenario is None else _scenario_ref(scenario)
     spec = jobs.FitSpec(task=task, data=data, method=method, params=_params(param), eval=eval_data)
     if detach:
         job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
@@ -422,6 +438,9 @@ def bench(
     method: list[str] = typer.Option([], "--method", "-m", help="Only this method (repeatable)"),
     quick: bool = typer.Option(False, "--quick", help="Small, fast version (for tests)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON result here"),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Protocol setting name=value, e.g. seeds=42,1,2 minutes=20"
+    ),
 ) -> None:
     """Run the task's published protocol; print ours beside the published figures."""
     _as(P.OPERATE)
@@ -435,6 +454,7 @@ def bench(
             dataset=dataset,
             methods=tuple(method) or None,
             progress=update,
+            params=_params(param),
         )
     console.print(bench_mod.table(result))
     for note in result["notes"]:
@@ -902,6 +922,202 @@ def audit_prune(tenant: str | None = TENANT_OPT) -> None:
 
     n = audit.prune(acting_tenant(me, tenant), actor=me.name)
     console.print(f"removed {n} records older than the retention period")
+
+
+def _scenarios_dir() -> Path:
+    from odlar.core.config import get_settings
+
+    return get_settings().home.expanduser() / "scenarios"
+
+
+def _scenario_ref(ref: str) -> str:
+    """A RESCO name, the name of an imported scenario, or a path."""
+    from odlar.mobility.scenarios import scenario_ref
+
+    if scenario_ref(ref):
+        return f"resco:{scenario_ref(ref)}"
+    named = _scenarios_dir() / ref
+    return str(named) if (named / "scenario.json").exists() else ref
+
+
+def _imported(scenario: Any) -> None:
+    from odlar.mobility.scenarios import validate
+
+    facts = validate(scenario)
+    console.print(
+        f"scenario [bold]{scenario.name}[/bold] ({scenario.origin}): {facts['signals']} "
+        f"signals, {facts['edges']} edges, {facts['vehicles_in_episode']} vehicles from "
+        f"{scenario.begin} to {scenario.end} s, in {scenario.net.parent}"
+    )
+    console.print(f"next: odlar mobility run --scenario {scenario.name} "
+                  "-c fixed -c max_pressure --plot delay.png")  # fmt: skip
+
+
+def _import_out(name: str, out: Path | None) -> Path:
+    return out or _scenarios_dir() / name
+
+
+@mobility_import_app.command("osm")
+def mobility_import_osm(
+    osm: Path = typer.Argument(help="OpenStreetMap extract (.osm XML)"),
+    name: str | None = typer.Option(None, help="Scenario name (default: the file's stem)"),
+    guess_signals: bool = typer.Option(
+        True, help="Also guess traffic lights where the map has none (netconvert --tls.guess)"
+    ),
+    routes: list[Path] = typer.Option(
+        [], "--routes", help="Own route files (default: random trips)"
+    ),
+    begin: int = typer.Option(0),
+    end: int = typer.Option(3600),
+    period: float = typer.Option(2.0, help="Random trips: seconds between departures"),
+    seed: int = typer.Option(42),
+    out: Path | None = typer.Option(None, help="Folder (default: ODLAR_HOME/scenarios/NAME)"),
+    overwrite: bool = typer.Option(False, help="Replace an imported scenario of that name"),
+) -> None:
+    """Convert an OpenStreetMap extract with netconvert and SUMO's type map."""
+    _as(P.OPERATE)
+    from odlar.mobility.importing import import_osm
+
+    name = name or osm.stem.split(".")[0]
+    _imported(import_osm(osm, _import_out(name, out), name=name, guess_signals=guess_signals,
+                         routes=routes or None, begin=begin, end=end, period=period, seed=seed,
+                         overwrite=overwrite))  # fmt: skip
+
+
+@mobility_import_app.command("sumo")
+def mobility_import_sumo(
+    net: Path = typer.Argument(help="SUMO network (.net.xml)"),
+    routes: list[Path] = typer.Argument(help="Route files (.rou.xml)"),
+    name: str | None = typer.Option(None),
+    begin: int = typer.Option(0),
+    end: int = typer.Option(3600),
+    delta: int = typer.Option(10, help="Seconds between decisions"),
+    yellow: int = typer.Option(3, help="Yellow seconds"),
+    out: Path | None = typer.Option(None),
+    overwrite: bool = typer.Option(False),
+) -> None:
+    """Take a SUMO network and route files as they are."""
+    _as(P.OPERATE)
+    from odlar.mobility.importing import import_sumo
+
+    name = name or net.name.split(".")[0]
+    _imported(import_sumo(net, routes, _import_out(name, out), name=name, begin=begin, end=end,
+                          delta=delta, yellow=yellow, overwrite=overwrite))  # fmt: skip
+
+
+@mobility_import_app.command("od")
+def mobility_import_od(
+    net: Path = typer.Argument(help="SUMO network (.net.xml)"),
+    counts: Path = typer.Argument(help="CSV: origin,destination,count[,begin,end] (edge ids)"),
+    name: str | None = typer.Option(None),
+    begin: int = typer.Option(0),
+    end: int = typer.Option(3600),
+    seed: int = typer.Option(42),
+    out: Path | None = typer.Option(None),
+    overwrite: bool = typer.Option(False),
+) -> None:
+    """Demand from origin-destination counts, routed with duarouter."""
+    _as(P.OPERATE)
+    from odlar.mobility.importing import import_od
+
+    name = name or counts.stem
+    _imported(import_od(net, counts, _import_out(name, out), name=name, begin=begin, end=end,
+                        seed=seed, overwrite=overwrite))  # fmt: skip
+
+
+@mobility_import_app.command("synthetic")
+def mobility_import_synthetic(
+    kind: str = typer.Option("grid", help="grid, spider or rand (netgenerate)"),
+    size: int = typer.Option(3, help="Junctions per side (grid), rings (spider)"),
+    length: float = typer.Option(200.0, help="Metres between junctions"),
+    lanes: int = typer.Option(2),
+    begin: int = typer.Option(0),
+    end: int = typer.Option(3600),
+    period: float = typer.Option(2.0, help="Seconds between random departures"),
+    seed: int = typer.Option(42),
+    name: str | None = typer.Option(None),
+    out: Path | None = typer.Option(None),
+    overwrite: bool = typer.Option(False),
+) -> None:
+    """A synthetic city (netgenerate and randomTrips), for trying things without data."""
+    _as(P.OPERATE)
+    from odlar.mobility.importing import synthetic
+
+    name = name or f"{kind}{size}"
+    _imported(synthetic(_import_out(name, out), kind=kind, size=size, length=length,
+                        lanes=lanes, begin=begin, end=end, period=period, seed=seed, name=name,
+                        overwrite=overwrite))  # fmt: skip
+
+
+@mobility_app.command("scenarios")
+def mobility_scenarios() -> None:
+    """The RESCO benchmark scenarios and the ones imported here."""
+    _as(P.READ)
+    from odlar.mobility import scenarios as sc
+
+    table = Table("scenario", "origin", "begin", "end", "decision / yellow s", "where")
+    found = [sc.resco(n) for n in sc.RESCO_NAMES]
+    folder = _scenarios_dir()
+    for manifest in sorted(folder.glob("*/scenario.json")) if folder.exists() else []:
+        try:
+            found.append(sc.load(manifest.parent))
+        except OdlarError as exc:
+            err.print(f"skipped {manifest.parent}: {exc}")
+    for s in found:
+        table.add_row(s.name, s.origin, str(s.begin), str(s.end), f"{s.delta} / {s.yellow}",
+                      str(s.net.parent))  # fmt: skip
+    console.print(table)
+
+
+@mobility_app.command("run")
+def mobility_run(
+    scenario: str = typer.Option(..., "--scenario", "-s", help="RESCO name, imported name, path"),
+    controller: list[str] = typer.Option(
+        [], "--controller", "-c", help="fixed, actuated, greedy, max_pressure (repeatable)"
+    ),
+    model: list[int] = typer.Option([], "--model", help="A trained model version (repeatable)"),
+    seed: list[int] = typer.Option([], "--seed", help="Seeds (default 42, 1, 2)"),
+    junction_blocker: float | None = typer.Option(
+        None, help="SUMO --ignore-junction-blocker SECONDS (a deviation from RESCO)"
+    ),
+    plot: Path | None = typer.Option(None, "--plot", help="Delay over time: .png or .html"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write all metrics as JSON"),
+) -> None:
+    """Simulate controllers on a scenario (seeds in parallel processes) and compare them."""
+    me = _as(P.OPERATE)
+    from odlar.core import tracking
+    from odlar.core.datasets import resolve_source
+    from odlar.mobility import runs
+    from odlar.mobility import scenarios as sc
+
+    scen = sc.load(resolve_source(_scenario_ref(scenario), tenant=me.tenant))
+    sc.validate(scen)
+    models = {
+        f"v{v}": tracking.load_version("mobility.signals", v, tenant=me.tenant)[1] for v in model
+    }
+    with progress_bar(f"simulating {scen.name}") as update:
+        update(0.0, "running episodes")
+        result = runs.compare(scen, controller or ([] if models else ["fixed", "max_pressure"]),
+                              seed or [42, 1, 2], models=models,
+                              junction_blocker=junction_blocker)  # fmt: skip
+        update(1.0, "done")
+    table = Table("controller", "delay s", "± sd", "RESCO-code delay", "trip time s",
+                  "waiting s", "arrived", "never inserted", "teleports", "deadlocks",
+                  title=f"{scen.name}, seeds {', '.join(map(str, result['seeds']))}")  # fmt: skip
+    for c in result["controllers"]:
+        table.add_row(c["controller"], f"{c['delay']:.2f}", f"{c['delay_sd']:.2f}",
+                      f"{c['delay_resco_code']:.2f}", f"{c['trip_time']:.1f}",
+                      f"{c['waiting_time']:.1f}", f"{c['throughput']:.0f}",
+                      f"{c['never_inserted']:.0f}", f"{c['teleports']:.0f}",
+                      str(c["deadlocks"]))  # fmt: skip
+    console.print(table)
+    if plot:
+        console.print(f"wrote {runs.plot(result, plot)}")
+    if out:
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(result, indent=2))
+        tmp.replace(out)
+        console.print(f"wrote {out}")
 
 
 def main() -> None:

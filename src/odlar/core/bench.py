@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ from odlar.core.config import get_settings
 from odlar.core.errors import NotFound, UsageError
 from odlar.core.tasks import Progress, get_task, no_progress
 
-PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow")
+PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow", "eclipse-sumo")
 
 
 def run(
@@ -34,6 +35,7 @@ def run(
     dataset: str | None = None,
     methods: tuple[str, ...] | None = None,
     progress: Progress = no_progress,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     platform_benches = {"governance": "odlar.governance.bench", "console": "odlar.web.bench"}
     if task_name in platform_benches:  # the platform's own targets, not a task's
@@ -51,8 +53,15 @@ def run(
     data_dir = data_dir or get_settings().data_dir / task.bench_folder(dataset)
     if not data_dir.exists():
         raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
+    extra: dict[str, Any] = {}
+    if params:  # only tasks whose protocol has settings take them
+        if "params" not in inspect.signature(task.bench).parameters:
+            raise UsageError(f"{task_name}'s benchmark takes no --param settings")
+        extra["params"] = params
     start = time.perf_counter()
-    result = task.bench(data_dir, quick=quick, progress=progress, dataset=dataset, methods=methods)
+    result = task.bench(
+        data_dir, quick=quick, progress=progress, dataset=dataset, methods=methods, **extra
+    )
     return _package(result, quick, time.perf_counter() - start)
 
 

@@ -226,6 +226,16 @@ def test_console_end_to_end(server: tuple[str, str]) -> None:
         expect(page.get_by_role("heading", name="Next exercises")).to_be_visible()
         visit.shot("12-student")
 
+        # traffic: a controller fitted on a RESCO scenario appears with its delay
+        _job(base, token, {
+            "task": "mobility.signals", "method": "max_pressure", "data": "resco:cologne1",
+            "params": {"horizon": 600, "seeds": "42"},
+        })  # fmt: skip
+        page.get_by_role("link", name="Traffic signals").click()
+        expect(page.get_by_role("heading", name="Registered controllers")).to_be_visible()
+        expect(page.locator("table").last).to_contain_text("max_pressure")
+        visit.shot("13-traffic")
+
         # a viewer sees no job form, no event log, and may not approve
         page.get_by_role("button", name="Sign out").click()
         page.get_by_label("User").fill("vera")
@@ -237,7 +247,7 @@ def test_console_end_to_end(server: tuple[str, str]) -> None:
         page.goto(f"{base}/ui/models/energy.rul/1")
         expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
         expect(page.get_by_role("button", name="Revoke")).to_have_count(0)
-        visit.shot("13-viewer-model")
+        visit.shot("14-viewer-model")
         response = page.goto(f"{base}/ui/audit")
         assert response is not None and response.status == 403
         browser.close()

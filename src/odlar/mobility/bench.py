@@ -168,6 +168,78 @@ def run(
     )
 
 
+def next_phase_latency(requests: int, progress: Progress) -> BenchResult:
+    """Time the next-phase route of `odlar serve` (token, role, approval, event log
+    included) as a cabinet calls it: one signal's detectors per request, over loopback."""
+    import httpx
+    import numpy as np
+
+    from odlar.core import jobs
+    from odlar.core.bench import scratch_store
+    from odlar.governance import accounts, approval
+    from odlar.governance.bench import _serve
+
+    rows = []
+    with scratch_store():
+        token = accounts.ensure_admin()
+        versions = {}
+        for method, params in (
+            ("max_pressure", {"horizon": 600, "seeds": "42"}),
+            ("dqn", {"minutes": 0.5, "episodes": 2, "eval_every": 1, "horizon": 600,
+                     "seeds": "42"}),
+        ):  # fmt: skip
+            spec = jobs.FitSpec(task="mobility.signals", data="resco:ingolstadt7", method=method,
+                                params=params)  # fmt: skip
+            job = jobs.run(jobs.create(spec, created_by="bench").id)
+            versions[method] = v = int(job.result["model"]["version"])
+            approval.approve("default", "mobility.signals", v, actor="bench", reason="bench",
+                             override=True)  # fmt: skip
+        progress(0.3, "controllers registered; timing requests")
+        rng = np.random.default_rng(0)
+        body = {
+            "signals": [
+                {
+                    "signal": "gneJ143",
+                    "current_phase": 0,
+                    "seconds_since_green": None,
+                    "links": [{"index": i, "approach": 0.0, "queue": 0.0} for i in range(6)],
+                }
+            ]
+        }
+        with _serve("odlar", "serve") as url, httpx.Client() as http:
+            headers = {"Authorization": f"Bearer {token}"}
+            for method, v in versions.items():
+                body["model_version"] = v
+                times = []
+                for i in range(requests + 50):
+                    for link in body["signals"][0]["links"]:
+                        link["queue"] = float(rng.integers(0, 15))
+                        link["approach"] = float(rng.integers(0, 8))
+                    start = time.perf_counter()
+                    r = http.post(f"{url}/api/v1/tasks/mobility.signals/predict", json=body,
+                                  headers=headers)  # fmt: skip
+                    if i >= 50:  # the first 50 warm the path
+                        times.append(1000 * (time.perf_counter() - start))
+                    if r.status_code != 200:
+                        raise RuntimeError(r.text)
+                rows.append({
+                    "method": f"next phase, {method} (ingolstadt7 gneJ143)",
+                    "metrics": {q: round(float(np.percentile(times, p)), 3)
+                                for q, p in (("ms_p50", 50), ("ms_p99", 99))},
+                    "details": {"requests": requests},
+                })  # fmt: skip
+    return BenchResult(
+        task="mobility.signals",
+        dataset="api",
+        protocol="POST /api/v1/tasks/mobility.signals/predict on `odlar serve` over loopback, "
+        "one signal per request, governed (token, role, approval, event log); client-side "
+        "wall time; target under 5 ms at the 99th percentile",
+        results=rows,
+        anchors=[Anchor("target", {"ms_p99": 5.0}, "issue 4")],
+        notes=[],
+    )
+
+
 def _best_anchor(name: str) -> Anchor:
     method, delay = best_published(name)
     return Anchor(f"best published: {method} ({name})", {"delay": delay}, SOURCE)

@@ -131,7 +131,7 @@ class SignalsTask(Task):
     primary_metric: ClassVar[str] = "delay"
     lower_is_better: ClassVar[bool] = True
     bench_data: ClassVar[str] = ""  # the RESCO scenarios ship in the sumo-rl package
-    datasets: ClassVar[tuple[str, ...]] = ("resco", *scenarios.RESCO_NAMES)
+    datasets: ClassVar[tuple[str, ...]] = ("resco", "api", *scenarios.RESCO_NAMES)
     min_rows: ClassVar[int] = 100
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "dqn": {"minutes": 0.05, "episodes": 1, "eval_every": 1, "horizon": 600, "seeds": "42"},
@@ -244,6 +244,8 @@ class SignalsTask(Task):
         methods: tuple[str, ...] | None = None,
         params: dict[str, Any] | None = None,
     ) -> BenchResult:
+        if dataset == "api":
+            return resco_bench.next_phase_latency(200 if quick else 2000, progress)
         names = None if dataset in (None, "resco") else (dataset,)
         return resco_bench.run(
             quick=quick, progress=progress, scenarios=names, methods=methods, params=params

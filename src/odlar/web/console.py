@@ -33,6 +33,7 @@ NAV = [
     ("Energy: fleet RUL", "/ui/energy/rul", Permission.READ),
     ("Energy: alerts", "/ui/energy/alerts", Permission.READ),
     ("Education", "/ui/education", Permission.READ),
+    ("Traffic signals", "/ui/traffic", Permission.READ),
     ("Models", "/ui/models", Permission.READ),
     ("Benchmarks", "/ui/benchmarks", Permission.READ),
     ("Event log", "/ui/audit", Permission.AUDIT),

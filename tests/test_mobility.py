@@ -249,3 +249,26 @@ def test_cli_run_writes_metrics_and_plot(home: Path, tmp_path: Path) -> None:
     _no_traceback(r)
     r = odlar("fit", "mobility.signals", "--scenario", "cologne1", "--data", "x", home=home)
     assert r.returncode == 2
+
+
+def test_user_flow_on_an_imported_synthetic_city(home: Path, tmp_path: Path) -> None:
+    """Import a network, compare controllers on it, fit a controller on it, by name."""
+    from test_cli import _no_traceback, odlar
+
+    r = odlar("mobility", "import", "synthetic", "--size", "3", "--end", "600", "--period",
+              "1", "--name", "town", home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "scenario town (synthetic): 9 signals" in " ".join(r.stdout.split())
+    r = odlar("mobility", "scenarios", home=home)
+    assert "town" in r.stdout and "cologne1" in r.stdout
+    r = odlar("mobility", "run", "-s", "town", "-c", "fixed", "-c", "max_pressure", "--seed", "42",
+              "--out", str(tmp_path / "r.json"), home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads((tmp_path / "r.json").read_text())["controllers"]) == 2
+    r = odlar("fit", "mobility.signals", "--scenario", "town", "-m", "max_pressure", "-p",
+              "seeds=42", home=home)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "mobility.signals v1" in r.stdout
+    r = odlar("mobility", "import", "synthetic", "--size", "3", "--name", "town", home=home)
+    assert r.returncode == 75 and "town" in r.stderr  # exists: Conflict, nothing replaced
+    _no_traceback(r)

@@ -4,6 +4,7 @@ next-phase API, and clear errors for broken scenarios."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,43 @@ def test_adaptive_control_beats_fixed_time_on_a_synthetic_city(tmp_path: Path) -
     mp = run_episode(s, "max_pressure")
     assert mp["signals"] == fixed["signals"] >= 4
     assert mp["delay"] < fixed["delay"], (mp["delay"], fixed["delay"])
+
+
+def test_dqn_learns_to_beat_fixed_time_and_its_untrained_start() -> None:
+    """A few training episodes on cologne1's first 20 minutes: the kept weights cut the
+    delay of the network's fixed-time program, which untrained weights do not."""
+    import torch
+
+    from odlar.mobility import learning
+
+    s = replace(scenarios.resco("cologne1"), end=25200 + 1200)
+    params = {"episodes": 8, "eval_every": 2, "eps_episodes": 4, "eval_seeds": "1000"}
+    trained = learning.train(s, params, lambda f, m: None)
+    assert trained.episodes == 8 and len(trained.history) == 8
+    assert trained.best["episode"] in (2, 4, 6, 8) and trained.best["seeds"] == [1000]
+    torch.manual_seed(0)
+    untrained = learning.export(learning._net(64))
+
+    def delay(method: str, params: dict) -> float:
+        return float(np.mean([run_episode(s, method, params, Options(seed=x))["delay"]
+                              for x in (42, 1)]))  # fmt: skip
+
+    ours, fixed = delay("dqn", {"weights": trained.weights}), delay("fixed", {})
+    assert ours < 0.8 * fixed, (ours, fixed)
+    assert delay("dqn", {"weights": untrained}) > fixed > ours
+
+
+def test_bench_trains_dqn_per_scenario_in_parallel() -> None:
+    from odlar.mobility import bench
+
+    result = bench.run(quick=True, progress=lambda f, m: None, methods=("fixed", "dqn"),
+                       params={"minutes": 0.05})  # fmt: skip
+    rows = {r["method"]: r for r in result.results}
+    names = ("cologne1", "ingolstadt1")
+    assert set(rows) == {f"{m} ({s})" for m in ("fixed", "dqn") for s in names}
+    assert all(r["metrics"]["delay"] > 0 for r in rows.values())
+    trained = [n for n in result.notes if n.startswith("dqn ")]
+    assert len(trained) == 2 and all("kept episode" in n for n in trained)
 
 
 @pytest.fixture

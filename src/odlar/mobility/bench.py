@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from typing import Any
 
 from odlar.core.tasks import Anchor, BenchResult, Progress
@@ -107,15 +109,15 @@ def run(
     weights: dict[str, Any] = {}
     if "dqn" in chosen:
         minutes = float(params.get("minutes", 0.2 if quick else learning.DEFAULTS["minutes"]))
-        for i, sc in enumerate(plan):
-            progress(i / (2 * len(plan)), f"training dqn on {sc.name} ({minutes:g} min)")
-            trained = learning.train(sc, {"minutes": minutes}, lambda f, m: None)
-            weights[sc.name] = trained.weights
+        progress(0.0, f"training dqn on {len(plan)} scenarios ({minutes:g} min each)")
+        for name, trained in train_many(plan, {"minutes": minutes}):
+            weights[name] = trained.weights
             notes.append(
-                f"dqn {sc.name}: trained {trained.episodes} episodes in {trained.seconds:.0f} s "
-                f"on one core; kept episode {trained.best['episode']} (evaluation seed "
-                f"{trained.best['seed']}, delay {trained.best['delay']:.2f})"
+                f"dqn {name}: trained {trained.episodes} episodes in {trained.seconds:.0f} s "
+                f"on one core; kept episode {trained.best['episode']} (evaluation seeds "
+                f"{trained.best['seeds']}, delay {trained.best['delay']:.2f})"
             )
+            progress(0.5 * len(weights) / len(plan), f"dqn trained on {name}")
     runs = [
         (sc, m, {"weights": weights[sc.name]} if m == "dqn" else {}, Options(seed=seed))
         for sc in plan
@@ -166,6 +168,20 @@ def run(
         anchors=[_best_anchor(name) for name in names],
         notes=notes,
     )
+
+
+def _train_one(args: tuple[Scenario, dict[str, Any]]) -> tuple[str, learning.Trained]:
+    sc, params = args
+    return sc.name, learning.train(sc, params, lambda f, m: None)
+
+
+def train_many(
+    plan: list[Scenario], params: dict[str, Any]
+) -> list[tuple[str, learning.Trained]]:
+    """One DQN per scenario, trained in parallel processes (one core each: libsumo allows
+    one simulation per process, and each training runs one torch thread)."""
+    with ProcessPoolExecutor(_workers(len(plan)), mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_train_one, [(sc, params) for sc in plan]))
 
 
 def next_phase_latency(requests: int, progress: Progress) -> BenchResult:

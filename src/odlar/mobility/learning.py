@@ -25,6 +25,7 @@ import numpy as np
 
 from odlar.core.tasks import Progress
 from odlar.mobility.policies import (
+    INSIDE_WEIGHT,
     MAX_RED,
     N_FEATURES,
     Clock,
@@ -50,7 +51,9 @@ DEFAULTS: dict[str, Any] = {
     "eps_episodes": 20,  # episodes over which exploration decays
     "target_every": 300,  # gradient steps between target-network updates
     "eval_every": 3,  # episodes between greedy evaluations
-    "eval_seed": 1000,  # never one of the benchmark's seeds
+    # greedy evaluations average these seeds, never the benchmark's: one seed let weights
+    # through that deadlock ingolstadt21 on others
+    "eval_seeds": "1000,1001",
 }
 
 
@@ -133,7 +136,10 @@ class _Actor:
         out: dict[str, int] = {}
         for tid, layout in self.layouts.items():
             f = phase_features(layout, counts[tid], clocks[tid])
-            reward = -float(counts[tid].queue.sum()) / 10.0
+            c = counts[tid]
+            # vehicles stranded inside the junction weigh as in max-pressure: with
+            # teleporting off they are how a deadlock starts
+            reward = -float(c.queue.sum() + INSIDE_WEIGHT * c.inside.sum()) / 10.0
             if tid in self.prev:
                 self.replay.add(self.prev[tid][0], self.prev[tid][1], reward, f)
                 self.rewards.append(reward)
@@ -172,6 +178,7 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
     t0 = time.perf_counter()
     budget = float(p["minutes"]) * 60.0
     episodes = 0
+    eval_seeds = tuple(int(x) for x in str(p["eval_seeds"]).split(","))
 
     def learn() -> None:
         nonlocal steps
@@ -218,15 +225,10 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
         }
         if episodes % int(p["eval_every"]) == 0 or episodes == int(p["episodes"]):
             weights = export(net)
-            r = run_episode(
-                scenario,
-                "dqn",
-                {"weights": weights},
-                Options(seed=int(p["eval_seed"])),
-            )
-            row["eval_delay"] = round(r["delay"], 2)
-            if r["delay"] < best["delay"]:
-                best = {"delay": r["delay"], "episode": episodes, "seed": int(p["eval_seed"])}
+            delay = evaluate(scenario, weights, eval_seeds)
+            row["eval_delay"] = round(delay, 2)
+            if delay < best["delay"]:
+                best = {"delay": delay, "episode": episodes, "seeds": list(eval_seeds)}
                 best_weights = copy.deepcopy(weights)
         history.append(row)
         used = time.perf_counter() - t0
@@ -236,8 +238,24 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
             f"(best {best['delay']:.1f})",
         )
     if best["delay"] == float("inf"):  # budget too small for one evaluation: evaluate now
-        weights = export(net)
-        r = run_episode(scenario, "dqn", {"weights": weights}, Options(seed=int(p["eval_seed"])))
-        best = {"delay": r["delay"], "episode": episodes, "seed": int(p["eval_seed"])}
-        best_weights = weights
+        best_weights = export(net)
+        best = {
+            "delay": evaluate(scenario, best_weights, eval_seeds),
+            "episode": episodes,
+            "seeds": list(eval_seeds),
+        }
     return Trained(best_weights, history, best, time.perf_counter() - t0, episodes)
+
+
+def evaluate(
+    scenario: Scenario, weights: list[tuple[np.ndarray, np.ndarray]], seeds: tuple[int, ...]
+) -> float:
+    """Mean delay of the greedy policy over `seeds`, one episode each in this process."""
+    return float(
+        np.mean(
+            [
+                run_episode(scenario, "dqn", {"weights": weights}, Options(seed=s))["delay"]
+                for s in seeds
+            ]
+        )
+    )

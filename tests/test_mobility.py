@@ -201,6 +201,22 @@ def test_bench_trains_dqn_per_scenario_in_parallel() -> None:
     assert len(trained) == 2 and all("kept episode" in n for n in trained)
 
 
+def test_bench_needs_no_data_folder_and_refuses_unknown_controllers(tmp_path: Path) -> None:
+    """The RESCO scenarios ship in a package: a fresh home needs no --data."""
+    import os
+    import subprocess
+    import sys
+
+    from test_cli import _no_traceback
+
+    env = {k: v for k, v in os.environ.items() if k != "ODLAR_DATA"}
+    env["ODLAR_HOME"] = str(tmp_path / "fresh")  # its data folder does not exist
+    cmd = [sys.executable, "-m", "odlar", "bench", "mobility.signals", "--quick", "-m", "foo"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no controller 'foo'" in r.stderr, r.stderr
+    _no_traceback(r)
+
+
 @pytest.fixture
 def client(home: Path):
     from fastapi.testclient import TestClient

@@ -51,7 +51,8 @@ def run(
             f"{task_name} has no benchmark '{dataset}' (known: {', '.join(task.datasets)})"
         )
     data_dir = data_dir or get_settings().data_dir / task.bench_folder(dataset)
-    if not data_dir.exists():
+    # "" means the benchmark's data ship in an installed package (the RESCO scenarios)
+    if task.bench_data and not data_dir.exists():
         raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
     extra: dict[str, Any] = {}
     if params:  # only tasks whose protocol has settings take them

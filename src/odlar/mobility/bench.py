@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
+from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
 from odlar.mobility import learning
 from odlar.mobility.scenarios import RESCO_NAMES, Scenario, resco
@@ -35,6 +36,7 @@ PUBLISHED: dict[str, tuple[float | None, ...]] = {
     "ingolstadt21": (133.10, 76.32, 136.72, 59.64, 93.11, 78.16, 90.29),
 }
 BASELINES = ("fixed", "actuated", "greedy", "max_pressure")
+CONTROLLERS = (*BASELINES, "dqn")
 SEEDS = (42, 1, 2)
 #: a vehicle standing this long inside a junction means a deadlock (teleporting is off)
 DEADLOCK_S = 300.0
@@ -95,6 +97,12 @@ def run(
     params = params or {}
     names = scenarios or (("cologne1", "ingolstadt1") if quick else RESCO_NAMES)
     chosen = methods or BASELINES
+    unknown = [m for m in chosen if m not in CONTROLLERS]
+    if unknown:
+        raise UsageError(
+            f"no controller {', '.join(repr(m) for m in unknown)} in the mobility.signals "
+            f"benchmark (known: {', '.join(CONTROLLERS)})"
+        )
     seeds = tuple(int(s) for s in str(params.get("seeds", "42" if quick else "42,1,2")).split(","))
     horizon = 600 if quick else None
     notes: list[str] = []

@@ -259,8 +259,10 @@ def test_fit_via_scenario_and_next_phase_api(client, home: Path) -> None:
             }
         ]
     }
-    r = client.post(url, json=body)
+    r = client.post(url, json=body)  # the version's first request loads it (thread pool)
     assert r.status_code == 200, r.text
+    again = client.post(url, json=body)  # loaded: answered on the event loop, same answer
+    assert again.json() == r.json() and again.headers["server-timing"].startswith("app;dur=")
     p = r.json()["predictions"][0]
     assert r.json()["model_version"] == version
     # phase 0 shows links 0 and 1 red; the answer serves them, after a yellow
@@ -294,6 +296,8 @@ def test_cli_run_writes_metrics_and_plot(home: Path, tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     delays = {c["controller"]: c["delay"] for c in result["controllers"]}
     assert delays["greedy"] < delays["fixed"]
+    fixed = next(c for c in result["controllers"] if c["controller"] == "fixed")
+    assert 0 < fixed["queue"] <= fixed["queue_max"]
     assert png.read_bytes()[:4] == b"\x89PNG"
     r = odlar("mobility", "run", "-s", "nowhere", "-c", "fixed", home=home)
     assert r.returncode == 66 and "nowhere" in r.stderr
@@ -326,3 +330,37 @@ def test_user_flow_on_an_imported_synthetic_city(home: Path, tmp_path: Path) -> 
     r = odlar("mobility", "import", "synthetic", "--size", "3", "--name", "town", home=home)
     assert r.returncode == 75 and "town" in r.stderr  # exists: Conflict, nothing replaced
     _no_traceback(r)
+
+
+def test_revocation_stops_the_inline_next_phase_route_at_once(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next-phase route answers on the event loop once a version is loaded; the
+    approval is still read on every request, so a revocation acts on the next one."""
+    from fastapi.testclient import TestClient
+
+    from odlar.core import config, jobs
+    from odlar.core.tasks import get_task
+    from odlar.governance import accounts, approval
+    from odlar.server.app import create_app
+
+    monkeypatch.setenv("ODLAR_REQUIRE_APPROVAL", "true")
+    config.reset_settings()
+    token = accounts.ensure_admin()
+    spec = jobs.FitSpec(task="mobility.signals", data="resco:cologne1", method="greedy",
+                        params=get_task("mobility.signals").quick_params["greedy"])  # fmt: skip
+    version = jobs.run(jobs.create(spec).id).result["model"]["version"]
+    url = "/api/v1/tasks/mobility.signals/predict"
+    body = {"signals": [{"signal": "GS_cluster_357187_359543", "current_phase": 0,
+                         "links": [{"index": 0, "approach": 5}]}]}  # fmt: skip
+    with TestClient(create_app()) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        assert client.post(url, json=body).status_code == 409  # pending: does not serve
+        approval.approve("default", "mobility.signals", version, actor="t", reason="trial",
+                         override=True)  # fmt: skip
+        for _ in range(3):
+            r = client.post(url, json=body)
+            assert r.status_code == 200 and r.json()["model_version"] == version
+        approval.revoke("default", "mobility.signals", version, actor="t", reason="stop")
+        r = client.post(url, json=body)
+        assert r.status_code == 409 and "revoked" in r.json()["detail"]

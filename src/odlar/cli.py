@@ -1102,12 +1102,14 @@ def mobility_run(
                               junction_blocker=junction_blocker)  # fmt: skip
         update(1.0, "done")
     table = Table("controller", "delay s", "± sd", "RESCO-code delay", "trip time s",
-                  "waiting s", "arrived", "never inserted", "teleports", "deadlocks",
+                  "waiting s", "queue (mean/max)", "arrived", "never inserted", "teleports",
+                  "deadlocks",
                   title=f"{scen.name}, seeds {', '.join(map(str, result['seeds']))}")  # fmt: skip
     for c in result["controllers"]:
         table.add_row(c["controller"], f"{c['delay']:.2f}", f"{c['delay_sd']:.2f}",
                       f"{c['delay_resco_code']:.2f}", f"{c['trip_time']:.1f}",
-                      f"{c['waiting_time']:.1f}", f"{c['throughput']:.0f}",
+                      f"{c['waiting_time']:.1f}", f"{c['queue']:.0f}/{c['queue_max']:.0f}",
+                      f"{c['throughput']:.0f}",
                       f"{c['never_inserted']:.0f}", f"{c['teleports']:.0f}",
                       str(c["deadlocks"]))  # fmt: skip
     console.print(table)

@@ -120,6 +120,10 @@ class Task(ABC):
     acceptance: ClassVar[dict[str, tuple[str, float]]] = {}
     #: Fewest training rows the data-quality check accepts.
     min_rows: ClassVar[int] = 100
+    #: `predict` answers in well under a millisecond (a decision rule, a small network):
+    #: the API runs it on the event loop once the model is loaded, saving the thread-pool
+    #: hop that costs milliseconds under load. Heavy models keep the thread pool.
+    inline_predict: ClassVar[bool] = False
 
     @abstractmethod
     def load(self, source: str | Path, **options: Any) -> Dataset:

@@ -278,6 +278,12 @@ def load_version(task: str, version: int, *, tenant: str) -> tuple[ModelVersion,
     return cached
 
 
+def is_loaded(task: str, version: int, *, tenant: str) -> bool:
+    """Whether this process holds the version's model already (loading takes seconds)."""
+    with _lock:
+        return (get_settings().tracking_uri, tenant, task, version) in _cache
+
+
 def load_model(
     task: str, version: int | None = None, *, tenant: str = DEFAULT_TENANT
 ) -> tuple[ModelVersion, Any]:
@@ -286,13 +292,24 @@ def load_model(
     return load_version(task, serving_version(task, version, tenant=tenant), tenant=tenant)
 
 
-def predict(task: Any, request: Any, *, tenant: str = DEFAULT_TENANT, actor: str) -> Any:
+def predict(
+    task: Any,
+    request: Any,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    actor: str,
+    serving: int | None = None,
+) -> Any:
     """Answer a task's request with the version it names (newest approved by default),
     stamping the version used on the response, and log the prediction (model version,
-    input digest, output): the one path the CLI and the API both serve through."""
+    input digest, output): the one path the CLI and the API both serve through.
+    `serving`: the version `serving_version` just gave for this request, if the caller
+    asked already."""
     from odlar.governance import audit
 
-    mv, model = load_model(task.name, getattr(request, "model_version", None), tenant=tenant)
+    if serving is None:
+        serving = serving_version(task.name, getattr(request, "model_version", None), tenant=tenant)
+    mv, model = load_version(task.name, serving, tenant=tenant)
     response = task.predict(model, request).model_copy(update={"model_version": mv.version})
     audit.record(
         tenant=tenant, actor=actor, action="predict", target=task.name,

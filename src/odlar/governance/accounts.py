@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from odlar.core.config import get_settings
 from odlar.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, UsageError
@@ -271,22 +271,23 @@ def revoke_token(token_id: str, *, tenant: str, actor: str) -> None:
 
 _TOKENS = ApiToken.__table__
 _USERS = User.__table__
+# every request's token lookup, built once with a bound parameter
+_BY_HASH = (
+    select(
+        _TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.tenant, _TOKENS.c.user_id,
+        _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.last_used_at, _USERS.c.name,
+    )
+    .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
+    .where(_TOKENS.c.token_hash == bindparam("h"))
+)  # fmt: skip
 
 
 def authenticate(token: str) -> Principal:
     """The principal of a bearer token; Unauthorized for an unknown, revoked or expired one.
     Core statements, not the ORM: this runs on every request."""
-    query = (
-        select(
-            _TOKENS.c.id, _TOKENS.c.name, _TOKENS.c.role, _TOKENS.c.tenant, _TOKENS.c.user_id,
-            _TOKENS.c.revoked_at, _TOKENS.c.expires_at, _TOKENS.c.last_used_at, _USERS.c.name,
-        )
-        .select_from(_TOKENS.outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id))
-        .where(_TOKENS.c.token_hash == _token_hash(token))
-    )  # fmt: skip
     now = utcnow()
     with get_engine(get_settings().db_url).connect() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_BY_HASH, {"h": _token_hash(token)}).first()
         if row is None or row.revoked_at is not None:
             raise Unauthorized("invalid or revoked token")
         if row.expires_at is not None and as_utc(row.expires_at) <= now:

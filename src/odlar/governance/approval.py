@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from odlar.core.config import get_settings
 from odlar.core.errors import Conflict, UsageError
@@ -15,30 +15,37 @@ from odlar.core.store import ModelDecision, as_utc, get_engine, session_scope
 from odlar.governance import audit
 
 _DECISIONS = ModelDecision.__table__
+# the serving path's reads, built once with bound parameters (no per-call construction)
+_c = _DECISIONS.c
+_STATE = (
+    select(_c.decision)
+    .where(_c.tenant == bindparam("tenant"), _c.task == bindparam("task"),
+           _c.version == bindparam("version"))
+    .order_by(_c.id.desc())
+    .limit(1)
+)  # fmt: skip
+_STATES = (
+    select(_c.version, _c.decision)
+    .where(_c.tenant == bindparam("tenant"), _c.task == bindparam("task"))
+    .order_by(_c.id)
+)
 
 
 def state(tenant: str, task: str, version: int) -> str:
     """approved, revoked or pending (never decided). Core, not the ORM: the serving path
     reads it on every call."""
-    c = _DECISIONS.c
-    query = (
-        select(c.decision)
-        .where(c.tenant == tenant, c.task == task, c.version == version)
-        .order_by(c.id.desc())
-        .limit(1)
-    )
     with get_engine(get_settings().db_url).connect() as conn:
-        decision = conn.execute(query).scalar()
+        decision = conn.execute(
+            _STATE, {"tenant": tenant, "task": task, "version": version}
+        ).scalar()
     return decision or "pending"
 
 
 def states(tenant: str, task: str) -> dict[int, str]:
     """Every decided version of a task and its current state (read on every request that
     names no version: Core, not the ORM)."""
-    c = _DECISIONS.c
-    query = select(c.version, c.decision).where(c.tenant == tenant, c.task == task).order_by(c.id)
     with get_engine(get_settings().db_url).connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(_STATES, {"tenant": tenant, "task": task}).all()
     return {int(v): d for v, d in rows}
 
 

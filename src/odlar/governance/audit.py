@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from odlar.core.config import get_settings
@@ -81,6 +81,14 @@ def record(
 
 _HEAD = AuditHead.__table__
 _EVENTS = AuditEvent.__table__
+# Built once with bound parameters: constructing a statement per call (literal values
+# coerced, cache key generated) cost more than SQLite's work on every prediction.
+_TAKE = (
+    update(_HEAD).where(_HEAD.c.tenant == bindparam("t")).values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)  # fmt: skip
+_ADD = insert(_EVENTS)
+_SET_HASH = update(_HEAD).where(_HEAD.c.tenant == bindparam("t")).values(hash=bindparam("h"))
 
 
 def _append(
@@ -91,12 +99,8 @@ def _append(
     # number is the transaction's first statement, a write, so the database's lock (SQLite)
     # or the row lock (PostgreSQL) is held from the start: two writers never extend the
     # same head.
-    where = _HEAD.c.tenant == tenant
     with get_engine(get_settings().db_url).begin() as conn:
-        taken = conn.execute(
-            update(_HEAD).where(where).values(seq=_HEAD.c.seq + 1)
-            .returning(_HEAD.c.seq, _HEAD.c.hash)
-        ).first()  # fmt: skip
+        taken = conn.execute(_TAKE, {"t": tenant}).first()
         if taken is None:  # the tenant's first record
             conn.execute(
                 insert(_HEAD).values(
@@ -109,10 +113,8 @@ def _append(
         at = utcnow().isoformat(timespec="microseconds")
         row = (seq, at, actor, action, target, model_version, input_digest, output, prev)
         h = chain_hash(tenant, row)
-        conn.execute(
-            insert(_EVENTS).values(tenant=tenant, **dict(zip(FIELDS, (*row, h), strict=True)))
-        )
-        conn.execute(update(_HEAD).where(where).values(hash=h))
+        conn.execute(_ADD, {"tenant": tenant, **dict(zip(FIELDS, (*row, h), strict=True))})
+        conn.execute(_SET_HASH, {"t": tenant, "h": h})
     return seq
 
 

@@ -199,7 +199,10 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
         if steps % int(p["target_every"]) == 0:
             target.load_state_dict(net.state_dict())
 
-    while episodes < int(p["episodes"]) and time.perf_counter() - t0 < budget:
+    longest = 0.0  # the longest episode so far, its evaluation included
+    # an episode is started only if one as long as the longest so far still fits the budget
+    while episodes < int(p["episodes"]) and time.perf_counter() - t0 + longest <= budget:
+        t_episode = time.perf_counter()
         frac = min(1.0, episodes / max(1, int(p["eps_episodes"])))
         eps = float(p["eps_start"]) + frac * (float(p["eps_end"]) - float(p["eps_start"]))
         seed = int(p["seed"]) * 10_000 + episodes
@@ -231,6 +234,7 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
                 best = {"delay": delay, "episode": episodes, "seeds": list(eval_seeds)}
                 best_weights = copy.deepcopy(weights)
         history.append(row)
+        longest = max(longest, time.perf_counter() - t_episode)
         used = time.perf_counter() - t0
         progress(
             min(0.95, max(used / budget, episodes / int(p["episodes"]))),

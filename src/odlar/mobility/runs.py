@@ -60,8 +60,9 @@ def compare(
                 "delay_per_seed": delays,
                 **{
                     k: statistics.fmean(float(e[k]) for e in eps)
-                    for k in ("trip_time", "waiting_time", "throughput", "never_inserted",
-                              "teleports", "collisions", "delay_resco_code")  # fmt: skip
+                    for k in ("trip_time", "waiting_time", "queue", "queue_max", "throughput",
+                              "never_inserted", "teleports", "collisions",
+                              "delay_resco_code")  # fmt: skip
                 },
                 "deadlocks": sum(e["max_junction_wait"] > DEADLOCK_S for e in eps),
                 "wall_s": statistics.fmean(e["wall_s"] for e in eps),

@@ -352,6 +352,10 @@ class Episode:
             trips, list(pending.values()), s.begin, s.end, 300.0
         )
         result["samples"] = self.samples
+        # queue length: vehicles halting in the network, from the per-minute samples
+        halting = [x["halting"] for x in self.samples] or [0]
+        result["queue"] = float(np.mean(halting))
+        result["queue_max"] = float(max(halting))
         result["max_junction_wait"] = self.max_junction_wait
         result["signals"] = len(self.layouts)
         return result

@@ -133,6 +133,7 @@ class SignalsTask(Task):
     bench_data: ClassVar[str] = ""  # the RESCO scenarios ship in the sumo-rl package
     datasets: ClassVar[tuple[str, ...]] = ("resco", "api", *scenarios.RESCO_NAMES)
     min_rows: ClassVar[int] = 100
+    inline_predict: ClassVar[bool] = True  # a decision rule or a small numpy network
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "dqn": {"minutes": 0.05, "episodes": 1, "eval_every": 1, "horizon": 600, "seeds": "42"},
         "max_pressure": {"horizon": 600, "seeds": "42"},
@@ -303,6 +304,7 @@ def _measure(model: SignalsModel, sc: Scenario, params: dict[str, Any]) -> dict[
         "delay_vs_fixed": delay / delay_fixed if delay_fixed else 1.0,
         "trip_time": statistics.fmean(r["trip_time"] for r in ours),
         "waiting_time": statistics.fmean(r["waiting_time"] for r in ours),
+        "queue": statistics.fmean(r["queue"] for r in ours),
         "throughput": statistics.fmean(r["throughput"] for r in ours),
         "never_inserted": statistics.fmean(r["never_inserted"] for r in ours),
         "teleports": statistics.fmean(r["teleports"] for r in ours),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -47,6 +49,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs.recover()  # a job whose process died with the old server
     tracking.warm()  # MLflow's first use costs seconds: pay it at start, not on a page
     _log_configuration()
+    # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
+    # out of the garbage collector's full passes, which otherwise stall requests for ms
+    gc.freeze()
     yield
 
 
@@ -145,8 +150,23 @@ def _tasks_routes(api: APIRouter) -> None:
 def _predict_route(
     api: APIRouter, name: str, request_model: type[BaseModel], response_model: type[BaseModel]
 ) -> None:
-    def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
-        return tracking.predict(get_task(name), body, tenant=principal.tenant, actor=principal.name)
+    task = get_task(name)
+    if task.inline_predict:
+
+        async def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
+            tenant, actor = principal.tenant, principal.name
+            v = tracking.serving_version(name, getattr(body, "model_version", None), tenant=tenant)
+            if tracking.is_loaded(name, v, tenant=tenant):
+                return tracking.predict(task, body, tenant=tenant, actor=actor, serving=v)
+            # the first request of a version loads it from MLflow (seconds): not on the loop
+            return await run_in_threadpool(
+                tracking.predict, task, body, tenant=tenant, actor=actor, serving=v
+            )
+
+    else:
+
+        def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
+            return tracking.predict(task, body, tenant=principal.tenant, actor=principal.name)
 
     # The task's own request model, set at run time (annotations are strings here).
     predict.__annotations__["body"] = request_model

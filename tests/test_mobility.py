@@ -144,6 +144,18 @@ def test_fixed_time_matches_the_sumo_1_28_reference() -> None:
     assert sum(b["vehicles"] for b in r["delay_over_time"]) == 2015
 
 
+def test_parallel_episodes_do_not_depend_on_what_ran_before() -> None:
+    """libsumo keeps state between simulations in one process: every episode of run_many
+    gets a fresh one, so the same episode gives the same result whatever ran before."""
+    from odlar.mobility.sim import run_many
+
+    s = scenarios.resco("cologne1")
+    runs = [(s, "fixed", {}, Options(seed=x)) for x in (2, 42, 2)]
+    first, ref, again = (r["delay"] for r in run_many(runs, workers=1))
+    assert first == again
+    assert ref == pytest.approx(41.92, abs=0.005), "SUMO 1.28 reference, fresh process"
+
+
 @pytest.mark.slow
 def test_max_pressure_does_not_gridlock_ingolstadt7() -> None:
     s = scenarios.resco("ingolstadt7")

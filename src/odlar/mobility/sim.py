@@ -443,10 +443,15 @@ def run_many(
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Episodes in parallel processes (libsumo allows one simulation per process), in
-    the order given."""
+    the order given. Each episode gets a fresh process: libsumo keeps state from one
+    simulation to the next in a process (measured: cologne1 fixed time, seed 42, 41.92 s
+    fresh, 42.53 s after a seed-2 episode), so a reused worker would make results depend on
+    which episodes it ran before."""
     workers = max(1, min(workers or (os.cpu_count() or 1), len(runs)))
     results: list[dict[str, Any]] = []
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), max_tasks_per_child=1
+    ) as pool:
         for r in pool.map(_one, runs):
             results.append(r)
             if on_result:

@@ -252,14 +252,18 @@ def serving_version(task: str, version: int | None, *, tenant: str) -> int:
                 f"serve (an approver runs: odlar models approve {task} {version})"
             )
         return version
-    newest = approval.newest_approved(tenant, task)
-    if newest is None:
+    decided = approval.states(tenant, task)
+    approved = [v for v, d in decided.items() if d == "approved"]
+    if not approved:
         get_version(task, None, tenant=tenant)  # 404 when nothing was trained at all
+        revoked = sorted(v for v, d in decided.items() if d == "revoked")
+        # say so when serving stopped because of a revocation, not for lack of an approval
+        why = f" (revoked: version {', '.join(map(str, revoked))})" if revoked else ""
         raise Conflict(
-            f"no approved model version of {task}: an approver must approve one first "
+            f"no approved model version of {task}{why}: an approver must approve one first "
             f"(odlar models list {task}; odlar models approve {task} VERSION)"
         )
-    return newest
+    return max(approved)
 
 
 def load_version(task: str, version: int, *, tenant: str) -> tuple[ModelVersion, Any]:

@@ -49,11 +49,6 @@ def states(tenant: str, task: str) -> dict[int, str]:
     return {int(v): d for v, d in rows}
 
 
-def newest_approved(tenant: str, task: str) -> int | None:
-    approved = [v for v, d in states(tenant, task).items() if d == "approved"]
-    return max(approved) if approved else None
-
-
 def decisions(tenant: str, task: str, version: int) -> list[dict[str, Any]]:
     with session_scope() as s:
         rows = s.scalars(

@@ -14,7 +14,14 @@ from odlar.core.errors import DataError, NotFound
 from odlar.mobility import metrics as M
 from odlar.mobility import scenarios
 from odlar.mobility.layout import SignalLayout, from_program, is_green_state, transition_state
-from odlar.mobility.policies import Clock, LinkCounts, greedy, max_pressure
+from odlar.mobility.policies import (
+    N_FEATURES,
+    Clock,
+    LinkCounts,
+    greedy,
+    learned,
+    max_pressure,
+)
 from odlar.mobility.sim import Options, run_episode
 
 # cologne1's one signal: 20 links, four green phases in its program
@@ -62,6 +69,21 @@ def test_starvation_guard_forces_a_waiting_phase() -> None:
     # max-wave counts approaching vehicles within 50 m, no guard by default (RESCO)
     c.approach[0], c.approach[5] = 3, 4
     assert greedy(lay, c, Clock(1, np.array([500.0, 0.0]))) == 1
+
+
+def test_learned_controller_guard_counts_vehicles_stranded_in_the_junction() -> None:
+    """A phase needed only by vehicles stranded inside the junction is forced after
+    MAX_RED, as in max-pressure: otherwise they wait for ever (teleporting is off)."""
+    lay = _layout(COLOGNE1_GREENS)
+    c = LinkCounts.zeros(len(lay.links))
+    c.inside[0] = 2  # on phase 0's priority link; no queue anywhere
+    # a network that always keeps the current phase (it scores only "is current")
+    w = np.zeros((N_FEATURES, 1))
+    w[5, 0] = 1.0
+    keep = [(w, np.zeros(1))]
+    assert learned(lay, c, Clock(1, np.array([50.0, 0.0])), keep) == 1
+    assert learned(lay, c, Clock(1, np.array([130.0, 0.0])), keep) == 0
+    assert max_pressure(lay, c, Clock(1, np.array([130.0, 0.0]))) == 0
 
 
 def _tripinfo(tmp: Path, rows: list[tuple[str, float, float, float, float]]) -> Path:

@@ -32,6 +32,7 @@ from odlar.mobility.policies import (
     LinkCounts,
     _argmax_keep,
     _guard,
+    feature_demand,
     phase_features,
 )
 from odlar.mobility.scenarios import Scenario
@@ -143,7 +144,7 @@ class _Actor:
             if tid in self.prev:
                 self.replay.add(self.prev[tid][0], self.prev[tid][1], reward, f)
                 self.rewards.append(reward)
-            forced = _guard(f[:, 1], clocks[tid], MAX_RED)
+            forced = _guard(feature_demand(f), clocks[tid], MAX_RED)
             if forced is not None:
                 k = forced
             elif self.rng.random() < self.eps:

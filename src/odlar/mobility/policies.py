@@ -131,6 +131,13 @@ def phase_features(layout: SignalLayout, c: LinkCounts, clock: Clock) -> np.ndar
     return rows
 
 
+def feature_demand(feats: np.ndarray) -> np.ndarray:
+    """Each phase's waiting demand from its feature rows, as max-pressure counts it for the
+    starvation guard: halting vehicles upstream and, weighted, those stranded inside the
+    junction with priority (a phase needed only by them must still be forced)."""
+    return 10.0 * feats[:, 1] + INSIDE_WEIGHT * feats[:, 3]
+
+
 def mlp(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
     for i, (w, b) in enumerate(weights):
         x = x @ w + b
@@ -147,8 +154,7 @@ def learned(
     max_red: float | None = MAX_RED,
 ) -> int:
     feats = phase_features(layout, c, clock)
-    demand = feats[:, 1]
-    forced = _guard(demand, clock, max_red)
+    forced = _guard(feature_demand(feats), clock, max_red)
     return forced if forced is not None else _argmax_keep(mlp(weights, feats), clock.phase)
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from odlar import __version__
@@ -76,7 +77,8 @@ def _log_configuration() -> None:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets inside a package, not a CDN: /docs works air-gapped
+    app = FastAPIOffline(
         title="odlar",
         version=__version__,
         description="Train, evaluate and serve AI capabilities for critical civilian sectors.",

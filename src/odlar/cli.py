@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odlar.core.errors import OdlarError, UsageError
+from odlar.core.errors import Conflict, OdlarError, UsageError
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Permission as P
 from odlar.governance.roles import Principal, acting_tenant
@@ -277,9 +277,14 @@ def models_approve(
     me = _as(P.APPROVE)
     from odlar.governance import approval
 
-    out = approval.approve(
-        me.tenant, task, version, actor=me.name, reason=reason, override=override
-    )
+    try:
+        out = approval.approve(
+            me.tenant, task, version, actor=me.name, reason=reason, override=override
+        )
+    except approval.ChecksFailed as exc:
+        raise Conflict(f"{exc.message} (--override --reason ...)") from None
+    except UsageError as exc:
+        raise UsageError(f"{exc.message} (--reason)") from None
     _check_table(out["checks"])
     console.print(f"{task} v{version} approved by {me.name}")
 

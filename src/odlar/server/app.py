@@ -25,7 +25,14 @@ from pydantic import BaseModel, Field
 
 from odlar import __version__
 from odlar.core import alerts, datasets, jobs, tracking
-from odlar.core.errors import DataError, Forbidden, OdlarError, TooManyRequests, UsageError
+from odlar.core.errors import (
+    Conflict,
+    DataError,
+    Forbidden,
+    OdlarError,
+    TooManyRequests,
+    UsageError,
+)
 from odlar.core.store import DEFAULT_TENANT, get_engine
 from odlar.core.tasks import get_task, task_names
 from odlar.education.learning import Policy
@@ -322,10 +329,13 @@ def _model_routes(api: APIRouter) -> None:
     ) -> dict[str, Any]:
         get_task(task)
         body = body or DecisionBody()
-        return approval.approve(
-            principal.tenant, task, version, actor=principal.name, reason=body.reason,
-            override=body.override,
-        )  # fmt: skip
+        try:
+            return approval.approve(
+                principal.tenant, task, version, actor=principal.name, reason=body.reason,
+                override=body.override,
+            )  # fmt: skip
+        except approval.ChecksFailed as exc:
+            raise Conflict(f"{exc.message} (send override: true with a reason)") from None
 
     @api.post("/models/{task}/{version}/revoke", tags=["models"])
     def revoke_model(

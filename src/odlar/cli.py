@@ -445,7 +445,10 @@ def bench(
     """Run the task's published protocol; print ours beside the published figures."""
     _as(P.OPERATE)
     from odlar.core import bench as bench_mod
+    from odlar.core.datasets import refuse_state
 
+    if data is not None:
+        refuse_state(data)
     with progress_bar(f"bench {task}") as update:
         result = bench_mod.run(
             task,
@@ -476,10 +479,11 @@ def monitor(
 ) -> None:
     """Monitor a stream of readings with energy.faults: score every row, store alerts."""
     me = _as(P.OPERATE)
+    from odlar.core.datasets import refuse_state
     from odlar.energy.faults.follow import follow_csv
 
     follow_csv(
-        file,
+        refuse_state(file),
         stream=stream or file.stem,
         model_version=model,
         follow=follow,
@@ -558,10 +562,11 @@ def education_record(
 ) -> None:
     """Store answers (students pseudonymised) and update their mastery."""
     me = _as(P.OPERATE)
+    from odlar.core.datasets import refuse_state
     from odlar.education.interactions import read_log
     from odlar.education.service import TRACKER
 
-    frame = read_log(file)
+    frame = read_log(refuse_state(file))
     result = TRACKER.record(
         tenant=me.tenant,
         records=frame.to_dict(orient="records"),
@@ -685,9 +690,9 @@ def data_fetch(
 ) -> None:
     """Download a public dataset from its publisher, unpack it and verify its checksums."""
     _as(P.OPERATE)
-    from odlar.core.datasets import fetch
+    from odlar.core.datasets import fetch, refuse_state
 
-    files = fetch(name, source_file=source, dest=dest)
+    files = fetch(name, source_file=source and refuse_state(source), dest=dest)
     console.print(f"{name}: {len(files)} files verified")
 
 
@@ -701,9 +706,9 @@ def data_add(
 ) -> None:
     """Validate a file and register it as a dataset (usable by id in fit jobs)."""
     me = _as(P.OPERATE)
-    from odlar.core.datasets import save_upload
+    from odlar.core.datasets import refuse_state, save_upload
 
-    if not file.is_file():
+    if not refuse_state(file).is_file():
         raise UsageError(f"{file}: no such file")
     rec = save_upload(
         task,
@@ -927,7 +932,7 @@ def audit_prune(tenant: str | None = TENANT_OPT) -> None:
 def _scenarios_dir() -> Path:
     from odlar.core.config import get_settings
 
-    return get_settings().home.expanduser() / "scenarios"
+    return get_settings().scenarios_dir
 
 
 def _scenario_ref(ref: str) -> str:

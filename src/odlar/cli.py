@@ -174,12 +174,13 @@ def predict(
     me = _as(P.OPERATE)
     from odlar.core import tracking
     from odlar.core.datasets import resolve_source
+    from odlar.core.privacy import tenant_scope
     from odlar.core.tasks import get_task
 
     t = get_task(task)
-    request = t.request_from(
-        t.load(resolve_source(data, tenant=me.tenant)), level=level, model_version=model
-    )
+    with tenant_scope(me.tenant):  # people in the input get the tenant's pseudonyms
+        loaded = t.load(resolve_source(data, tenant=me.tenant))
+    request = t.request_from(loaded, level=level, model_version=model)
     response = tracking.predict(t, request, tenant=me.tenant, actor=me.name)
     rows = t.response_rows(response)
     if out:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from odlar.core.config import get_settings
 from odlar.core.errors import DataError, Forbidden, NotFound, Unavailable, UsageError
+from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, DatasetRecord, as_utc, new_id, session_scope
 
 
@@ -136,17 +137,8 @@ def save_upload(
     folder = get_settings().uploads_dir / dataset_id
     staging = Path(tempfile.mkdtemp(dir=get_settings().uploads_dir, prefix=".staging-"))
     try:
-        staged = staging / safe
-        staged.write_bytes(content)
-        try:
-            data = task.load(staged)
-        except DataError as exc:  # name the file as the user knows it, not our staging path
-            raise DataError(exc.reason, file=safe, line=exc.line, field=exc.field) from None
-        if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
-            data = task.load(staged)
-        privacy = _mask_personal_data(staged, personal)
-        if privacy is not None and privacy["rewritten"]:
-            data = task.load(staged)
+        with tenant_scope(tenant):  # the tenant's own pseudonyms in what is kept
+            data, privacy = _validated(task, staging / safe, safe, content, personal)
         staging.rename(folder)  # only a valid file reaches its final place
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -172,6 +164,23 @@ def save_upload(
         output={"task": task.name, "name": safe, "rows": data.rows, "privacy": privacy},
     )  # fmt: skip
     return dataset_record(dataset_id, tenant=tenant)
+
+
+def _validated(
+    task: Any, staged: Path, name: str, content: bytes, personal: tuple[str, ...]
+) -> tuple[Any, dict[str, Any] | None]:
+    """Write, validate and rewrite (pseudonyms, masked personal data) a staged upload."""
+    staged.write_bytes(content)
+    try:
+        data = task.load(staged)
+    except DataError as exc:  # name the file as the user knows it, not our staging path
+        raise DataError(exc.reason, file=name, line=exc.line, field=exc.field) from None
+    if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
+        data = task.load(staged)
+    privacy = _mask_personal_data(staged, personal)
+    if privacy is not None and privacy["rewritten"]:
+        data = task.load(staged)
+    return data, privacy
 
 
 TABLES = {".csv": ",", ".tsv": "\t"}

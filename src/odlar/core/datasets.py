@@ -54,9 +54,10 @@ def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = F
     if confined:
         candidates = [c for c in candidates if c.is_absolute() and _inside(c, settings)]
     for candidate in candidates:
-        refuse_state(candidate, ref)  # before exists(): no answer tells what is there
+        if confined:  # before exists(): a remote caller learns nothing of what is there
+            refuse_state(candidate, ref)
         if candidate.exists():
-            return candidate.resolve()
+            return refuse_state(candidate, ref).resolve()
     where = "a dataset id or a path under ODLAR_DATA" if confined else "a dataset id or a path"
     raise NotFound(f"data '{ref}' not found: expected {where} ({settings.data_dir})")
 

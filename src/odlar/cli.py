@@ -174,12 +174,13 @@ def predict(
     me = _as(P.OPERATE)
     from odlar.core import tracking
     from odlar.core.datasets import resolve_source
+    from odlar.core.privacy import tenant_scope
     from odlar.core.tasks import get_task
 
     t = get_task(task)
-    request = t.request_from(
-        t.load(resolve_source(data, tenant=me.tenant)), level=level, model_version=model
-    )
+    with tenant_scope(me.tenant):  # people in the input get the tenant's pseudonyms
+        loaded = t.load(resolve_source(data, tenant=me.tenant))
+    request = t.request_from(loaded, level=level, model_version=model)
     response = tracking.predict(t, request, tenant=me.tenant, actor=me.name)
     rows = t.response_rows(response)
     if out:
@@ -450,7 +451,10 @@ def bench(
     """Run the task's published protocol; print ours beside the published figures."""
     _as(P.OPERATE)
     from odlar.core import bench as bench_mod
+    from odlar.core.datasets import refuse_state
 
+    if data is not None:
+        refuse_state(data)
     with progress_bar(f"bench {task}") as update:
         result = bench_mod.run(
             task,
@@ -481,10 +485,11 @@ def monitor(
 ) -> None:
     """Monitor a stream of readings with energy.faults: score every row, store alerts."""
     me = _as(P.OPERATE)
+    from odlar.core.datasets import refuse_state
     from odlar.energy.faults.follow import follow_csv
 
     follow_csv(
-        file,
+        refuse_state(file),
         stream=stream or file.stem,
         model_version=model,
         follow=follow,
@@ -563,10 +568,11 @@ def education_record(
 ) -> None:
     """Store answers (students pseudonymised) and update their mastery."""
     me = _as(P.OPERATE)
+    from odlar.core.datasets import refuse_state
     from odlar.education.interactions import read_log
     from odlar.education.service import TRACKER
 
-    frame = read_log(file)
+    frame = read_log(refuse_state(file))
     result = TRACKER.record(
         tenant=me.tenant,
         records=frame.to_dict(orient="records"),
@@ -690,9 +696,9 @@ def data_fetch(
 ) -> None:
     """Download a public dataset from its publisher, unpack it and verify its checksums."""
     _as(P.OPERATE)
-    from odlar.core.datasets import fetch
+    from odlar.core.datasets import fetch, refuse_state
 
-    files = fetch(name, source_file=source, dest=dest)
+    files = fetch(name, source_file=source and refuse_state(source), dest=dest)
     console.print(f"{name}: {len(files)} files verified")
 
 
@@ -706,9 +712,9 @@ def data_add(
 ) -> None:
     """Validate a file and register it as a dataset (usable by id in fit jobs)."""
     me = _as(P.OPERATE)
-    from odlar.core.datasets import save_upload
+    from odlar.core.datasets import refuse_state, save_upload
 
-    if not file.is_file():
+    if not refuse_state(file).is_file():
         raise UsageError(f"{file}: no such file")
     rec = save_upload(
         task,
@@ -932,7 +938,7 @@ def audit_prune(tenant: str | None = TENANT_OPT) -> None:
 def _scenarios_dir() -> Path:
     from odlar.core.config import get_settings
 
-    return get_settings().home.expanduser() / "scenarios"
+    return get_settings().scenarios_dir
 
 
 def _scenario_ref(ref: str) -> str:

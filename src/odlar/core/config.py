@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         return self.home.expanduser() / "jobs"
 
     @property
+    def scenarios_dir(self) -> Path:
+        """Traffic scenarios made by `odlar mobility import`: data, though under home."""
+        return self.home.expanduser() / "scenarios"
+
+    @property
     def uploads_dir(self) -> Path:
         return self.home.expanduser() / "datasets"
 

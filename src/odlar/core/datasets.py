@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 import urllib.error
@@ -15,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 
 from odlar.core.config import get_settings
-from odlar.core.errors import DataError, NotFound, Unavailable, UsageError
+from odlar.core.errors import DataError, Forbidden, NotFound, Unavailable, UsageError
+from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, DatasetRecord, as_utc, new_id, session_scope
 
 
@@ -30,9 +32,10 @@ def sha256_file(path: Path) -> str:
 def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = False) -> Path:
     """A dataset id of this tenant, or a path (relative ones are under ODLAR_DATA).
 
-    `confined` (the API) refuses paths outside ODLAR_DATA, so a remote caller cannot make
-    the server read arbitrary files, nor another tenant's uploads (those only by their id,
-    which is checked against the tenant).
+    `confined` (the API and the console) refuses paths outside ODLAR_DATA and takes `~`
+    literally, so a remote caller cannot make the server read arbitrary files, nor another
+    tenant's uploads (those only by their id, which is checked against the tenant).
+    Everyone, the CLI too, is refused odlar's own state (`refuse_state`).
     """
     if not ref or "\x00" in ref or len(ref) > 4096:
         raise UsageError("data: give a dataset id or a path (no NUL byte, at most 4096 chars)")
@@ -46,13 +49,15 @@ def resolve_source(ref: str, *, tenant: str = DEFAULT_TENANT, confined: bool = F
         if rec is not None and rec.tenant == tenant:
             return Path(rec.path)
     settings = get_settings()
-    path = Path(ref).expanduser()
+    path = Path(ref) if confined else Path(ref).expanduser()
     candidates = [path] if path.is_absolute() else [settings.data_dir / path, Path.cwd() / path]
     if confined:
         candidates = [c for c in candidates if c.is_absolute() and _inside(c, settings)]
     for candidate in candidates:
+        if confined:  # before exists(): a remote caller learns nothing of what is there
+            refuse_state(candidate, ref)
         if candidate.exists():
-            return candidate.resolve()
+            return refuse_state(candidate, ref).resolve()
     where = "a dataset id or a path under ODLAR_DATA" if confined else "a dataset id or a path"
     raise NotFound(f"data '{ref}' not found: expected {where} ({settings.data_dir})")
 
@@ -63,6 +68,53 @@ def _inside(path: Path, settings: Any) -> bool:
     if resolved.is_relative_to(uploads):  # even when the uploads live under ODLAR_DATA
         return False
     return resolved.is_relative_to(settings.data_dir.resolve())
+
+
+def refuse_state(path: Path, ref: str | None = None) -> Path:
+    """`path`, unless it is odlar's own state or a folder holding it: Forbidden then.
+
+    Reading a state file as data is never useful and can break the store: SQLite's locks
+    are per process, and closing any descriptor of the database file drops all of them,
+    so a server that read odlar.db as a "fleet" lost its locks and the next CLI command,
+    believing itself the last user, deleted the write-ahead log the server still wrote to.
+    Everything under ODLAR_HOME is state except ODLAR_DATA and imported scenarios when
+    they lie inside it; uploads are read by their dataset id only; the SQLite files of the
+    store and of MLflow are state wherever they are (by name, and as the same file).
+    """
+    if _is_state(path, get_settings()):
+        raise Forbidden(
+            f"data '{ref or path}' is odlar's own state (ODLAR_HOME: database, keys, models, "
+            "logs, uploads) and is never read as data: give a dataset id or a file under "
+            "ODLAR_DATA"
+        )
+    return path
+
+
+def _is_state(path: Path, settings: Any) -> bool:
+    p = path.resolve()
+    home = settings.home.expanduser().resolve()
+    stores = _sqlite_files(settings)
+    always = [
+        d.resolve() for d in (settings.uploads_dir, settings.artifacts_dir, settings.jobs_dir)
+    ]
+    if any(p.is_relative_to(d) or d.is_relative_to(p) for d in (*always, *stores, home)):
+        meant = [settings.data_dir.resolve(), settings.scenarios_dir.resolve()]
+        meant = [d for d in meant if d != home and d.is_relative_to(home)]
+        inside_meant = any(p.is_relative_to(d) for d in meant)
+        in_state = any(p.is_relative_to(d) or d.is_relative_to(p) for d in (*always, *stores))
+        if in_state or not inside_meant:
+            return True
+    return p.is_file() and any(f.exists() and os.path.samefile(p, f) for f in stores)
+
+
+def _sqlite_files(settings: Any) -> list[Path]:
+    """The files of the SQLite databases odlar writes (store, MLflow) and their journals."""
+    out = []
+    for url in (settings.db_url, settings.tracking_uri):
+        if url.startswith("sqlite:///"):
+            db = Path(url.removeprefix("sqlite:///")).expanduser().resolve()
+            out += [db] + [db.with_name(db.name + s) for s in ("-wal", "-shm", "-journal")]
+    return out
 
 
 def save_upload(
@@ -86,17 +138,8 @@ def save_upload(
     folder = get_settings().uploads_dir / dataset_id
     staging = Path(tempfile.mkdtemp(dir=get_settings().uploads_dir, prefix=".staging-"))
     try:
-        staged = staging / safe
-        staged.write_bytes(content)
-        try:
-            data = task.load(staged)
-        except DataError as exc:  # name the file as the user knows it, not our staging path
-            raise DataError(exc.reason, file=safe, line=exc.line, field=exc.field) from None
-        if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
-            data = task.load(staged)
-        privacy = _mask_personal_data(staged, personal)
-        if privacy is not None and privacy["rewritten"]:
-            data = task.load(staged)
+        with tenant_scope(tenant):  # the tenant's own pseudonyms in what is kept
+            data, privacy = _validated(task, staging / safe, safe, content, personal)
         staging.rename(folder)  # only a valid file reaches its final place
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -122,6 +165,23 @@ def save_upload(
         output={"task": task.name, "name": safe, "rows": data.rows, "privacy": privacy},
     )  # fmt: skip
     return dataset_record(dataset_id, tenant=tenant)
+
+
+def _validated(
+    task: Any, staged: Path, name: str, content: bytes, personal: tuple[str, ...]
+) -> tuple[Any, dict[str, Any] | None]:
+    """Write, validate and rewrite (pseudonyms, masked personal data) a staged upload."""
+    staged.write_bytes(content)
+    try:
+        data = task.load(staged)
+    except DataError as exc:  # name the file as the user knows it, not our staging path
+        raise DataError(exc.reason, file=name, line=exc.line, field=exc.field) from None
+    if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
+        data = task.load(staged)
+    privacy = _mask_personal_data(staged, personal)
+    if privacy is not None and privacy["rewritten"]:
+        data = task.load(staged)
+    return data, privacy
 
 
 TABLES = {".csv": ",", ".tsv": "\t"}

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from odlar.core.config import get_settings
 from odlar.core.datasets import resolve_source
 from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
+from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, JobRecord, as_utc, session_scope, utcnow
 from odlar.core.tasks import Progress, get_task
 
@@ -299,13 +300,16 @@ def _fit(
 
     task = get_task(spec.task)
     progress(0.0, "loading data")
-    data = task.load(resolve_source(spec.data, tenant=tenant))
+    with tenant_scope(tenant):
+        data = task.load(resolve_source(spec.data, tenant=tenant))
     progress(0.02, f"loaded {data.rows} rows")
     model = task.fit(data, method=spec.method, params=spec.params, progress=progress)
     metrics = {f"val_{k}": v for k, v in model.metrics.items()}
     if spec.eval:
         progress(0.97, "evaluating")
-        report = task.evaluate(model, task.load(resolve_source(spec.eval, tenant=tenant)))
+        with tenant_scope(tenant):
+            test = task.load(resolve_source(spec.eval, tenant=tenant))
+        report = task.evaluate(model, test)
         metrics.update({f"test_{k}": v for k, v in report.metrics.items()})
     progress(0.98, "registering model version")
     mv = tracking.log_model_version(

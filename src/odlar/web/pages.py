@@ -6,13 +6,14 @@ same functions as the API, scoped by the user's tenant."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import alerts, bench, datasets, jobs, tracking
-from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
+from odlar.core.errors import NotFound, OdlarError, UsageError
 from odlar.core.tasks import get_task, task_names
 from odlar.governance import approval, audit, checks, documentation
 from odlar.governance.roles import Permission as P
@@ -47,7 +48,7 @@ def _jobs(ui: APIRouter) -> None:
         me = need(principal_of(request), P.OPERATE)
         try:
             parsed = _params(params)
-            datasets.resolve_source(data, tenant=me.tenant, confined=True)
+            _source(me, data)
             spec = jobs.FitSpec(task=task, data=data, method=method or None, params=parsed)
             job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
         except OdlarError as exc:
@@ -69,6 +70,13 @@ def _jobs(ui: APIRouter) -> None:
         jobs.recover()
         job = jobs.get(job_id, tenant=me.tenant)
         return render(request, "job_status.html", me, job=job, figure=_job_chart(job))
+
+
+def _source(me: Any, ref: str) -> Path:
+    """A data reference typed into the console, resolved exactly as the API resolves it:
+    a dataset id of the user's tenant, or a path under ODLAR_DATA; never a file elsewhere,
+    another tenant's upload or odlar's own state, so no error shows what such a file holds."""
+    return datasets.resolve_source(ref, tenant=me.tenant, confined=True)
 
 
 def _jobs_context(tenant: str) -> dict[str, Any]:
@@ -122,7 +130,7 @@ def _energy(ui: APIRouter) -> None:
             level = min(max(level, 0.55), 0.99)
             try:
                 version, rows = _fleet_rul(me, dataset, level)
-            except (NotFound, Conflict) as exc:
+            except OdlarError as exc:
                 return render(
                     request, "rul.html", me, exc.http_status, error=exc.message, **context
                 )
@@ -133,11 +141,10 @@ def _energy(ui: APIRouter) -> None:
             }
         return render(request, "rul.html", me, **context)
 
-    @ui.get("/energy/rul/{dataset}/units/{unit}", response_class=HTMLResponse)
+    @ui.get("/energy/rul/{dataset:path}/units/{unit}", response_class=HTMLResponse)
     def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
-        me = principal_of(request)
-        task = get_task("energy.rul")
-        frame = task.load(datasets.resolve_source(dataset, tenant=me.tenant)).frame
+        me = need(principal_of(request), P.OPERATE)  # the readings themselves: operators
+        frame = get_task("energy.rul").load(_source(me, dataset)).frame
         rows = frame[frame["unit"].astype(str) == unit]
         if rows.empty:
             raise NotFound(f"no unit '{unit}' in dataset {dataset}")
@@ -185,11 +192,12 @@ _FLEETS: dict[tuple[str, str, int, float], list[Any]] = {}
 def _fleet_rul(me: Any, dataset: str, level: float) -> tuple[int, list[Any]]:
     """The fleet's predictions by the version now serving, computed (and logged) once per
     dataset, version and level; the page is opened far more often than data changes."""
+    source = _source(me, dataset)  # first: nothing else is said about a refused reference
     version = tracking.serving_version("energy.rul", None, tenant=me.tenant)
     key = (me.tenant, dataset, version, round(level, 2))
     if key not in _FLEETS:
         task = get_task("energy.rul")
-        data = task.load(datasets.resolve_source(dataset, tenant=me.tenant))
+        data = task.load(source)
         mv, model = tracking.load_model("energy.rul", version, tenant=me.tenant)
         # the validated frame straight to the model: no request objects for 10,000s of
         # readings; the input digest is the dataset's recorded SHA-256

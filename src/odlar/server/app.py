@@ -33,7 +33,16 @@ from odlar.energy.faults.live import HUB, MonitorResponse
 from odlar.energy.faults.task import FaultRequest
 from odlar.governance import accounts, approval, audit, checks, documentation
 from odlar.governance.roles import Principal, acting_tenant
-from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
+from odlar.server.auth import (
+    ADMIN,
+    APPROVE,
+    AUDIT,
+    FAILURES,
+    OPERATE,
+    READ,
+    client_address,
+    proxy_middleware,
+)  # fmt: skip
 
 
 def _error_body(exc: OdlarError) -> dict[str, Any]:
@@ -82,6 +91,12 @@ def create_app() -> FastAPI:
         description="Train, evaluate and serve AI capabilities for critical civilian sectors.",
         lifespan=_lifespan,
     )
+
+    from odlar.core.config import get_settings
+
+    proxy = proxy_middleware(get_settings().trusted_proxies)
+    if proxy:  # X-Forwarded-For from the configured proxies only
+        app.add_middleware(proxy[0], **proxy[1])
 
     @app.exception_handler(OdlarError)
     async def _odlar_error(request: Request, exc: OdlarError) -> Response:
@@ -510,7 +525,7 @@ class TokenIn(BaseModel):
 def _governance_routes(api: APIRouter) -> None:
     @api.post("/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours")
     def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         try:
             return accounts.sign_in(body.tenant, body.user, body.password, client=client)
         except OdlarError as exc:

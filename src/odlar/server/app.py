@@ -52,6 +52,57 @@ def _error_body(exc: OdlarError) -> dict[str, Any]:
     return body
 
 
+class ErrorBody(BaseModel):
+    """What every odlar error answers (the handler in ``create_app``); a DataError adds
+    where the data is wrong."""
+
+    detail: str = Field(description="One line: what is wrong and how to fix it")
+    error: str | None = Field(default=None, description="The kind, e.g. NotFound, DataError")
+    file: str | None = Field(default=None, description="DataError: the file at fault")
+    line: int | None = Field(default=None, description="DataError: the line (1 = header)")
+    field: str | None = Field(default=None, description="DataError: the column or field")
+    reason: str | None = Field(default=None, description="DataError: what is wrong there")
+
+
+class RequestProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class RequestInvalid(BaseModel):
+    """FastAPI's answer to a request that does not match the operation's parameters."""
+
+    detail: list[RequestProblem]
+
+
+def _error(description: str, model: Any = ErrorBody) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+# The status codes every API route can answer besides its success, declared once (on the
+# /api/v1 router). 422 has two bodies: the request did not match the operation (FastAPI's
+# validation: `detail` is a list) or the data in it cannot be used (DataError: `detail` is
+# a line, with file, line and field).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("Bad option or argument"),
+    401: _error("Missing, unknown, revoked or expired token; wrong sign-in"),
+    403: _error("The token's role lacks the permission, or another tenant's thing"),
+    404: _error("No such task, dataset, job, model version, alert, user or token"),
+    409: _error("Conflicts with the current state (e.g. a version not approved)"),
+    413: _error("Request body or upload too large"),
+    422: _error(
+        "The request does not match the operation (a list of problems), or its data "
+        "cannot be used (DataError: file, line, field)",
+        RequestInvalid | ErrorBody,
+    ),
+    429: _error("Too many failed sign-ins or bad tokens: see Retry-After"),
+    503: _error("Something outside odlar is unreachable"),
+}
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
@@ -115,7 +166,7 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "tasks": task_names()}
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=API_ERRORS)
     _tasks_routes(api)
     _dataset_routes(api)
     _job_routes(api)

@@ -131,6 +131,8 @@ def _log_configuration() -> None:
             "lockout_minutes": cfg.lockout_minutes,
             "database": cfg.db_url.split("://", 1)[0],
             "pseudonym_key": "configured" if cfg.pseudonym_key else "key file",
+            "audit_key": "configured" if cfg.audit_key else "key file",
+            "trusted_proxies": cfg.trusted_proxies,
         },
     )  # fmt: skip
 

@@ -64,7 +64,7 @@ def _output_text(output: Any) -> str:
 def chain_hash(tenant: str, row: tuple[Any, ...], key: bytes | None = None) -> str:
     """MAC of one record under the audit key: ``row`` is its FIELDS up to and including
     prev_hash."""
-    return hmac.new(key or audit_key(), canonical([tenant, *row]).encode(), "sha256").hexdigest()
+    return hmac.digest(key or audit_key(), canonical([tenant, *row]).encode(), "sha256").hex()
 
 
 def legacy_hash(tenant: str, row: tuple[Any, ...]) -> str:

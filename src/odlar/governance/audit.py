@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from odlar.core.config import get_settings
+from odlar.core.errors import UsageError
 from odlar.core.store import AuditEvent, AuditHead, get_engine, session_scope, utcnow
 
 GENESIS = "0" * 64
@@ -85,7 +87,11 @@ def _key(home: str, configured: str | None) -> bytes:
     try:  # O_EXCL: two processes starting together cannot each write a different key
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip().encode()
+        for _ in range(100):  # another process made it a moment ago: wait for its content
+            if key := path.read_text().strip().encode():
+                return key
+            time.sleep(0.01)
+        raise UsageError(f"{path} is empty: restore the audit key from its copy") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32))
     key = path.read_text().strip().encode()
@@ -212,7 +218,6 @@ def _rows(tenant: str, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
 
 def verify(tenant: str | None = None, max_problems: int = 100) -> Verification:
     """Walk each tenant's chain (one tenant, or all) and report every break found."""
-    import time
 
     start = time.perf_counter()
     key = audit_key()

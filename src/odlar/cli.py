@@ -429,7 +429,14 @@ def serve(
         print(token, flush=True)
     host, port = host or settings.host, port or settings.port
     err.print(f"odlar on http://{host}:{port}  (API docs: /docs, state: {settings.home})")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(), **server_options(host, port))
+
+
+def server_options(host: str, port: int) -> dict[str, Any]:
+    """uvicorn's options for `odlar serve`. Its own proxy headers are off: by default it
+    believes X-Forwarded-For from 127.0.0.1, so any local process could pose as any
+    client; odlar believes only ODLAR_TRUSTED_PROXIES (odlar.server.auth)."""
+    return {"host": host, "port": port, "log_level": "warning", "proxy_headers": False}
 
 
 @app.command()

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         description="Secret for keyed pseudonyms of personal identifiers; default: a random key "
         "created once in $ODLAR_HOME/pseudonym.key",
     )
+    audit_key: str | None = Field(
+        default=None,
+        description="Secret key of the event log's MAC; default: a random key created once "
+        "in $ODLAR_HOME/audit.key (keep a copy apart from the database's backups)",
+    )
     require_approval: bool = Field(
         default=True,
         description="Serve only model versions an approver approved (turn off only for "
@@ -34,6 +39,11 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed sign-ins in a row before a user is locked out."
     )
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock-out lasts.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies (IP addresses or networks, comma separated) whose "
+        "X-Forwarded-For names the client; empty: the header is never believed.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -146,7 +146,7 @@ def _serve(*command: str) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", *command, "--port", str(port)],
+        [sys.executable, "-P", "-m", *command, "--port", str(port)],
         # one thread each: the model's OpenMP threads of two servers and this client would
         # otherwise fight over 2 cores and drown the difference being measured in noise
         env={**os.environ, "OMP_NUM_THREADS": "1"},

@@ -41,7 +41,16 @@ from odlar.energy.faults.live import HUB, MonitorResponse
 from odlar.energy.faults.task import FaultRequest
 from odlar.governance import accounts, approval, audit, checks, documentation
 from odlar.governance.roles import Principal, acting_tenant
-from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
+from odlar.server.auth import (
+    ADMIN,
+    APPROVE,
+    AUDIT,
+    FAILURES,
+    OPERATE,
+    READ,
+    client_address,
+    proxy_middleware,
+)  # fmt: skip
 
 
 def _error_body(exc: OdlarError) -> dict[str, Any]:
@@ -49,6 +58,57 @@ def _error_body(exc: OdlarError) -> dict[str, Any]:
     if isinstance(exc, DataError):
         body.update({"file": exc.file, "line": exc.line, "field": exc.field, "reason": exc.reason})
     return body
+
+
+class ErrorBody(BaseModel):
+    """What every odlar error answers (the handler in ``create_app``); a DataError adds
+    where the data is wrong."""
+
+    detail: str = Field(description="One line: what is wrong and how to fix it")
+    error: str | None = Field(default=None, description="The kind, e.g. NotFound, DataError")
+    file: str | None = Field(default=None, description="DataError: the file at fault")
+    line: int | None = Field(default=None, description="DataError: the line (1 = header)")
+    field: str | None = Field(default=None, description="DataError: the column or field")
+    reason: str | None = Field(default=None, description="DataError: what is wrong there")
+
+
+class RequestProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class RequestInvalid(BaseModel):
+    """FastAPI's answer to a request that does not match the operation's parameters."""
+
+    detail: list[RequestProblem]
+
+
+def _error(description: str, model: Any = ErrorBody) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+# The status codes every API route can answer besides its success, declared once (on the
+# /api/v1 router). 422 has two bodies: the request did not match the operation (FastAPI's
+# validation: `detail` is a list) or the data in it cannot be used (DataError: `detail` is
+# a line, with file, line and field).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("Bad option or argument"),
+    401: _error("Missing, unknown, revoked or expired token; wrong sign-in"),
+    403: _error("The token's role lacks the permission, or another tenant's thing"),
+    404: _error("No such task, dataset, job, model version, alert, user or token"),
+    409: _error("Conflicts with the current state (e.g. a version not approved)"),
+    413: _error("Request body or upload too large"),
+    422: _error(
+        "The request does not match the operation (a list of problems), or its data "
+        "cannot be used (DataError: file, line, field)",
+        RequestInvalid | ErrorBody,
+    ),
+    429: _error("Too many failed sign-ins or bad tokens: see Retry-After"),
+    503: _error("Something outside odlar is unreachable"),
+}
 
 
 @asynccontextmanager
@@ -79,6 +139,8 @@ def _log_configuration() -> None:
             "lockout_minutes": cfg.lockout_minutes,
             "database": cfg.db_url.split("://", 1)[0],
             "pseudonym_key": "configured" if cfg.pseudonym_key else "key file",
+            "audit_key": "configured" if cfg.audit_key else "key file",
+            "trusted_proxies": cfg.trusted_proxies,
         },
     )  # fmt: skip
 
@@ -91,6 +153,12 @@ def create_app() -> FastAPI:
         description="Train, evaluate and serve AI capabilities for critical civilian sectors.",
         lifespan=_lifespan,
     )
+
+    from odlar.core.config import get_settings
+
+    proxy = proxy_middleware(get_settings().trusted_proxies)
+    if proxy:  # X-Forwarded-For from the configured proxies only
+        app.add_middleware(proxy[0], **proxy[1])
 
     @app.exception_handler(OdlarError)
     async def _odlar_error(request: Request, exc: OdlarError) -> Response:
@@ -109,7 +177,7 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "tasks": task_names()}
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=API_ERRORS)
     _tasks_routes(api)
     _dataset_routes(api)
     _job_routes(api)
@@ -522,7 +590,7 @@ class TokenIn(BaseModel):
 def _governance_routes(api: APIRouter) -> None:
     @api.post("/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours")
     def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         try:
             return accounts.sign_in(body.tenant, body.user, body.password, client=client)
         except OdlarError as exc:

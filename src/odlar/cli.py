@@ -705,14 +705,15 @@ def data_add(
 
     if not file.is_file():
         raise UsageError(f"{file}: no such file")
-    rec = save_upload(
-        task,
-        file.name,
-        file.read_bytes(),
-        tenant=me.tenant,
-        actor=me.name,
-        personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
-    )
+    with file.open("rb") as content:  # read in blocks: a large file never sits in memory
+        rec = save_upload(
+            task,
+            file.name,
+            content,
+            tenant=me.tenant,
+            actor=me.name,
+            personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
+        )
     console.print(f"dataset {rec['id']}: {rec['rows']} rows, sha256 {rec['sha256'][:12]}")
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import io
+import lzma
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
 from odlar.core.config import get_settings
-from odlar.core.errors import DataError, NotFound, Unavailable, UsageError
+from odlar.core.errors import DataError, NotFound, TooLarge, Unavailable, UsageError
 from odlar.core.store import DEFAULT_TENANT, DatasetRecord, as_utc, new_id, session_scope
 
 
@@ -65,29 +70,83 @@ def _inside(path: Path, settings: Any) -> bool:
     return resolved.is_relative_to(settings.data_dir.resolve())
 
 
+#: compressed uploads are decompressed while staging, so the limit bounds what is kept
+DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    ".gz": lambda f: gzip.GzipFile(fileobj=f),  # type: ignore[dict-item]
+    ".bz2": lambda f: bz2.BZ2File(f),  # type: ignore[dict-item]
+    ".xz": lambda f: lzma.LZMAFile(f),  # type: ignore[dict-item]  # noqa: SIM115
+}
+NOT_STREAMED = (".zip", ".zst", ".tar", ".tgz")
+MAX_NAME_BYTES = 255  # a file name on every common file system
+
+
+def upload_name(filename: str) -> str:
+    """The name an upload is kept under: its last path part, checked."""
+    safe = Path(filename or "data").name
+    if not safe or safe in (".", ".."):
+        raise UsageError("the uploaded file needs a name")
+    if len(safe.encode("utf-8", errors="replace")) > MAX_NAME_BYTES:
+        raise UsageError(f"the file name is longer than {MAX_NAME_BYTES} bytes; shorten it")
+    if "\x00" in safe:
+        raise UsageError("the file name holds a NUL byte")
+    return safe
+
+
+def _stage(source: BinaryIO, name: str, staging: Path) -> Path:
+    """Copy (decompressing) an upload into `staging` in blocks, refusing it the moment it
+    passes ODLAR_MAX_UPLOAD_MB, so neither memory nor disk holds more than the limit."""
+    limit = get_settings().max_upload_bytes
+    suffix = Path(name).suffix.lower()
+    if suffix in NOT_STREAMED:
+        raise UsageError(f"{name}: upload a plain, .gz, .bz2 or .xz file, not {suffix}")
+    opener = DECOMPRESSORS.get(suffix)
+    kept = name[: -len(suffix)] if opener else name
+    if not kept or kept in (".", ".."):
+        raise UsageError(f"{name}: name the file inside the archive too (e.g. data.csv{suffix})")
+    staged = staging / kept
+    reader = opener(source) if opener else source
+    written = 0
+    try:
+        with staged.open("wb") as out:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                written += len(block)
+                if written > limit:
+                    what = "decompressed, it is" if opener else "it is"
+                    raise TooLarge(
+                        f"{name}: {what} larger than the upload limit of "
+                        f"{get_settings().max_upload_mb} MB (ODLAR_MAX_UPLOAD_MB)"
+                    )
+                out.write(block)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        if opener is None:
+            raise
+        raise DataError(f"not a readable {suffix} file ({exc})", file=name) from None
+    return staged
+
+
 def save_upload(
     task_name: str,
     filename: str,
-    content: bytes,
+    content: bytes | BinaryIO,
     *,
     tenant: str = DEFAULT_TENANT,
     personal: tuple[str, ...] = (),
     actor: str = "odlar",
 ) -> dict[str, Any]:
     """Validate an uploaded file with its task's loader and keep it, with personal data
-    masked and declared personal columns pseudonymised; nothing is kept on error."""
+    masked and declared personal columns pseudonymised; nothing is kept on error.
+    `content`: the bytes, or a binary file read in blocks (large uploads)."""
     from odlar.core.tasks import get_task
 
     task = get_task(task_name)
-    safe = Path(filename or "data").name
-    if not safe or safe in (".", ".."):
-        raise UsageError("the uploaded file needs a name")
+    name = upload_name(filename)
+    source = io.BytesIO(content) if isinstance(content, bytes | bytearray) else content
     dataset_id = new_id()
     folder = get_settings().uploads_dir / dataset_id
     staging = Path(tempfile.mkdtemp(dir=get_settings().uploads_dir, prefix=".staging-"))
     try:
-        staged = staging / safe
-        staged.write_bytes(content)
+        staged = _stage(source, name, staging)
+        safe = staged.name
         try:
             data = task.load(staged)
         except DataError as exc:  # name the file as the user knows it, not our staging path

@@ -72,9 +72,9 @@ def _inside(path: Path, settings: Any) -> bool:
 
 #: compressed uploads are decompressed while staging, so the limit bounds what is kept
 DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
-    ".gz": lambda f: gzip.GzipFile(fileobj=f),  # type: ignore[dict-item]
-    ".bz2": lambda f: bz2.BZ2File(f),  # type: ignore[dict-item]
-    ".xz": lambda f: lzma.LZMAFile(f),  # type: ignore[dict-item]  # noqa: SIM115
+    ".gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),  # type: ignore[dict-item]
+    ".bz2": lambda f: bz2.BZ2File(f, mode="rb"),  # type: ignore[dict-item]
+    ".xz": lambda f: lzma.LZMAFile(f, mode="rb"),  # type: ignore[dict-item]  # noqa: SIM115
 }
 NOT_STREAMED = (".zip", ".zst", ".tar", ".tgz")
 MAX_NAME_BYTES = 255  # a file name on every common file system

@@ -416,6 +416,9 @@ def serve(
     from odlar.server.app import create_app
 
     settings = get_settings()
+    from odlar.core.threads import limit_threads
+
+    limit_threads(settings.serve_threads)  # before the models' libraries load
     get_engine()
     token = ensure_admin()
     if token:

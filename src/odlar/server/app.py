@@ -48,11 +48,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
     jobs.recover()  # a job whose process died with the old server
     tracking.warm()  # MLflow's first use costs seconds: pay it at start, not on a page
+    _bound_threads()
     _log_configuration()
     # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
     # out of the garbage collector's full passes, which otherwise stall requests for ms
     gc.freeze()
     yield
+
+
+def _bound_threads() -> None:
+    """Each worker's math libraries get ODLAR_SERVE_THREADS threads, after the start-up
+    imports loaded them (core/threads.py says why)."""
+    from odlar.core.config import get_settings
+    from odlar.core.threads import limit_threads
+
+    limit_threads(get_settings().serve_threads)
 
 
 def _log_configuration() -> None:
@@ -69,6 +79,10 @@ def _log_configuration() -> None:
             "audit_retention_days": cfg.audit_retention_days,
             "max_failed_sign_ins": cfg.max_failed_sign_ins,
             "lockout_minutes": cfg.lockout_minutes,
+            "serve_threads": cfg.serve_threads,
+            "job_threads": cfg.job_threads,
+            "max_upload_mb": cfg.max_upload_mb,
+            "max_header_kb": cfg.max_header_kb,
             "database": cfg.db_url.split("://", 1)[0],
             "pseudonym_key": "configured" if cfg.pseudonym_key else "key file",
         },

@@ -14,12 +14,14 @@ requests of every operation.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -30,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-EXAMPLES = 8  # per operation and mode
-EDGE_EXAMPLES = 2  # valid requests per operation that get edge values
+EXAMPLES = 6  # per operation and mode
+EDGE_EXAMPLES = 1  # valid requests per operation that get edge values
 EDGES = {int: [2**63, -(2**63) - 1], float: [math.nan, math.inf, 1e308 * 10]}
 
 # Documenting every error status and body in the OpenAPI description is issue 13's
@@ -58,7 +60,9 @@ def test_no_server_errors_on_any_operation(home: Path, cmapss: Path) -> None:
     )  # fmt: skip
     assert jobs.run(jobs.create(spec).id).state == "succeeded"
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+    app = create_app()
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    client = TestClient(app, raise_server_exceptions=False)
     fuzzed = []
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -84,17 +88,34 @@ def test_no_server_errors_on_any_operation(home: Path, cmapss: Path) -> None:
             suppress_health_check=list(HealthCheck),
         )  # fmt: skip
         def edges(case) -> None:
+            # sent as raw JSON text: HTTP clients refuse to write NaN, Python's parser reads it
             for where in ("body", "query", "path_parameters"):
                 original = getattr(case, where, None)
+                if not isinstance(original, dict | list):
+                    continue
                 for edged in _with_edges(original):
                     setattr(case, where, edged)
-                    response = case.call(headers=headers)
+                    response = _send(client, case, headers)
                     assert response.status_code < 500, (where, edged, response.text[:300])
                 setattr(case, where, original)
 
         edges()
         fuzzed.append(operation.label)
     assert len(fuzzed) > 40, fuzzed
+
+
+def _send(client: TestClient, case: Any, headers: dict[str, str]) -> Any:
+    body = getattr(case, "body", None)
+    content = None
+    if isinstance(body, dict | list):
+        content = json.dumps(body)  # allow_nan: NaN and Infinity as Python writes them
+        headers = headers | {"Content-Type": "application/json"}
+    path = case.operation.path
+    for name, value in (case.path_parameters or {}).items():
+        path = path.replace("{" + name + "}", str(value))
+    return client.request(
+        case.method, path, params=case.query or None, content=content, headers=headers
+    )
 
 
 def _with_edges(value: Any) -> Iterator[Any]:

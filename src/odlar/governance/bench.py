@@ -9,7 +9,10 @@
   the same machine, with the bounded thread defaults (ODLAR_SERVE_THREADS=1,
   ODLAR_JOB_THREADS=2) and with one thread per core for both (issue 13, finding 3).
 
-`--param parts=contention` (or verify, overhead; comma separated) runs only those parts.
+- limits: what the request-size middleware (server/limits.py: head 431, body 413) adds to
+  one request, timed in-process around a trivial ASGI app with a browser's 12 headers.
+
+`--param parts=contention` (or verify, overhead, limits; comma separated) runs only those.
 """
 
 from __future__ import annotations
@@ -270,7 +273,50 @@ def bare_app() -> Any:
     return app
 
 
-PARTS = ("verify", "overhead", "contention")
+def limits_overhead(calls: int) -> dict[str, Any]:
+    import asyncio
+
+    from odlar.server.limits import RequestLimits
+
+    headers = [(f"x-header-{i}".encode(), b"v" * 40) for i in range(10)]
+    headers += [(b"authorization", b"Bearer " + b"t" * 43), (b"content-length", b"600")]
+    scope = {"type": "http", "headers": headers, "raw_path": b"/api/v1/tasks/x/predict",
+             "query_string": b""}  # fmt: skip
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"x" * 600, "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    limited = RequestLimits(app, max_head=64 * 1024, max_body=512 * 1024 * 1024)
+
+    async def timed(target: Any) -> float:
+        start = time.perf_counter()
+        for _ in range(calls):
+            await target(scope, receive, send)
+        return 1e6 * (time.perf_counter() - start) / calls
+
+    async def both() -> tuple[float, float]:
+        bare = min([await timed(app) for _ in range(5)])
+        with_limits = min([await timed(limited) for _ in range(5)])
+        return bare, with_limits
+
+    bare, with_limits = asyncio.run(both())
+    return {
+        "method": "request limits middleware (431/413)",
+        "metrics": {"added_us_per_request": round(with_limits - bare, 2)},
+        "details": {"bare_us": round(bare, 2), "with_limits_us": round(with_limits, 2),
+                    "calls": calls, "headers": len(headers)},  # fmt: skip
+    }
+
+
+PARTS = ("verify", "overhead", "contention", "limits")
 
 
 def run_bench(
@@ -285,6 +331,8 @@ def run_bench(
         results.append(verify_speed(20_000 if quick else 1_000_000, progress))
     if "overhead" in parts:
         results.append(predict_overhead(100 if quick else 2000, progress))
+    if "limits" in parts:
+        results.append(limits_overhead(10_000 if quick else 100_000))
     if "contention" in parts:
         results.append(predict_under_fit(30 if quick else 300, 20 if quick else 120, progress))
     progress(1.0, "done")

@@ -422,6 +422,9 @@ def serve(
     from odlar.server.app import create_app
 
     settings = get_settings()
+    from odlar.core.threads import limit_threads
+
+    limit_threads(settings.serve_threads)  # before the models' libraries load
     get_engine()
     token = ensure_admin()
     if token:
@@ -723,14 +726,15 @@ def data_add(
 
     if not refuse_state(file).is_file():
         raise UsageError(f"{file}: no such file")
-    rec = save_upload(
-        task,
-        file.name,
-        file.read_bytes(),
-        tenant=me.tenant,
-        actor=me.name,
-        personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
-    )
+    with file.open("rb") as content:  # read in blocks: a large file never sits in memory
+        rec = save_upload(
+            task,
+            file.name,
+            content,
+            tenant=me.tenant,
+            actor=me.name,
+            personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
+        )
     console.print(f"dataset {rec['id']}: {rec['rows']} rows, sha256 {rec['sha256'][:12]}")
 
 

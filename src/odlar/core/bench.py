@@ -27,6 +27,12 @@ from odlar.core.tasks import Progress, get_task, no_progress
 PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow", "eclipse-sumo")
 
 
+def _parameters(func: Any) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(func).parameters)
+
+
 def run(
     task_name: str,
     *,
@@ -43,7 +49,10 @@ def run(
 
         module = importlib.import_module(platform_benches[task_name])
         start = time.perf_counter()
-        result = module.run_bench(quick=quick, progress=progress)
+        extra = {"params": params} if params and "params" in _parameters(module.run_bench) else {}
+        if params and not extra:
+            raise UsageError(f"the {task_name} bench takes no --param")
+        result = module.run_bench(quick=quick, progress=progress, **extra)
         return _package(result, quick, time.perf_counter() - start, record=False)
     task = get_task(task_name)
     if dataset is not None and task.datasets and dataset not in task.datasets:

@@ -44,8 +44,29 @@ class Settings(BaseSettings):
         description="Reverse proxies (IP addresses or networks, comma separated) whose "
         "X-Forwarded-For names the client; empty: the header is never believed.",
     )
+    max_upload_mb: int = Field(
+        default=512,
+        ge=1,
+        description="Largest upload (and request body) in MB; a compressed upload counts "
+        "at its decompressed size.",
+    )
+    max_header_kb: int = Field(
+        default=64, ge=1, description="Largest request head (request line and headers) in KB."
+    )
+    serve_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads each server worker's math libraries (OpenMP, BLAS, torch) use.",
+    )
+    job_threads: int = Field(
+        default=2, ge=1, description="Threads each fit job's math libraries use."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def data_dir(self) -> Path:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import io
+import lzma
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
 from odlar.core.config import get_settings
-from odlar.core.errors import DataError, Forbidden, NotFound, Unavailable, UsageError
+from odlar.core.errors import DataError, Forbidden, NotFound, TooLarge, Unavailable, UsageError
 from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, DatasetRecord, as_utc, new_id, session_scope
 
@@ -117,29 +122,85 @@ def _sqlite_files(settings: Any) -> list[Path]:
     return out
 
 
+#: compressed uploads are decompressed while staging, so the limit bounds what is kept
+DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    ".gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),  # type: ignore[dict-item]
+    ".bz2": lambda f: bz2.BZ2File(f, mode="rb"),  # type: ignore[dict-item]
+    ".xz": lambda f: lzma.LZMAFile(f, mode="rb"),  # type: ignore[dict-item]  # noqa: SIM115
+}
+NOT_STREAMED = (".zip", ".zst", ".tar", ".tgz")
+MAX_NAME_BYTES = 255  # a file name on every common file system
+
+
+def upload_name(filename: str) -> str:
+    """The name an upload is kept under: its last path part, checked."""
+    safe = Path(filename or "data").name
+    if not safe or safe in (".", ".."):
+        raise UsageError("the uploaded file needs a name")
+    if len(safe.encode("utf-8", errors="replace")) > MAX_NAME_BYTES:
+        raise UsageError(f"the file name is longer than {MAX_NAME_BYTES} bytes; shorten it")
+    if "\x00" in safe:
+        raise UsageError("the file name holds a NUL byte")
+    return safe
+
+
+def _stage(source: BinaryIO, name: str, staging: Path) -> Path:
+    """Copy (decompressing) an upload into `staging` in blocks, refusing it the moment it
+    passes ODLAR_MAX_UPLOAD_MB, so neither memory nor disk holds more than the limit."""
+    limit = get_settings().max_upload_bytes
+    suffix = Path(name).suffix.lower()
+    if suffix in NOT_STREAMED:
+        raise UsageError(f"{name}: upload a plain, .gz, .bz2 or .xz file, not {suffix}")
+    opener = DECOMPRESSORS.get(suffix)
+    kept = name[: -len(suffix)] if opener else name
+    if not kept or kept in (".", ".."):
+        raise UsageError(f"{name}: name the file inside the archive too (e.g. data.csv{suffix})")
+    staged = staging / kept
+    reader = opener(source) if opener else source
+    written = 0
+    try:
+        with staged.open("wb") as out:
+            for block in iter(lambda: reader.read(1 << 20), b""):
+                written += len(block)
+                if written > limit:
+                    what = "decompressed, it is" if opener else "it is"
+                    raise TooLarge(
+                        f"{name}: {what} larger than the upload limit of "
+                        f"{get_settings().max_upload_mb} MB (ODLAR_MAX_UPLOAD_MB)"
+                    )
+                out.write(block)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        if opener is None:
+            raise
+        raise DataError(f"not a readable {suffix} file ({exc})", file=name) from None
+    return staged
+
+
 def save_upload(
     task_name: str,
     filename: str,
-    content: bytes,
+    content: bytes | BinaryIO,
     *,
     tenant: str = DEFAULT_TENANT,
     personal: tuple[str, ...] = (),
     actor: str = "odlar",
 ) -> dict[str, Any]:
     """Validate an uploaded file with its task's loader and keep it, with personal data
-    masked and declared personal columns pseudonymised; nothing is kept on error."""
+    masked and declared personal columns pseudonymised; nothing is kept on error.
+    `content`: the bytes, or a binary file read in blocks (large uploads)."""
     from odlar.core.tasks import get_task
 
     task = get_task(task_name)
-    safe = Path(filename or "data").name
-    if not safe or safe in (".", ".."):
-        raise UsageError("the uploaded file needs a name")
+    name = upload_name(filename)
+    source = io.BytesIO(content) if isinstance(content, bytes | bytearray) else content
     dataset_id = new_id()
     folder = get_settings().uploads_dir / dataset_id
     staging = Path(tempfile.mkdtemp(dir=get_settings().uploads_dir, prefix=".staging-"))
     try:
+        staged = _stage(source, name, staging)
+        safe = staged.name
         with tenant_scope(tenant):  # the tenant's own pseudonyms in what is kept
-            data, privacy = _validated(task, staging / safe, safe, content, personal)
+            data, privacy = _validated(task, staged, personal)
         staging.rename(folder)  # only a valid file reaches its final place
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -168,14 +229,13 @@ def save_upload(
 
 
 def _validated(
-    task: Any, staged: Path, name: str, content: bytes, personal: tuple[str, ...]
+    task: Any, staged: Path, personal: tuple[str, ...]
 ) -> tuple[Any, dict[str, Any] | None]:
-    """Write, validate and rewrite (pseudonyms, masked personal data) a staged upload."""
-    staged.write_bytes(content)
+    """Validate and rewrite (pseudonyms, masked personal data) a staged upload."""
     try:
         data = task.load(staged)
     except DataError as exc:  # name the file as the user knows it, not our staging path
-        raise DataError(exc.reason, file=name, line=exc.line, field=exc.field) from None
+        raise DataError(exc.reason, file=staged.name, line=exc.line, field=exc.field) from None
     if task.ingest(staged):  # rewritten (e.g. pseudonymised) before anything is kept
         data = task.load(staged)
     privacy = _mask_personal_data(staged, personal)

@@ -31,6 +31,7 @@ from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
 from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, JobRecord, as_utc, session_scope, utcnow
 from odlar.core.tasks import Progress, get_task
+from odlar.core.threads import thread_env
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "interrupted", "cancelled")
@@ -140,7 +141,8 @@ def submit(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives the server; cancel signals the whole group
-            env=os.environ.copy(),
+            # its own bounded thread pools: a job must not take every core from the server
+            env=os.environ | thread_env(get_settings().job_threads),
         )
     _children[proc.pid] = proc
     with session_scope() as s:
@@ -365,6 +367,9 @@ def _fit(
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _terminate)
+    from odlar.core.threads import limit_threads
+
+    limit_threads(get_settings().job_threads)
     try:
         run(sys.argv[1])
     except OdlarError as exc:

@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -34,7 +34,7 @@ from odlar.core.errors import (
     UsageError,
 )
 from odlar.core.store import DEFAULT_TENANT, get_engine
-from odlar.core.tasks import get_task, task_names
+from odlar.core.tasks import MAX_VERSION, get_task, task_names
 from odlar.education.learning import Policy
 from odlar.education.service import TRACKER
 from odlar.energy.faults.live import HUB, MonitorResponse
@@ -116,11 +116,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
     jobs.recover()  # a job whose process died with the old server
     tracking.warm()  # MLflow's first use costs seconds: pay it at start, not on a page
+    _bound_threads()
     _log_configuration()
     # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
     # out of the garbage collector's full passes, which otherwise stall requests for ms
     gc.freeze()
     yield
+
+
+def _bound_threads() -> None:
+    """Each worker's math libraries get ODLAR_SERVE_THREADS threads, after the start-up
+    imports loaded them (core/threads.py says why)."""
+    from odlar.core.config import get_settings
+    from odlar.core.threads import limit_threads
+
+    limit_threads(get_settings().serve_threads)
 
 
 def _log_configuration() -> None:
@@ -137,6 +147,10 @@ def _log_configuration() -> None:
             "audit_retention_days": cfg.audit_retention_days,
             "max_failed_sign_ins": cfg.max_failed_sign_ins,
             "lockout_minutes": cfg.lockout_minutes,
+            "serve_threads": cfg.serve_threads,
+            "job_threads": cfg.job_threads,
+            "max_upload_mb": cfg.max_upload_mb,
+            "max_header_kb": cfg.max_header_kb,
             "database": cfg.db_url.split("://", 1)[0],
             "pseudonym_key": "configured" if cfg.pseudonym_key else "key file",
             "audit_key": "configured" if cfg.audit_key else "key file",
@@ -168,6 +182,11 @@ def create_app() -> FastAPI:
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(_error_body(exc), status_code=exc.http_status, headers=headers)
+
+    from odlar.server import limits, validation
+
+    validation.install(app)
+    limits.install(app)
 
     @app.get("/health", tags=["platform"])
     def health() -> dict[str, Any]:
@@ -271,9 +290,10 @@ def _dataset_routes(api: APIRouter) -> None:
         ),
         principal: Principal = Depends(OPERATE),
     ) -> dict[str, Any]:
-        content = await file.read()
+        # the part is already spooled to disk within the limit (server/limits.py): copy it
+        # in blocks, never whole into memory
         return await asyncio.to_thread(
-            datasets.save_upload, task, file.filename or "data", content,
+            datasets.save_upload, task, file.filename or "data", file.file,
             tenant=principal.tenant, actor=principal.name,
             personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
         )  # fmt: skip
@@ -341,6 +361,12 @@ class DecisionBody(BaseModel):
     override: bool = Field(default=False, description="Approve although checks failed")
 
 
+VERSION = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Model version")]
+OPTIONAL_VERSION = Annotated[
+    int | None, Query(ge=1, le=MAX_VERSION, description="Default: newest version")
+]
+
+
 def _model_routes(api: APIRouter) -> None:
     def described(tenant: str, mv: tracking.ModelVersion) -> dict[str, Any]:
         return mv.to_dict() | {"state": approval.state(tenant, mv.task, mv.version)}
@@ -360,7 +386,9 @@ def _model_routes(api: APIRouter) -> None:
         return out
 
     @api.get("/models/{task}/{version}", tags=["models"])
-    def show_model(task: str, version: int, principal: Principal = Depends(READ)) -> dict[str, Any]:
+    def show_model(
+        task: str, version: VERSION, principal: Principal = Depends(READ)
+    ) -> dict[str, Any]:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
         return described(principal.tenant, mv) | {
@@ -370,7 +398,7 @@ def _model_routes(api: APIRouter) -> None:
     @api.get("/models/{task}/{version}/documentation", tags=["models"])
     def model_documentation(
         task: str,
-        version: int,
+        version: VERSION,
         format: str = Query("json", pattern="^(json|markdown|html)$"),
         principal: Principal = Depends(READ),
     ) -> Any:
@@ -383,7 +411,7 @@ def _model_routes(api: APIRouter) -> None:
         return doc
 
     @api.post("/models/{task}/{version}/checks", tags=["models"])
-    def run_checks(task: str, version: int, principal: Principal = Depends(APPROVE)) -> dict:
+    def run_checks(task: str, version: VERSION, principal: Principal = Depends(APPROVE)) -> dict:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
         return checks.run(mv, actor=principal.name)
@@ -391,7 +419,7 @@ def _model_routes(api: APIRouter) -> None:
     @api.post("/models/{task}/{version}/approve", tags=["models"])
     def approve_model(
         task: str,
-        version: int,
+        version: VERSION,
         body: DecisionBody | None = None,
         principal: Principal = Depends(APPROVE),
     ) -> dict[str, Any]:
@@ -407,7 +435,7 @@ def _model_routes(api: APIRouter) -> None:
 
     @api.post("/models/{task}/{version}/revoke", tags=["models"])
     def revoke_model(
-        task: str, version: int, body: DecisionBody, principal: Principal = Depends(APPROVE)
+        task: str, version: VERSION, body: DecisionBody, principal: Principal = Depends(APPROVE)
     ) -> dict[str, Any]:
         get_task(task)
         return approval.revoke(
@@ -480,7 +508,7 @@ class AnswerIn(BaseModel):
 
 
 class AnswersIn(BaseModel):
-    model_version: int | None = Field(default=None, ge=1)
+    model_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     answers: list[AnswerIn] = Field(min_length=1, max_length=100_000)
 
 
@@ -519,7 +547,7 @@ def _education_routes(api: APIRouter) -> None:
     @api.get(f"{base}/students/{{student}}/mastery", tags=["education"])
     def student_mastery(
         student: str,
-        model_version: int | None = None,
+        model_version: OPTIONAL_VERSION = None,
         principal: Principal = Depends(READ),
     ) -> dict[str, Any]:
         return TRACKER.mastery(
@@ -535,7 +563,7 @@ def _education_routes(api: APIRouter) -> None:
         n: int = Query(5, ge=1, le=50),
         low: float = Query(0.6, gt=0, lt=1),
         high: float = Query(0.8, gt=0, lt=1),
-        model_version: int | None = None,
+        model_version: OPTIONAL_VERSION = None,
         principal: Principal = Depends(READ),
     ) -> dict[str, Any]:
         return TRACKER.next_exercises(
@@ -550,7 +578,7 @@ def _education_routes(api: APIRouter) -> None:
     @api.get(f"{base}/classes/{{class_id}}/report", tags=["education"])
     def class_report(
         class_id: str,
-        model_version: int | None = None,
+        model_version: OPTIONAL_VERSION = None,
         principal: Principal = Depends(READ),
     ) -> dict[str, Any]:
         return TRACKER.class_report(

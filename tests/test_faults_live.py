@@ -170,3 +170,10 @@ def test_cli_follows_a_csv_and_acknowledges(tmp_path: Path) -> None:
     broken.write_text("\n".join(lines) + "\n")
     bad = odlar("monitor", str(broken), home=home)
     assert bad.returncode == 65 and "broken.csv:6" in bad.stderr and "oops" in bad.stderr
+    latin = tmp_path / "latin.csv"
+    raw = csv.read_bytes().split(b"\n")
+    raw[3] = raw[3] + b",\xe9t\xe9"  # a Latin-1 cell on line 4
+    latin.write_bytes(b"\n".join(raw))
+    refused = odlar("monitor", str(latin), home=home)
+    assert refused.returncode == 65 and "latin.csv:4" in refused.stderr, refused.stderr
+    assert "UTF-8" in refused.stderr and "Traceback" not in refused.stderr

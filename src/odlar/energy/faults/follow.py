@@ -49,17 +49,19 @@ def follow_csv(
         f"({monitor.model.method}); Ctrl-C to stop"
     )
     totals = {"scored": 0, "alarms": 0, "opened": 0, "cleared": 0}
-    header, pending, next_line = "", "", 2
+    header, pending, next_line = "", b"", 2
     idle_since = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop
-    with path.open("r", encoding="utf-8", newline="") as handle:
+    with path.open("rb") as handle:  # bytes: a line is decoded once complete
         try:
             while True:
                 chunk = handle.read()
                 if chunk:
                     idle_since = time.monotonic()
                     pending += chunk
-                    *lines, pending = pending.split("\n")
+                    *raw, pending = pending.split(b"\n")
+                    first = next_line if header else 1  # the file line of raw[0]
+                    lines = [_text(path, first + k, r) for k, r in enumerate(raw)]
                     if not header and lines:
                         header = lines.pop(0).rstrip("\r")
                     for start in range(0, len(lines), batch):
@@ -87,12 +89,13 @@ def follow_csv(
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
-    if pending.strip() and header:  # a last row without a newline, once the file stops
+    last = _text(path, next_line, pending)
+    if last.strip() and header:  # a last row without a newline, once the file stops
         _report(
             _score(
                 path,
                 header,
-                [(next_line, pending)],
+                [(next_line, last)],
                 monitor,
                 lock,
                 tenant=tenant,
@@ -161,3 +164,15 @@ def _report(result: MonitorResponse, totals: dict[str, int], echo: Callable[[str
             echo(f"[green]cleared[/green] {a['id']} {a['kind']} at sample {a['cleared_sample']}")
     for r in result.repairs:
         echo(f"repair: {r['kind']} {r.get('column') or ''}: {r['detail']} ({r['rows']} rows)")
+
+
+def _text(path: Path, line: int, raw: bytes) -> str:
+    """One complete line as text; a line that is not UTF-8 is refused with its position."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8",
+            file=str(path),
+            line=line,
+        ) from None

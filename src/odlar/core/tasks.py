@@ -6,7 +6,6 @@ against published anchors and answers prediction requests with pydantic models.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,8 +191,9 @@ _REGISTRY: dict[str, type[Task]] = {}
 #: Data that ships inside an installed package, named by a prefix (e.g. ``resco:cologne1``):
 #: prefix -> function giving the folder or file. Read-only, so the API may name it too.
 PACKAGED_SOURCES: dict[str, Callable[[str], Path]] = {}
-#: Sector packages whose import registers their tasks; a new sector adds one line here.
-SECTOR_PACKAGES = ("odlar.energy", "odlar.education", "odlar.mobility")
+#: Inputs a sector lets users name (`odlar fit --scenario cologne1`): kind -> function giving
+#: the data reference (a packaged source, a folder, a path) for a name.
+NAMED_INPUTS: dict[str, Callable[[str], str]] = {}
 
 
 def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> list[Any]:
@@ -217,8 +217,10 @@ def register(cls: type[Task]) -> type[Task]:
 
 
 def _discover() -> None:
-    for package in SECTOR_PACKAGES:
-        importlib.import_module(package)
+    """Import the task modules of every installed sector (`core.sectors`), once."""
+    from odlar.core.sectors import import_tasks
+
+    import_tasks()
 
 
 def packaged_source(ref: str) -> Path | None:
@@ -227,6 +229,14 @@ def packaged_source(ref: str) -> Path | None:
         if ref.startswith(prefix):
             return resolve(ref)
     return None
+
+
+def named_input(kind: str, name: str) -> str:
+    """The data reference a sector gives a named input of `kind` (e.g. a scenario)."""
+    _discover()
+    if kind not in NAMED_INPUTS:
+        raise UsageError(f"no installed task takes a named {kind}")
+    return NAMED_INPUTS[kind](name)
 
 
 def task_names() -> list[str]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
+    NAMED_INPUTS,
     PACKAGED_SOURCES,
     Anchor,
     BenchResult,
@@ -38,6 +39,7 @@ from odlar.mobility.scenarios import Scenario
 from odlar.mobility.sim import Options, read_layouts, run_many
 
 PACKAGED_SOURCES["resco:"] = scenarios.packaged_folder
+NAMED_INPUTS["scenario"] = scenarios.named
 
 
 class LinkDetectors(BaseModel):

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     HTMLResponse,
@@ -24,13 +24,9 @@ from pydantic import BaseModel, Field
 
 from odlar import __version__
 from odlar.core import alerts, datasets, jobs, tracking
-from odlar.core.errors import DataError, Forbidden, OdlarError, TooManyRequests, UsageError
+from odlar.core.errors import DataError, Forbidden, OdlarError, TooManyRequests
 from odlar.core.store import DEFAULT_TENANT, get_engine
 from odlar.core.tasks import get_task, task_names
-from odlar.education.learning import Policy
-from odlar.education.service import TRACKER
-from odlar.energy.faults.live import HUB, MonitorResponse
-from odlar.energy.faults.task import FaultRequest
 from odlar.governance import accounts, approval, audit, checks, documentation
 from odlar.governance.roles import Principal, acting_tenant
 from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
@@ -105,13 +101,12 @@ def create_app() -> FastAPI:
     _dataset_routes(api)
     _job_routes(api)
     _model_routes(api)
-    _monitor_routes(api)
     _alert_routes(api)
-    _education_routes(api)
     _governance_routes(api)
+    _sector_routes(api)
     app.include_router(api)
 
-    from odlar.web.console import install
+    from odlar.web.app import install
 
     install(app)
 
@@ -120,6 +115,15 @@ def create_app() -> FastAPI:
         return RedirectResponse("/ui/", status_code=303)
 
     return app
+
+
+def _sector_routes(api: APIRouter) -> None:
+    """Each installed sector's own routes (core/sectors.py), under /api/v1."""
+    from odlar.core.sectors import load, sectors
+
+    for sector in sectors():
+        if sector.api is not None:
+            api.include_router(load(sector.api))
 
 
 def _console_error(request: Request, exc: OdlarError) -> Response:
@@ -335,35 +339,8 @@ def _model_routes(api: APIRouter) -> None:
         )
 
 
-STREAM = Path(
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$",
-    description="Stream name: a plant, unit or well (letters, digits, . _ : -)",
-)
-
-
 class AckBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
-
-
-def _monitor_routes(api: APIRouter) -> None:
-    @api.post(
-        "/tasks/energy.faults/monitor/{stream}",
-        tags=["monitor"],
-        response_model=MonitorResponse,
-        summary="Score a batch of live readings; raise, update and clear stored alerts",
-    )
-    def monitor_readings(
-        body: FaultRequest,
-        stream: str = STREAM,
-        principal: Principal = Depends(OPERATE),
-    ) -> MonitorResponse:
-        return HUB.push(
-            tenant=principal.tenant,
-            stream=stream,
-            readings=body.readings,
-            model_version=body.model_version,
-            actor=principal.name,
-        )
 
 
 def _alert_routes(api: APIRouter) -> None:
@@ -388,97 +365,6 @@ def _alert_routes(api: APIRouter) -> None:
     ) -> dict[str, Any]:
         note = body.note if body else None
         return alerts.acknowledge(alert_id, tenant=principal.tenant, by=principal.name, note=note)
-
-
-class AnswerIn(BaseModel):
-    student: str = Field(min_length=1, max_length=200, description="Pseudonymised on arrival")
-    item: str = Field(default="", max_length=200)
-    skills: str = Field(default="", max_length=2000, description="Several: separated by ~~")
-    correct: int = Field(ge=0, le=1)
-    time: str | None = Field(default=None, max_length=64, description="ISO time or order")
-    class_id: str | None = Field(default=None, max_length=200)
-
-
-class AnswersIn(BaseModel):
-    model_version: int | None = Field(default=None, ge=1)
-    answers: list[AnswerIn] = Field(min_length=1, max_length=100_000)
-
-
-def _education_routes(api: APIRouter) -> None:
-    base = "/tasks/education.tracing"
-
-    def policy(low: float, high: float) -> Policy:
-        try:
-            return Policy(low=low, high=high)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-
-    @api.post(f"{base}/answers", tags=["education"], summary="Record answers; update mastery")
-    def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
-        records = [
-            {
-                "student": a.student,
-                "item": a.item,
-                "skills": a.skills,
-                "correct": a.correct,
-                "time": a.time or "",
-                "class": a.class_id or "",
-            }
-            for a in body.answers
-        ]
-        if not any(a.time for a in body.answers):
-            for r in records:
-                r.pop("time")
-        return TRACKER.record(
-            tenant=principal.tenant,
-            records=records,
-            model_version=body.model_version,
-            actor=principal.name,
-        )
-
-    @api.get(f"{base}/students/{{student}}/mastery", tags=["education"])
-    def student_mastery(
-        student: str,
-        model_version: int | None = None,
-        principal: Principal = Depends(READ),
-    ) -> dict[str, Any]:
-        return TRACKER.mastery(
-            tenant=principal.tenant,
-            student=student,
-            model_version=model_version,
-            actor=principal.name,
-        )
-
-    @api.get(f"{base}/students/{{student}}/next", tags=["education"])
-    def next_exercises(
-        student: str,
-        n: int = Query(5, ge=1, le=50),
-        low: float = Query(0.6, gt=0, lt=1),
-        high: float = Query(0.8, gt=0, lt=1),
-        model_version: int | None = None,
-        principal: Principal = Depends(READ),
-    ) -> dict[str, Any]:
-        return TRACKER.next_exercises(
-            tenant=principal.tenant,
-            student=student,
-            n=n,
-            model_version=model_version,
-            policy=policy(low, high),
-            actor=principal.name,
-        )
-
-    @api.get(f"{base}/classes/{{class_id}}/report", tags=["education"])
-    def class_report(
-        class_id: str,
-        model_version: int | None = None,
-        principal: Principal = Depends(READ),
-    ) -> dict[str, Any]:
-        return TRACKER.class_report(
-            tenant=principal.tenant,
-            class_id=class_id,
-            model_version=model_version,
-            actor=principal.name,
-        )
 
 
 class SignIn(BaseModel):

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from conftest import SHARED_DATA
+from odlar.core import audit
 from odlar.core.store import get_engine, session_scope
-from odlar.governance import accounts, audit
+from odlar.governance import accounts
 from odlar.governance.roles import ROLES
 
 EDU = SHARED_DATA / "education" / "assist2009"

@@ -1,4 +1,4 @@
-"""Personal data found and masked at ingestion (odlar.governance.pii)."""
+"""Personal data found and masked at ingestion (odlar.core.pii)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from odlar.core import pii
 from odlar.core.config import reset_settings
 from odlar.core.errors import UsageError
+from odlar.core.pii import ENTITIES, Finding, mask_frame, mask_text, scan_frame
 from odlar.core.privacy import pseudonym
-from odlar.governance import pii
-from odlar.governance.pii import ENTITIES, Finding, mask_frame, mask_text, scan_frame
 
 FIN = "5ZJ8K2Q"
 IBAN = "AZ21NABZ00000000137010001944"

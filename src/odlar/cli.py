@@ -110,15 +110,15 @@ def predict(
 ) -> None:
     """Predict with a registered model version."""
     me = acting(P.OPERATE)
-    from odlar.core import tracking
     from odlar.core.datasets import resolve_source
     from odlar.core.tasks import get_task
+    from odlar.governance import serving
 
     t = get_task(task)
     request = t.request_from(
         t.load(resolve_source(data, tenant=me.tenant)), level=level, model_version=model
     )
-    response = tracking.predict(t, request, tenant=me.tenant, actor=me.name)
+    response = serving.predict(t, request, tenant=me.tenant, actor=me.name)
     rows = t.response_rows(response)
     if out:
         _write_rows(out, rows, response.model_dump())
@@ -384,6 +384,8 @@ def bench(
     """Run the task's published protocol; print ours beside the published figures."""
     acting(P.OPERATE)
     from odlar.core import bench as bench_mod
+    from odlar.governance import bench as _governance_bench  # noqa: F401  (registers it)
+    from odlar.web import bench as _console_bench  # noqa: F401  (registers it)
 
     with progress_bar(f"bench {task}") as update:
         result = bench_mod.run(
@@ -651,7 +653,7 @@ def audit_verify(tenant: str | None = TENANT_OPT) -> None:
     """Check every record of the event log: edited, removed or reordered records are named.
     Platform admins without --tenant verify every tenant."""
     me = acting(P.AUDIT)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     scope = None if me.tenant == DEFAULT_TENANT and tenant is None else acting_tenant(me, tenant)
     result = audit.verify(scope)
@@ -674,7 +676,7 @@ def audit_show(
 ) -> None:
     """The newest records."""
     me = acting(P.AUDIT)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     table = Table("seq", "at", "actor", "action", "target", "model", "hash")
     rows = audit.events(acting_tenant(me, tenant), action=action, limit=limit, newest_first=True)
@@ -693,7 +695,7 @@ def audit_export(
 ) -> None:
     """Export the tenant's records (with their hashes) as JSON Lines."""
     me = acting(P.AUDIT)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     scope = acting_tenant(me, tenant)
     n = audit.export(scope, out, actor=me.name)
@@ -705,7 +707,7 @@ def audit_prune(tenant: str | None = TENANT_OPT) -> None:
     """Remove records older than the retention period (ODLAR_AUDIT_RETENTION_DAYS, at
     least 183 days); the chain stays verifiable from the last removed record."""
     me = acting(P.ADMIN)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     n = audit.prune(acting_tenant(me, tenant), actor=me.name)
     console.print(f"removed {n} records older than the retention period")

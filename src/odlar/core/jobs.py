@@ -114,7 +114,7 @@ def create(
         s.add(rec)
         s.flush()
         job = JobView.of(rec)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     audit.record(
         tenant=tenant, actor=created_by or "odlar", action="job_submit", target=task.name,

@@ -4,7 +4,7 @@ answer, from interaction logs or the pyKT sequence formats."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,9 @@ from odlar.education.interactions import (
     read_log,
     read_sequences,
 )
-from odlar.education.model import NETS, TracingModel, fit_tracing
+
+if TYPE_CHECKING:  # torch stays unimported until a model is fitted or loaded
+    from odlar.education.model import TracingModel
 
 
 class Answer(BaseModel):
@@ -106,7 +108,7 @@ class TracingTask(Task):
         "from stored ones.",
     )
     acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_auc": (">=", 0.70)}
-    methods: ClassVar[tuple[str, ...]] = tuple(NETS)
+    methods: ClassVar[tuple[str, ...]] = ("bkt", "dkt", "akt")  # education.model.NETS
     default_method: ClassVar[str] = "akt"
     Request: ClassVar[type[BaseModel]] = TracingRequest
     Response: ClassVar[type[BaseModel]] = TracingResponse
@@ -157,6 +159,8 @@ class TracingTask(Task):
     def fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> TracingModel:
+        from odlar.education.model import fit_tracing  # torch: only when a model is fitted
+
         return fit_tracing(data.frame, method, params, progress)
 
     def robustness(self, model: TracingModel, data: Dataset, seed: int = 0) -> list[Robustness]:

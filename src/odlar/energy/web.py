@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from odlar.core import alerts, datasets, tracking
+from odlar.core import alerts, audit, datasets, serving
 from odlar.core.errors import Conflict, NotFound
 from odlar.core.tasks import get_task
-from odlar.governance import audit
 from odlar.governance.roles import Permission as P
 from odlar.web.console import chart, need, principal_of, render
 
@@ -84,12 +83,12 @@ _FLEETS: dict[tuple[str, str, int, float], list[Any]] = {}
 def _fleet_rul(me: Any, dataset: str, level: float) -> tuple[int, list[Any]]:
     """The fleet's predictions by the version now serving, computed (and logged) once per
     dataset, version and level; the page is opened far more often than data changes."""
-    version = tracking.serving_version("energy.rul", None, tenant=me.tenant)
+    version = serving.serving_version("energy.rul", None, tenant=me.tenant)
     key = (me.tenant, dataset, version, round(level, 2))
     if key not in _FLEETS:
         task = get_task("energy.rul")
         data = task.load(datasets.resolve_source(dataset, tenant=me.tenant))
-        mv, model = tracking.load_model("energy.rul", version, tenant=me.tenant)
+        mv, model = serving.load_model("energy.rul", version, tenant=me.tenant)
         # the validated frame straight to the model: no request objects for 10,000s of
         # readings; the input digest is the dataset's recorded SHA-256
         out = model.predict(data.frame, level=level).round(2)

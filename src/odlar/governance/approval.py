@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from odlar.core import audit
 from odlar.core.config import get_settings
 from odlar.core.errors import Conflict, UsageError
 from odlar.core.store import ModelDecision, as_utc, get_engine, session_scope
-from odlar.governance import audit
 
 _DECISIONS = ModelDecision.__table__
 # the serving path's reads, built once with bound parameters (no per-call construction)

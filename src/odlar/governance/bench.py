@@ -10,13 +10,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from odlar.core.bench import scratch_store
+from odlar.core.bench import register_platform, scratch_store, server_process
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
 PROTOCOL = (
@@ -36,8 +34,8 @@ ANCHORS = [
 def _bulk_chain(n: int, tenant: str = "default", batch: int = 50_000) -> None:
     from sqlalchemy import insert
 
+    from odlar.core.audit import FIELDS, GENESIS, canonical, chain_hash, digest
     from odlar.core.store import AuditEvent, AuditHead, session_scope, utcnow
-    from odlar.governance.audit import FIELDS, GENESIS, canonical, chain_hash, digest
 
     prev, at = GENESIS, utcnow().isoformat(timespec="microseconds")
     out = canonical({"rul": 101.5, "lower": 90.0, "upper": 118.0})
@@ -55,7 +53,7 @@ def _bulk_chain(n: int, tenant: str = "default", batch: int = 50_000) -> None:
 
 
 def verify_speed(n: int, progress: Progress) -> dict[str, Any]:
-    from odlar.governance import audit
+    from odlar.core import audit
 
     with scratch_store():
         start = time.perf_counter()
@@ -102,7 +100,11 @@ def predict_overhead(requests: int, progress: Progress) -> dict[str, Any]:
         timings: dict[str, list[float]] = {"governed": [], "bare": []}
         governed = ("odlar", "serve")
         plain = ("uvicorn", "odlar.governance.bench:bare_app", "--factory", "--log-level", "error")
-        with _serve(*governed) as gov_url, _serve(*plain) as bare_url, httpx.Client() as http:
+        with (
+            server_process(*governed) as gov_url,
+            server_process(*plain) as bare_url,
+            httpx.Client() as http,
+        ):
             headers = {"Authorization": f"Bearer {token}"}
             calls = {
                 "governed": lambda: http.post(
@@ -132,40 +134,6 @@ def predict_overhead(requests: int, progress: Progress) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _serve(*command: str) -> Iterator[str]:
-    """A server process on a free loopback port (its own process, as in production)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", *command, "--port", str(port)],
-        # one thread each: the model's OpenMP threads of two servers and this client would
-        # otherwise fight over 2 cores and drown the difference being measured in noise
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
 def bare_app() -> Any:
     """The predict route of energy.rul with no governance at all: no token, no role, no
     approval gate, no event log. Only for this bench (uvicorn --factory)."""
@@ -190,6 +158,7 @@ def bare_app() -> Any:
     return app
 
 
+@register_platform("governance")
 def run_bench(*, quick: bool, progress: Progress) -> BenchResult:
     n = 20_000 if quick else 1_000_000
     results = [verify_speed(n, progress)]

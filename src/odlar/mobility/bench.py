@@ -201,9 +201,8 @@ def next_phase_latency(requests: int, progress: Progress) -> BenchResult:
     import numpy as np
 
     from odlar.core import jobs
-    from odlar.core.bench import scratch_store
+    from odlar.core.bench import scratch_store, server_process
     from odlar.governance import accounts, approval
-    from odlar.governance.bench import _serve
 
     rows = []
     with scratch_store():
@@ -232,7 +231,7 @@ def next_phase_latency(requests: int, progress: Progress) -> BenchResult:
                 }
             ]
         }
-        with _serve("odlar", "serve") as url:
+        with server_process("odlar", "serve") as url:
             # a lean client (the standard library's, one kept-alive connection): on 2 shared
             # cores a heavier client's own CPU time would be counted against the server
             conn = http.client.HTTPConnection(url.removeprefix("http://"))

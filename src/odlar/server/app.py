@@ -23,11 +23,11 @@ from fastapi.responses import (
 from pydantic import BaseModel, Field
 
 from odlar import __version__
-from odlar.core import alerts, datasets, jobs, tracking
+from odlar.core import alerts, audit, datasets, jobs, tracking
 from odlar.core.errors import DataError, Forbidden, OdlarError, TooManyRequests
 from odlar.core.store import DEFAULT_TENANT, get_engine
 from odlar.core.tasks import get_task, task_names
-from odlar.governance import accounts, approval, audit, checks, documentation
+from odlar.governance import accounts, approval, checks, documentation, serving
 from odlar.governance.roles import Principal, acting_tenant
 from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
 
@@ -159,18 +159,18 @@ def _predict_route(
 
         async def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
             tenant, actor = principal.tenant, principal.name
-            v = tracking.serving_version(name, getattr(body, "model_version", None), tenant=tenant)
+            v = serving.serving_version(name, getattr(body, "model_version", None), tenant=tenant)
             if tracking.is_loaded(name, v, tenant=tenant):
-                return tracking.predict(task, body, tenant=tenant, actor=actor, serving=v)
+                return serving.predict(task, body, tenant=tenant, actor=actor, serving=v)
             # the first request of a version loads it from MLflow (seconds): not on the loop
             return await run_in_threadpool(
-                tracking.predict, task, body, tenant=tenant, actor=actor, serving=v
+                serving.predict, task, body, tenant=tenant, actor=actor, serving=v
             )
 
     else:
 
         def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
-            return tracking.predict(task, body, tenant=principal.tenant, actor=principal.name)
+            return serving.predict(task, body, tenant=principal.tenant, actor=principal.name)
 
     # The task's own request model, set at run time (annotations are strings here).
     predict.__annotations__["body"] = request_model

@@ -11,11 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from odlar.core import bench, datasets, jobs, tracking
+from odlar.core import audit, bench, datasets, jobs, tracking
 from odlar.core.errors import OdlarError
 from odlar.core.params import parse_params, split_params
 from odlar.core.tasks import get_task, task_names
-from odlar.governance import approval, audit, checks, documentation
+from odlar.governance import approval, checks, documentation
 from odlar.governance.roles import Permission as P
 from odlar.web.console import chart, need, principal_of, render
 

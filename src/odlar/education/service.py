@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from odlar.core import audit, serving
+from odlar.core import audit
 from odlar.core.errors import Conflict, NotFound
 from odlar.core.privacy import pseudonym
 from odlar.core.store import LearnerInteraction, session_scope
 from odlar.education.interactions import from_log
 from odlar.education.learning import Policy, choose_exercises, class_report, eligible_skills
+from odlar.governance import serving
 
 TASK = "education.tracing"
 RECENT = 10  # answers behind "recent accuracy"

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from odlar.core import alerts, audit, datasets, serving
+from odlar.core import alerts, audit, datasets
 from odlar.core.errors import Conflict, NotFound
 from odlar.core.tasks import get_task
+from odlar.governance import serving
 from odlar.governance.roles import Permission as P
 from odlar.web.console import chart, need, principal_of, render
 

@@ -75,7 +75,8 @@ checks = check_task(get_task("tiny.level"))
 print(json.dumps({
     "registered": task_names(), "tasks_out": tasks.output, "hello": hello.output,
     "listed": listed, "greeting": greeting, "paths": paths,
-    "predict_status": predicted.status_code, "predict": predicted.json(), "page_status": page.status_code,
+    "predict_status": predicted.status_code, "predict": predicted.json(),
+    "page_status": page.status_code,
     "page": page.text, "home": home.text, "checks": checks,
 }))
 """

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from odlar.core.errors import OdlarError, UsageError
+from odlar.core.errors import Conflict, OdlarError, UsageError
 from odlar.core.params import parse_params
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Permission as P
@@ -216,9 +216,14 @@ def models_approve(
     me = acting(P.APPROVE)
     from odlar.governance import approval
 
-    out = approval.approve(
-        me.tenant, task, version, actor=me.name, reason=reason, override=override
-    )
+    try:
+        out = approval.approve(
+            me.tenant, task, version, actor=me.name, reason=reason, override=override
+        )
+    except approval.ChecksFailed as exc:
+        raise Conflict(f"{exc.message} (--override --reason ...)") from None
+    except UsageError as exc:
+        raise UsageError(f"{exc.message} (--reason)") from None
     _check_table(out["checks"])
     console.print(f"{task} v{version} approved by {me.name}")
 

@@ -73,6 +73,18 @@ def decisions(tenant: str, task: str, version: int) -> list[dict[str, Any]]:
         ]
 
 
+class ChecksFailed(Conflict):
+    """Approval refused because automatic checks failed; each surface adds how to override
+    there (a CLI flag, a console checkbox, a request field)."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__(
+            f"checks failed: {', '.join(failed)}. Approval is blocked; an approver may "
+            "approve anyway, overriding the checks with a recorded reason"
+        )
+        self.failed = failed
+
+
 def approve(
     tenant: str, task: str, version: int, *, actor: str, reason: str = "", override: bool = False
 ) -> dict[str, Any]:
@@ -87,12 +99,9 @@ def approve(
     report = checks.run(mv, actor=actor)
     failed = [c["name"] for c in report["checks"] if not c["passed"]]
     if failed and not override:
-        raise Conflict(
-            f"checks failed: {', '.join(failed)}. Approval is blocked; an approver may "
-            "override with a reason (--override --reason ...)"
-        )
+        raise ChecksFailed(failed)
     if failed and not reason.strip():
-        raise UsageError("overriding failed checks needs a reason (--reason)")
+        raise UsageError("overriding failed checks needs a reason")
     with session_scope() as s:
         s.add(
             ModelDecision(

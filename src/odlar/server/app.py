@@ -20,11 +20,18 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from odlar import __version__
 from odlar.core import alerts, audit, datasets, jobs, tracking
-from odlar.core.errors import DataError, Forbidden, OdlarError, TooManyRequests
+from odlar.core.errors import (
+    Conflict,
+    DataError,
+    Forbidden,
+    OdlarError,
+    TooManyRequests,
+)
 from odlar.core.store import DEFAULT_TENANT, get_engine
 from odlar.core.tasks import get_task, task_names
 from odlar.governance import accounts, approval, checks, documentation, serving
@@ -72,7 +79,8 @@ def _log_configuration() -> None:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets inside a package, not a CDN: /docs works air-gapped
+    app = FastAPIOffline(
         title="odlar",
         version=__version__,
         description="Train, evaluate and serve AI capabilities for critical civilian sectors.",
@@ -324,10 +332,13 @@ def _model_routes(api: APIRouter) -> None:
     ) -> dict[str, Any]:
         get_task(task)
         body = body or DecisionBody()
-        return approval.approve(
-            principal.tenant, task, version, actor=principal.name, reason=body.reason,
-            override=body.override,
-        )  # fmt: skip
+        try:
+            return approval.approve(
+                principal.tenant, task, version, actor=principal.name, reason=body.reason,
+                override=body.override,
+            )  # fmt: skip
+        except approval.ChecksFailed as exc:
+            raise Conflict(f"{exc.message} (send override: true with a reason)") from None
 
     @api.post("/models/{task}/{version}/revoke", tags=["models"])
     def revoke_model(

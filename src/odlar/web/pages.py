@@ -171,10 +171,13 @@ def _governance(ui: APIRouter) -> None:
             else:
                 approval.revoke(me.tenant, task, version, actor=me.name, reason=reason)
         except OdlarError as exc:
+            message = exc.message
+            if isinstance(exc, approval.ChecksFailed):
+                message += ": tick \"Approve although checks failed\" and write the reason."
             doc = documentation.build(task, version, tenant=me.tenant)
             return render(
                 request, "model.html", me, exc.http_status, doc=doc, task=task,
-                version=version, error=exc.message,
+                version=version, error=message,
                 md=documentation.to_html(doc).split("<body>")[1].split("</body>")[0],
             )  # fmt: skip
         return RedirectResponse(f"/ui/models/{task}/{version}", status_code=303)

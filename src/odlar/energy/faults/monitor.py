@@ -70,7 +70,12 @@ class StreamMonitor:
                 values, time = values[~late], time[~late]
         changes: list[Change] = []
         first = self.seen
+        missing = np.isnan(values)
         values = self._fill_and_check_sensors(values, time, first, repairs, changes)
+        if missing.any() and self.model.imputer is not None:
+            # scored with estimates from the other sensors, not the carried readings
+            previous = self.buffer[-1] if len(self.buffer) else None
+            values = self.model.imputer.fill(values, missing, previous)
         n = len(values)
         if n == 0:
             return BatchResult(np.empty(0), np.empty(0, bool), [], [], [], changes, repairs, first)
@@ -198,7 +203,9 @@ class StreamMonitor:
             repairs.append(
                 Repair(
                     "gaps_filled",
-                    "missing readings carried from the last value",
+                    "missing readings estimated from the other sensors"
+                    if self.model.imputer is not None
+                    else "missing readings carried from the last value",
                     names[j],
                     int(missing[:, j].sum()),
                 )

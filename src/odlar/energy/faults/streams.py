@@ -52,6 +52,9 @@ class Table:
     time: np.ndarray | None  # (samples,) datetime64[ns] or None
     source: str
     repairs: list[Repair] = field(default_factory=list)
+    #: (samples, variables) readings missing in the source; `values` holds the last reading
+    #: there, and a trained model replaces it with an estimate from the other sensors
+    missing: np.ndarray | None = None
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
@@ -220,9 +223,11 @@ def parse_table(
         chosen = [chosen[j] for j in keep_cols]
         values = values[:, keep_cols]
 
-    if fill_gaps:
+    missing = None
+    if fill_gaps and np.isnan(values).any():
+        missing = np.isnan(values)
         values = _fill_gaps(values, chosen, line, repairs)
-    return Table(chosen, values, labels, transient, time, source, repairs)
+    return Table(chosen, values, labels, transient, time, source, repairs, missing)
 
 
 def _fill_gaps(
@@ -240,7 +245,8 @@ def _fill_gaps(
         repairs.append(
             Repair(
                 "gaps_filled",
-                "missing readings carried from the last value",
+                "missing readings: carried from the last value, estimated from the other "
+                "sensors when a model scores them",
                 name,
                 int(missing.sum()),
             )

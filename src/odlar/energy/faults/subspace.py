@@ -194,7 +194,7 @@ class CvaDetector(_SmoothedTwoStatistic):
         future: int = 3,
         states: int = 30,
         window: int = 10,
-        ridge: float = 1e-3,
+        ridge: float = 0.0017,
         folds: int = 5,
         margin: float = 1.0,
     ) -> None:

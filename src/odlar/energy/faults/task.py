@@ -196,8 +196,9 @@ class FaultsTask(Task):
 
     def robustness(self, model: FaultModel, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Rise of the false-alarm rate on the normal training rows when every sensor gets
-        Gaussian noise of 5% of its spread, and when 10% of the readings are missing
-        (filled from the previous reading, as the loader repairs gaps)."""
+        Gaussian noise of 5% of its spread, and when 10% of the readings are missing at
+        random (marked missing as the loader marks blank cells, so the model estimates them
+        from the other sensors)."""
         rng = np.random.default_rng(seed)
         tables = [t for t in data.frame if t.labels is None or (t.labels == 0).all()][:5]
         if not tables:
@@ -210,11 +211,12 @@ class FaultsTask(Task):
             values = t.values.copy()
             spread = np.where(values.std(0) > 0, values.std(0), 1.0)
             if how == "noise":
-                values = values + rng.normal(0, 0.05, values.shape) * spread
-            else:
-                frame = pd.DataFrame(values).mask(rng.random(values.shape) < 0.10)
-                values = frame.ffill().bfill().to_numpy()
-            return dataclasses.replace(t, values=values)
+                return dataclasses.replace(
+                    t, values=values + rng.normal(0, 0.05, values.shape) * spread
+                )
+            holes = rng.random(values.shape) < 0.10
+            carried = pd.DataFrame(values).mask(holes).ffill().bfill().to_numpy()
+            return dataclasses.replace(t, values=carried, missing=holes)
 
         base = alarm_rate(tables)
         out = []

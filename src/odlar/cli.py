@@ -161,21 +161,18 @@ def models_default(ctx: typer.Context) -> None:
 def models_list(task: str | None = typer.Argument(None, help="Only this task")) -> None:
     """Model versions with their state (pending, approved, revoked), risk tier and metrics."""
     me = acting(P.READ)
-    from odlar.core import tracking
     from odlar.core.tasks import get_task
     from odlar.governance import approval
 
     if task:
         get_task(task)
     table = Table("task", "version", "state", "risk", "method", "created", "metrics", "data")
-    states: dict[str, dict[int, str]] = {}
-    for v in tracking.list_versions(task, tenant=me.tenant):
-        states.setdefault(v.task, approval.states(me.tenant, v.task))
+    for v, state in approval.versions(me.tenant, task):
         shown = {k: f"{x:.3g}" for k, x in sorted(v.metrics.items())}
         table.add_row(
             v.task,
             str(v.version),
-            states[v.task].get(v.version, "pending"),
+            state,
             get_task(v.task).risk.tier.value,
             v.method,
             v.created_at.strftime("%Y-%m-%d %H:%M"),

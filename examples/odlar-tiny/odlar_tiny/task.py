@@ -54,7 +54,7 @@ class LevelModel:
 
 
 @register
-class LevelTask(Task):
+class LevelTask(Task[LevelModel, LevelRequest, LevelResponse]):
     name = "tiny.level"
     title = "Typical meter level (worked example)"
     risk = Risk(RiskTier.minimal, "an example: its answers inform no decision about anyone")
@@ -83,11 +83,11 @@ class LevelTask(Task):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         return Dataset(frame=frame, source=str(path), sha256=digest, rows=len(frame))
 
-    def fit(self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress):
+    def _fit(self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress):
         progress(0.0, "fitting")
         values = data.frame["value"].to_numpy()
         level = float(np.mean(values) if method == "mean" else np.median(values))
-        model = LevelModel(method, level, {"seed": int(params.get("seed", 0)), **params})
+        model = LevelModel(method, level, dict(params))  # fit() put the seed in params
         model.metrics = {"val_mae": float(np.mean(np.abs(values - level)))}
         progress(1.0, "done")
         return model
@@ -96,7 +96,7 @@ class LevelTask(Task):
         mae = float(np.mean(np.abs(data.frame["value"].to_numpy() - model.level)))
         return Report(metrics={"mae": mae}, anchors=ANCHORS, protocol=PROTOCOL)
 
-    def predict(self, model: LevelModel, request: LevelRequest) -> LevelResponse:  # type: ignore[override]
+    def predict(self, model: LevelModel, request: LevelRequest) -> LevelResponse:
         levels = [Level(meter=m, level=model.level) for m in request.meters]
         return LevelResponse(predictions=levels)
 

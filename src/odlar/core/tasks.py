@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -92,8 +92,18 @@ class BenchResult:
     notes: list[str] = field(default_factory=list)
 
 
-class Task(ABC):
-    """The contract every capability fulfils; see tests/test_task_contract.py."""
+ModelT = TypeVar("ModelT")
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+#: The seed a fit uses when its parameters name none.
+DEFAULT_SEED = 0
+
+
+class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
+    """The contract every capability fulfils, generic over its model, request and response
+    types (``class RulTask(Task[RulModel, RulRequest, RulResponse])``); checked by
+    `odlar.testing.check_task`."""
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -128,18 +138,50 @@ class Task(ABC):
     def load(self, source: str | Path, **options: Any) -> Dataset:
         """Parse and validate; raise DataError naming the file, line and field."""
 
-    @abstractmethod
-    def fit(self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress) -> Any:
-        """Train a model (a picklable object); reproducible from `params` (seed included)."""
+    def fit(
+        self,
+        data: Dataset,
+        *,
+        method: str,
+        params: dict[str, Any],
+        progress: Progress = no_progress,
+    ) -> ModelT:
+        """Train a model (a picklable object), reproducible from `params`: checks the
+        method and the parameters, fixes the seed (``params["seed"]``, default 0) for
+        Python's and numpy's global generators (and torch's, once imported), calls the
+        task's `_fit` with it and records it in ``model.params``."""
+        if method not in self.methods:
+            raise UsageError(
+                f"task '{self.name}' has no method '{method}' "
+                f"(choose from: {', '.join(self.methods)})"
+            )
+        bad = [k for k in params if not isinstance(k, str) or not k]
+        if bad:
+            raise UsageError(f"parameter names must be text: {bad}")
+        seed = params.get("seed", DEFAULT_SEED)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise UsageError(f"seed={seed!r}: give a whole number >= 0")
+        _seed_everything(seed)
+        model = self._fit(data, method=method, params={**params, "seed": seed}, progress=progress)
+        recorded = getattr(model, "params", None)
+        if isinstance(recorded, dict):
+            recorded.setdefault("seed", seed)
+        return model
 
     @abstractmethod
-    def evaluate(self, model: Any, data: Dataset) -> Report: ...
+    def _fit(
+        self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
+    ) -> ModelT:
+        """The task's training, given a known method and params with their seed."""
 
     @abstractmethod
-    def predict(self, model: Any, request: BaseModel) -> BaseModel: ...
+    def evaluate(self, model: ModelT, data: Dataset) -> Report: ...
 
     @abstractmethod
-    def request_from(self, data: Dataset, **options: Any) -> BaseModel:
+    def predict(self, model: ModelT, request: RequestT) -> ResponseT: ...
+
+    @abstractmethod
+    def request_from(self, data: Dataset, **options: Any) -> RequestT:
         """Build a prediction request from loaded data (the CLI's `odlar predict`)."""
 
     @abstractmethod
@@ -158,7 +200,7 @@ class Task(ABC):
     ) -> BenchResult:
         """Run the published protocol; `methods` limits it to some of the task's methods."""
 
-    def robustness(self, model: Any, data: Dataset, seed: int = 0) -> list[Robustness]:
+    def robustness(self, model: ModelT, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Perturb the inputs (noise, missing values) and measure how far the model moves;
         each result names its limit. Tasks override; none declared fails the check."""
         return []
@@ -168,7 +210,7 @@ class Task(ABC):
         returns whether the file changed."""
         return False
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
+    def response_rows(self, response: ResponseT) -> list[dict[str, Any]]:
         """A response as flat rows for CSV files and terminal tables."""
         return response.model_dump()["predictions"]
 
@@ -187,7 +229,19 @@ class Task(ABC):
         }
 
 
-_REGISTRY: dict[str, type[Task]] = {}
+def _seed_everything(seed: int) -> None:
+    import random
+    import sys
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:  # never import torch only to seed it
+        sys.modules["torch"].manual_seed(seed)
+
+
+_REGISTRY: dict[str, type[Task[Any, Any, Any]]] = {}
 #: Data that ships inside an installed package, named by a prefix (e.g. ``resco:cologne1``):
 #: prefix -> function giving the folder or file. Read-only, so the API may name it too.
 PACKAGED_SOURCES: dict[str, Callable[[str], Path]] = {}
@@ -210,7 +264,7 @@ def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> li
     return [r for r in rows if method_of(r) in methods]
 
 
-def register(cls: type[Task]) -> type[Task]:
+def register(cls: type[Task[Any, Any, Any]]) -> type[Task[Any, Any, Any]]:
     """Class decorator: make a task discoverable by name."""
     _REGISTRY[cls.name] = cls
     return cls
@@ -244,7 +298,7 @@ def task_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> Task[Any, Any, Any]:
     _discover()
     try:
         return _REGISTRY[name]()

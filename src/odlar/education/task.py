@@ -84,7 +84,7 @@ class TracingResponse(BaseModel):
 
 
 @register
-class TracingTask(Task):
+class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
     name: ClassVar[str] = "education.tracing"
     title: ClassVar[str] = "Knowledge tracing and personalised next exercises"
     risk: ClassVar[Risk] = Risk(
@@ -156,7 +156,7 @@ class TracingTask(Task):
         frame.to_csv(staged, sep=sep, index=False)
         return True
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> TracingModel:
         from odlar.education.model import fit_tracing  # torch: only when a model is fitted
@@ -207,8 +207,7 @@ class TracingTask(Task):
             "student's earlier answers only",
         )
 
-    def predict(self, model: TracingModel, request: BaseModel) -> TracingResponse:
-        assert isinstance(request, TracingRequest)
+    def predict(self, model: TracingModel, request: TracingRequest) -> TracingResponse:
         rows = [
             {
                 "student": s.student,
@@ -271,8 +270,7 @@ class TracingTask(Task):
             students.append(StudentAnswers(student=name, answers=answers))
         return TracingRequest(students=students, model_version=options.get("model_version"))
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
-        assert isinstance(response, TracingResponse)
+    def response_rows(self, response: TracingResponse) -> list[dict[str, Any]]:
         return [
             {"student": p.student, "skill": m.skill, "mastery": m.mastery, "answers": p.answers}
             for p in response.predictions

@@ -101,7 +101,7 @@ METHODS = ("dqn", "max_pressure", "greedy")
 
 
 @register
-class SignalsTask(Task):
+class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     name: ClassVar[str] = "mobility.signals"
     title: ClassVar[str] = "Adaptive traffic signal control"
     risk: ClassVar[Risk] = Risk(
@@ -153,7 +153,7 @@ class SignalsTask(Task):
             summary={**facts, "scenario": sc.describe()},
         )
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> SignalsModel:
         if method not in METHODS:
@@ -184,8 +184,7 @@ class SignalsTask(Task):
         )
         return Report(metrics=metrics, anchors=anchors, protocol=resco_bench.PROTOCOL)
 
-    def predict(self, model: SignalsModel, request: BaseModel) -> NextPhaseResponse:
-        assert isinstance(request, NextPhaseRequest)
+    def predict(self, model: SignalsModel, request: NextPhaseRequest) -> NextPhaseResponse:
         yellow_s = int(model.scenario.get("yellow", 3))
         hold = int(model.scenario.get("delta", 10))
         out = []
@@ -227,7 +226,7 @@ class SignalsTask(Task):
             ],
         )
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
+    def response_rows(self, response: NextPhaseResponse) -> list[dict[str, Any]]:
         return response.model_dump()["predictions"]
 
     def example(self, data_dir: Path) -> tuple[Path, Path]:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from odlar.core import bench, tracking
+from odlar.core import bench
 from odlar.governance import approval
 from odlar.web.console import chart, principal_of, render
 
@@ -24,10 +24,7 @@ def traffic(request: Request) -> HTMLResponse:
 
     me = principal_of(request)
     names = list(sc.RESCO_NAMES)
-    controllers = [
-        (v, approval.state(me.tenant, v.task, v.version))
-        for v in tracking.list_versions("mobility.signals", tenant=me.tenant)
-    ]
+    controllers = approval.versions(me.tenant, "mobility.signals")
     runs = [r for r in bench.recorded("mobility.signals") if r.get("dataset") == "resco"]
     run = runs[0] if runs else None
     table: list[dict[str, Any]] = []

@@ -286,13 +286,9 @@ def _model_routes(api: APIRouter) -> None:
     ) -> list[dict[str, Any]]:
         if task:
             get_task(task)  # 404 for an unknown task
-        states: dict[str, dict[int, str]] = {}
-        out = []
-        for v in tracking.list_versions(task, tenant=principal.tenant):
-            if v.task not in states:
-                states[v.task] = approval.states(principal.tenant, v.task)
-            out.append(v.to_dict() | {"state": states[v.task].get(v.version, "pending")})
-        return out
+        return [
+            v.to_dict() | {"state": state} for v, state in approval.versions(principal.tenant, task)
+        ]
 
     @api.get("/models/{task}/{version}", tags=["models"])
     def show_model(task: str, version: int, principal: Principal = Depends(READ)) -> dict[str, Any]:

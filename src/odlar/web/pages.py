@@ -131,9 +131,7 @@ def _governance(ui: APIRouter) -> None:
     @ui.get("/models", response_class=HTMLResponse)
     def models(request: Request) -> HTMLResponse:
         me = principal_of(request)
-        rows = []
-        for v in tracking.list_versions(None, tenant=me.tenant):
-            rows.append((v, approval.state(me.tenant, v.task, v.version), get_task(v.task).risk))
+        rows = [(v, state, get_task(v.task).risk) for v, state in approval.versions(me.tenant)]
         return render(request, "models.html", me, rows=rows)
 
     @ui.get("/models/{task}/{version}", response_class=HTMLResponse)

@@ -73,7 +73,7 @@ class RulResponse(BaseModel):
 
 
 @register
-class RulTask(Task):
+class RulTask(Task[RulModel, RulRequest, RulResponse]):
     name: ClassVar[str] = "energy.rul"
     title: ClassVar[str] = "Remaining useful life of rotating equipment"
     risk: ClassVar[Risk] = Risk(
@@ -144,7 +144,7 @@ class RulTask(Task):
             )
         return out
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> RulModel:
         return fit_rul(data.frame, method, params, progress)
@@ -173,8 +173,7 @@ class RulTask(Task):
             details={"coverage90_by_predicted_rul": _by_bin(pred, truth, inside)},
         )
 
-    def predict(self, model: RulModel, request: BaseModel) -> RulResponse:
-        assert isinstance(request, RulRequest)
+    def predict(self, model: RulModel, request: RulRequest) -> RulResponse:
         frame = _frame_of(request, model.columns)
         out = model.predict(frame, level=request.level)
         return RulResponse(

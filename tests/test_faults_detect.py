@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA
-from odlar.energy.faults import bench
+from odlar.energy.faults import bench_3w, bench_skab, bench_tep
 from odlar.energy.faults.model import DETECTORS, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.tep import FAULT_START, tep_table
@@ -34,7 +34,7 @@ def _rates(model, tep) -> tuple[dict[int, float], float]:
 def test_pca_method_is_the_published_protocol(normal, tep) -> None:
     model = fit_faults([normal], "pca", {"components": 9}, QUIET)
     rates, far = _rates(model, tep)
-    published = [bench.PCA9[f] for f in range(1, 16)]
+    published = [bench_tep.PCA9[f] for f in range(1, 16)]
     assert np.allclose([rates[f] for f in range(1, 16)], published, atol=0.0051)
     assert abs(far - 6.13) <= 0.0051
 
@@ -44,18 +44,18 @@ def test_tep_target_met(normal, tep, method: str, params: dict) -> None:
     """Issue 3: mean detection rate over faults 1-21 without 3, 9, 15 >= 90% at FAR <= 5%."""
     model = fit_faults([normal], method, params, QUIET)
     rates, far = _rates(model, tep)
-    assert np.mean([rates[f] for f in bench.TEP_MAIN]) >= 90.0
+    assert np.mean([rates[f] for f in bench_tep.TEP_MAIN]) >= 90.0
     assert far <= 5.0
 
 
 def test_skab_target_met() -> None:
-    result = bench.run_skab(SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET)
+    result = bench_skab.run_skab(SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET)
     best = result.results[0]["metrics"]
     assert best["f1"] >= 0.80 and best["far"] <= 13.55, best
 
 
 def test_3w_detector_beats_isolation_forest_quick() -> None:
-    result = bench.run_3w(SHARED_DATA / "energy" / "3w", quick=True, progress=QUIET)
+    result = bench_3w.run_3w(SHARED_DATA / "energy" / "3w", quick=True, progress=QUIET)
     ours, forest = result.results[0]["metrics"], result.results[1]["metrics"]
     assert ours["f1_mean"] > 0.727 and ours["f1_mean"] > forest["f1_mean"]
     diagnosis = result.results[2]["details"]["windows"]["per_class"]

@@ -31,7 +31,8 @@ def cli_help() -> dict[str, str]:
     def walk(cmd: Any, path: list[str]) -> None:
         result = runner.invoke(app, [*path, "--help"], terminal_width=100, env={"COLUMNS": "100"})
         # trailing blanks are the terminal's padding, not the help
-        out[" ".join(["odlar", *path])] = "\n".join(l.rstrip() for l in result.output.splitlines())
+        lines = (line.rstrip() for line in result.output.splitlines())
+        out[" ".join(["odlar", *path])] = "\n".join(lines)
         for name, sub in sorted(getattr(cmd, "commands", {}).items()):  # a group's commands
             walk(sub, [*path, name])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from odlar.core.errors import UsageError
-from odlar.education.learning import Policy
+from odlar.education.exercises import Policy
 from odlar.education.service import TRACKER
 from odlar.governance.roles import Principal
 from odlar.server.auth import OPERATE, READ

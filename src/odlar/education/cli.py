@@ -75,7 +75,7 @@ def education_next(
 ) -> None:
     """The next exercises for a student: success probability in [low, high]."""
     me = acting(P.READ)
-    from odlar.education.learning import Policy
+    from odlar.education.exercises import Policy
     from odlar.education.service import TRACKER
 
     try:

@@ -17,8 +17,8 @@ from odlar.core import audit
 from odlar.core.errors import Conflict, NotFound
 from odlar.core.privacy import pseudonym
 from odlar.core.store import LearnerInteraction, session_scope
+from odlar.education.exercises import Policy, choose_exercises, class_report, eligible_skills
 from odlar.education.interactions import from_log
-from odlar.education.learning import Policy, choose_exercises, class_report, eligible_skills
 from odlar.governance import serving
 
 TASK = "education.tracing"

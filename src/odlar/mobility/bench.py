@@ -11,7 +11,7 @@ from typing import Any
 
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
-from odlar.mobility import learning
+from odlar.mobility import dqn
 from odlar.mobility.scenarios import RESCO_NAMES, Scenario, resco
 from odlar.mobility.sim import Options, run_many
 
@@ -116,7 +116,7 @@ def run(
     t0 = time.perf_counter()
     weights: dict[str, Any] = {}
     if "dqn" in chosen:
-        minutes = float(params.get("minutes", 0.2 if quick else learning.DEFAULTS["minutes"]))
+        minutes = float(params.get("minutes", 0.2 if quick else dqn.DEFAULTS["minutes"]))
         progress(0.0, f"training dqn on {len(plan)} scenarios ({minutes:g} min each)")
         for name, trained in train_many(plan, {"minutes": minutes}):
             weights[name] = trained.weights
@@ -178,14 +178,14 @@ def run(
     )
 
 
-def _train_one(args: tuple[Scenario, dict[str, Any]]) -> tuple[str, learning.Trained]:
+def _train_one(args: tuple[Scenario, dict[str, Any]]) -> tuple[str, dqn.Trained]:
     sc, params = args
-    return sc.name, learning.train(sc, params, lambda f, m: None)
+    return sc.name, dqn.train(sc, params, lambda f, m: None)
 
 
 def train_many(
     plan: list[Scenario], params: dict[str, Any]
-) -> list[tuple[str, learning.Trained]]:
+) -> list[tuple[str, dqn.Trained]]:
     """One DQN per scenario, trained in parallel processes (one core each: libsumo allows
     one simulation per process, and each training runs one torch thread)."""
     with ProcessPoolExecutor(_workers(len(plan)), mp_context=get_context("spawn")) as pool:

@@ -32,7 +32,7 @@ from odlar.core.tasks import (
     register,
 )
 from odlar.mobility import bench as resco_bench
-from odlar.mobility import learning, scenarios
+from odlar.mobility import dqn, scenarios
 from odlar.mobility.layout import SignalLayout, transition_state
 from odlar.mobility.policies import Clock, LinkCounts, decide
 from odlar.mobility.scenarios import Scenario
@@ -163,7 +163,7 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
         weights, history = None, []
         if method == "dqn":
             progress(0.02, f"training on {sc.name}")
-            trained = learning.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m))
+            trained = dqn.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m))
             weights, history = trained.weights, trained.history
             p["trained_episodes"] = trained.episodes
             p["trained_seconds"] = round(trained.seconds, 1)

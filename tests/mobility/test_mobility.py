@@ -203,15 +203,15 @@ def test_dqn_learns_to_beat_fixed_time_and_its_untrained_start() -> None:
     delay of the network's fixed-time program, which untrained weights do not."""
     import torch
 
-    from odlar.mobility import learning
+    from odlar.mobility import dqn
 
     s = replace(scenarios.resco("cologne1"), end=25200 + 1200)
     params = {"episodes": 8, "eval_every": 2, "eps_episodes": 4, "eval_seeds": "1000"}
-    trained = learning.train(s, params, lambda f, m: None)
+    trained = dqn.train(s, params, lambda f, m: None)
     assert trained.episodes == 8 and len(trained.history) == 8
     assert trained.best["episode"] in (2, 4, 6, 8) and trained.best["seeds"] == [1000]
     torch.manual_seed(0)
-    untrained = learning.export(learning._net(64))
+    untrained = dqn.export(dqn._net(64))
 
     def delay(method: str, params: dict) -> float:
         return float(np.mean([run_episode(s, method, params, Options(seed=x))["delay"]

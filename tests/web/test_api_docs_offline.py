@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-
 from test_console_e2e import ARGS, CHROMIUM, _free_port
 
 

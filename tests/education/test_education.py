@@ -14,8 +14,8 @@ from conftest import SHARED_DATA
 from odlar.core import jobs
 from odlar.core.errors import DataError
 from odlar.core.privacy import is_pseudonym, pseudonym
+from odlar.education.exercises import Policy, choose_exercises, class_report, eligible_skills
 from odlar.education.interactions import from_log, read_log, read_sequences
-from odlar.education.learning import Policy, choose_exercises, class_report, eligible_skills
 from test_cli import odlar
 
 EDU = SHARED_DATA / "education"

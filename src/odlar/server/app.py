@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from odlar import __version__
 from odlar.core import alerts, audit, datasets, jobs, tracking
+from odlar.core import views as V
 from odlar.core.errors import (
     Conflict,
     DataError,
@@ -35,6 +36,7 @@ from odlar.core.errors import (
 from odlar.core.store import DEFAULT_TENANT, get_engine
 from odlar.core.tasks import get_task, task_names
 from odlar.governance import accounts, approval, checks, documentation, serving
+from odlar.governance import views as G
 from odlar.governance.roles import Principal, acting_tenant
 from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
 
@@ -145,11 +147,11 @@ def _console_error(request: Request, exc: OdlarError) -> Response:
 
 
 def _tasks_routes(api: APIRouter) -> None:
-    @api.get("/tasks", tags=["tasks"])
+    @api.get("/tasks", tags=["tasks"], response_model=list[V.TaskView])
     def list_tasks(principal: Principal = Depends(READ)) -> list[dict[str, Any]]:
         return [get_task(n).describe() for n in task_names()]
 
-    @api.get("/tasks/{name}", tags=["tasks"])
+    @api.get("/tasks/{name}", tags=["tasks"], response_model=V.TaskView)
     def show_task(name: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return get_task(name).describe()
 
@@ -194,7 +196,7 @@ def _predict_route(
 
 
 def _dataset_routes(api: APIRouter) -> None:
-    @api.post("/datasets", status_code=201, tags=["data"])
+    @api.post("/datasets", status_code=201, tags=["data"], response_model=V.DatasetView)
     async def upload_dataset(
         task: str = Query(description="Task whose loader validates the file"),
         file: UploadFile = File(description="CSV, Parquet or C-MAPSS text"),
@@ -213,17 +215,17 @@ def _dataset_routes(api: APIRouter) -> None:
             personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
         )  # fmt: skip
 
-    @api.get("/datasets", tags=["data"])
+    @api.get("/datasets", tags=["data"], response_model=list[V.DatasetView])
     def list_datasets(principal: Principal = Depends(READ)) -> list[dict[str, Any]]:
         return datasets.list_datasets(tenant=principal.tenant)
 
-    @api.get("/datasets/{dataset_id}", tags=["data"])
+    @api.get("/datasets/{dataset_id}", tags=["data"], response_model=V.DatasetView)
     def show_dataset(dataset_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return datasets.dataset_record(dataset_id, tenant=principal.tenant)
 
 
 def _job_routes(api: APIRouter) -> None:
-    @api.post("/jobs", status_code=202, tags=["jobs"])
+    @api.post("/jobs", status_code=202, tags=["jobs"], response_model=V.JobView)
     def submit_job(spec: jobs.FitSpec, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
         # Check data references now (and confine paths to ODLAR_DATA) so mistakes get a 4xx.
         for ref in filter(None, (spec.data, spec.eval)):
@@ -231,13 +233,13 @@ def _job_routes(api: APIRouter) -> None:
         job = jobs.submit(spec, tenant=principal.tenant, created_by=principal.name)
         return job.to_dict()
 
-    @api.get("/jobs", tags=["jobs"])
+    @api.get("/jobs", tags=["jobs"], response_model=list[V.JobView])
     def list_jobs(
         limit: int = Query(50, ge=1, le=1000), principal: Principal = Depends(READ)
     ) -> list[dict[str, Any]]:
         return [j.to_dict() for j in jobs.list_jobs(tenant=principal.tenant, limit=limit)]
 
-    @api.get("/jobs/{job_id}", tags=["jobs"])
+    @api.get("/jobs/{job_id}", tags=["jobs"], response_model=V.JobView)
     def show_job(job_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         jobs.recover()
         return jobs.get(job_id, tenant=principal.tenant).to_dict()
@@ -262,11 +264,11 @@ def _job_routes(api: APIRouter) -> None:
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
-    @api.post("/jobs/{job_id}/cancel", tags=["jobs"])
+    @api.post("/jobs/{job_id}/cancel", tags=["jobs"], response_model=V.JobView)
     def cancel_job(job_id: str, principal: Principal = Depends(OPERATE)) -> dict:
         return jobs.cancel(job_id, tenant=principal.tenant).to_dict()
 
-    @api.post("/jobs/{job_id}/retry", status_code=202, tags=["jobs"])
+    @api.post("/jobs/{job_id}/retry", status_code=202, tags=["jobs"], response_model=V.JobView)
     def retry_job(job_id: str, principal: Principal = Depends(OPERATE)) -> dict:
         return jobs.retry(job_id, tenant=principal.tenant, created_by=principal.name).to_dict()
 
@@ -280,7 +282,7 @@ def _model_routes(api: APIRouter) -> None:
     def described(tenant: str, mv: tracking.ModelVersion) -> dict[str, Any]:
         return mv.to_dict() | {"state": approval.state(tenant, mv.task, mv.version)}
 
-    @api.get("/models", tags=["models"])
+    @api.get("/models", tags=["models"], response_model=list[V.ModelVersionView])
     def list_models(
         task: str | None = None, principal: Principal = Depends(READ)
     ) -> list[dict[str, Any]]:
@@ -290,7 +292,7 @@ def _model_routes(api: APIRouter) -> None:
             v.to_dict() | {"state": state} for v, state in approval.versions(principal.tenant, task)
         ]
 
-    @api.get("/models/{task}/{version}", tags=["models"])
+    @api.get("/models/{task}/{version}", tags=["models"], response_model=V.ModelVersionDetail)
     def show_model(task: str, version: int, principal: Principal = Depends(READ)) -> dict[str, Any]:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
@@ -313,13 +315,16 @@ def _model_routes(api: APIRouter) -> None:
             return HTMLResponse(documentation.to_html(doc))
         return doc
 
-    @api.post("/models/{task}/{version}/checks", tags=["models"])
+    @api.post("/models/{task}/{version}/checks", tags=["models"], response_model=G.CheckReport)
     def run_checks(task: str, version: int, principal: Principal = Depends(APPROVE)) -> dict:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
         return checks.run(mv, actor=principal.name)
 
-    @api.post("/models/{task}/{version}/approve", tags=["models"])
+    @api.post(
+        "/models/{task}/{version}/approve", tags=["models"], response_model=G.DecisionAnswer,
+        response_model_exclude_unset=True,  # the answer as given: no added nulls
+    )
     def approve_model(
         task: str,
         version: int,
@@ -336,7 +341,10 @@ def _model_routes(api: APIRouter) -> None:
         except approval.ChecksFailed as exc:
             raise Conflict(f"{exc.message} (send override: true with a reason)") from None
 
-    @api.post("/models/{task}/{version}/revoke", tags=["models"])
+    @api.post(
+        "/models/{task}/{version}/revoke", tags=["models"], response_model=G.DecisionAnswer,
+        response_model_exclude_unset=True,  # the answer as given: no added nulls
+    )
     def revoke_model(
         task: str, version: int, body: DecisionBody, principal: Principal = Depends(APPROVE)
     ) -> dict[str, Any]:
@@ -351,7 +359,7 @@ class AckBody(BaseModel):
 
 
 def _alert_routes(api: APIRouter) -> None:
-    @api.get("/alerts", tags=["alerts"])
+    @api.get("/alerts", tags=["alerts"], response_model=list[V.AlertView])
     def list_alerts(
         state: str | None = Query(None, description="open or cleared"),
         stream: str | None = None,
@@ -360,11 +368,11 @@ def _alert_routes(api: APIRouter) -> None:
     ) -> list[dict[str, Any]]:
         return alerts.list_alerts(tenant=principal.tenant, state=state, stream=stream, limit=limit)
 
-    @api.get("/alerts/{alert_id}", tags=["alerts"])
+    @api.get("/alerts/{alert_id}", tags=["alerts"], response_model=V.AlertView)
     def show_alert(alert_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return alerts.get(alert_id, tenant=principal.tenant)
 
-    @api.post("/alerts/{alert_id}/ack", tags=["alerts"])
+    @api.post("/alerts/{alert_id}/ack", tags=["alerts"], response_model=V.AlertView)
     def acknowledge_alert(
         alert_id: str,
         body: AckBody | None = None,
@@ -401,7 +409,10 @@ class TokenIn(BaseModel):
 
 
 def _governance_routes(api: APIRouter) -> None:
-    @api.post("/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours")
+    @api.post(
+        "/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours",
+        response_model=G.SignedIn,
+    )
     def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
         client = request.client.host if request.client else "unknown"
         try:
@@ -411,7 +422,7 @@ def _governance_routes(api: APIRouter) -> None:
                 FAILURES.add(client)
             raise
 
-    @api.get("/me", tags=["access"])
+    @api.get("/me", tags=["access"], response_model=G.Me)
     def whoami(principal: Principal = Depends(READ)) -> dict[str, Any]:
         from odlar.governance.roles import ROLES
 
@@ -422,35 +433,38 @@ def _governance_routes(api: APIRouter) -> None:
             "permissions": sorted(p.value for p in ROLES[principal.role]),
         }
 
-    @api.get("/tenants", tags=["access"])
+    @api.get("/tenants", tags=["access"], response_model=list[G.TenantView])
     def list_tenants(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
         rows = accounts.list_tenants()
         if principal.tenant != DEFAULT_TENANT:
             rows = [t for t in rows if t["id"] == principal.tenant]
         return rows
 
-    @api.post("/tenants", tags=["access"], status_code=201)
+    @api.post(
+        "/tenants", tags=["access"], status_code=201, response_model=G.TenantView,
+        response_model_exclude_unset=True,  # the answer as given: no added nulls
+    )
     def create_tenant(body: TenantIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         if principal.tenant != DEFAULT_TENANT:
             raise Forbidden("only the platform's admins (tenant 'default') create tenants")
         return accounts.create_tenant(body.id, body.name, actor=principal.name)
 
-    @api.get("/users", tags=["access"])
+    @api.get("/users", tags=["access"], response_model=list[G.UserView])
     def list_users(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
         return accounts.list_users(principal.tenant)
 
-    @api.post("/users", tags=["access"], status_code=201)
+    @api.post("/users", tags=["access"], status_code=201, response_model=G.UserView)
     def create_user(body: UserIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         return accounts.create_user(
             body.name, body.role, tenant=acting_tenant(principal, body.tenant),
             actor=principal.name, password=body.password,
         )  # fmt: skip
 
-    @api.get("/tokens", tags=["access"])
+    @api.get("/tokens", tags=["access"], response_model=list[G.TokenView])
     def list_tokens(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
         return accounts.list_tokens(principal.tenant)
 
-    @api.post("/tokens", tags=["access"], status_code=201)
+    @api.post("/tokens", tags=["access"], status_code=201, response_model=G.NewToken)
     def create_token(body: TokenIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         token = accounts.create_token(
             body.user, tenant=principal.tenant, actor=principal.name, label=body.label,
@@ -458,12 +472,12 @@ def _governance_routes(api: APIRouter) -> None:
         )  # fmt: skip
         return {"token": token, "user": body.user, "shown": "once: store it now"}
 
-    @api.post("/tokens/{token_id}/revoke", tags=["access"])
+    @api.post("/tokens/{token_id}/revoke", tags=["access"], response_model=G.TokenRevoked)
     def revoke_token(token_id: str, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         accounts.revoke_token(token_id, tenant=principal.tenant, actor=principal.name)
         return {"id": token_id, "revoked": True}
 
-    @api.get("/audit/events", tags=["audit"])
+    @api.get("/audit/events", tags=["audit"], response_model=list[V.AuditEventView])
     def audit_events(
         action: str | None = Query(None, max_length=64),
         since: datetime | None = None,
@@ -476,7 +490,7 @@ def _governance_routes(api: APIRouter) -> None:
             newest_first=True,
         )  # fmt: skip
 
-    @api.get("/audit/verify", tags=["audit"])
+    @api.get("/audit/verify", tags=["audit"], response_model=V.VerificationView)
     def audit_verify(principal: Principal = Depends(AUDIT)) -> dict[str, Any]:
         return audit.verify(principal.tenant).to_dict()
 

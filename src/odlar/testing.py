@@ -55,6 +55,7 @@ def checks(
     yield "loader_refuses_garbage", lambda: check_loader_refuses_garbage(task)
     for method in methods or task.methods:
         yield f"round_trip[{method}]", lambda m=method: check_round_trip(task, m, folder)
+    yield "robustness", lambda: check_robustness(task, folder)
     if bench:
         yield "bench_quick", lambda: check_bench_quick(task, folder)
 
@@ -96,7 +97,7 @@ def check_loader_refuses_garbage(task: Task) -> None:
 
 def check_round_trip(task: Task, method: str, data_dir: Path) -> None:
     """Fit (progress in [0, 1], seed recorded), evaluate (primary metric, anchors),
-    predict (the task's Response), pickling, reproducibility, response rows, robustness."""
+    predict (the task's Response), pickling, reproducibility, response rows."""
     train_path, eval_path = task.example(data_dir)
     train, test = task.load(train_path), task.load(eval_path)
     assert isinstance(train, Dataset) and train.rows > 0 and train.sha256
@@ -129,6 +130,13 @@ def check_round_trip(task: Task, method: str, data_dir: Path) -> None:
             f"{task.name}: response rows must be flat (CSV and terminal tables): {row}"
         )
 
+
+def check_robustness(task: Task, data_dir: Path) -> None:
+    """The default method's model under perturbed inputs: measured values and limits."""
+    train_path, eval_path = task.example(data_dir)
+    train, test = task.load(train_path), task.load(eval_path)
+    method = task.default_method
+    model = task.fit(train, method=method, params=task.quick_params[method])
     measured = task.robustness(model, test, seed=0)
     assert measured, f"{task.name}: declares no robustness check"
     for r in measured:

@@ -2,9 +2,11 @@
 
     python scripts/startup.py [--runs 10] [--out FILE]
 
-Each command runs `--runs` times in a fresh interpreter (median and min wall seconds), with
-a scratch ODLAR_HOME; a second pass with `-X importtime` lists the heavy libraries the
-command imported (torch, libsumo, mlflow). Light commands should import none of them.
+Each command runs `--runs` times in a fresh interpreter, with a scratch ODLAR_HOME: median
+and min wall seconds, and median CPU seconds (user + system of the process, which other
+work on a shared machine inflates far less than wall time); a second pass with
+`-X importtime` lists the heavy libraries the command imported (torch, libsumo, mlflow).
+Light commands should import none of them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -26,11 +29,14 @@ HEAVY = ("torch", "libsumo", "traci", "mlflow")
 def measure(args: list[str], runs: int, env: dict[str, str]) -> dict[str, object]:
     cmd = [sys.executable, "-m", "odlar", *args]
     subprocess.run(cmd, env=env, capture_output=True, check=True)  # warm the file cache
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(cmd, env=env, capture_output=True, check=True)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     trace = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "odlar", *args],
         env=env, capture_output=True, text=True, check=True,
@@ -41,6 +47,7 @@ def measure(args: list[str], runs: int, env: dict[str, str]) -> dict[str, object
         "command": "odlar " + " ".join(args),
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
+        "median_cpu_s": round(statistics.median(cpu), 3),
         "heavy_imports": heavy,
     }
 

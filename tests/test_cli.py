@@ -59,13 +59,13 @@ def test_user_mistakes(tmp_path: Path, args: list[str], code: int, text: str) ->
 
 
 def test_broken_data_exit_65_names_line(tmp_path: Path) -> None:
-    bad = tmp_path / "fleet.txt"
+    bad = tmp_path / "fleet.txt"  # beside ODLAR_HOME: a file inside it is odlar's state
     bad.write_text("1 1 0 0 100 1 2\n")
-    r = odlar("fit", "energy.rul", "--data", str(bad), home=tmp_path)
+    r = odlar("fit", "energy.rul", "--data", str(bad), home=tmp_path / "home")
     assert r.returncode == 65
     _no_traceback(r)
     assert "fleet.txt:1" in r.stderr and "expected 26 columns" in r.stderr
-    r = odlar("jobs", home=tmp_path)
+    r = odlar("jobs", home=tmp_path / "home")
     assert "failed" in r.stdout, "the failed fit is recorded as a job"
 
 

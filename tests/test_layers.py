@@ -10,9 +10,11 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-APPS = ("odlar.cli", "odlar.__main__", "odlar.server.app", "odlar.web.app", "odlar.web.pages",
-        "odlar.web.bench")  # fmt: skip
-SURFACE = ("odlar.terminal", "odlar.server.auth", "odlar.web.console", "odlar.testing")
+# the top-level apps: the CLI and every module of the server and the console, except the
+# surface helpers sectors share with them
+APPS = ("odlar.cli", "odlar.__main__", "odlar.server.", "odlar.web.")
+SURFACE = ("odlar.terminal", "odlar.server.auth", "odlar.server.parameters", "odlar.web.console",
+           "odlar.testing")  # fmt: skip
 RANK = {"core": 0, "governance": 1, "surface": 2, "sector": 3, "apps": 4}
 
 
@@ -26,10 +28,10 @@ SECTORS = _sectors()
 
 
 def layer(module: str) -> str:
-    if module.startswith(APPS):
-        return "apps"
     if module.startswith(SURFACE) or module in ("odlar.server", "odlar.web"):
         return "surface"
+    if module.startswith(APPS):
+        return "apps"
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in SECTORS:
         return "sector"

@@ -111,13 +111,14 @@ def predict(
     """Predict with a registered model version."""
     me = acting(P.OPERATE)
     from odlar.core.datasets import resolve_source
+    from odlar.core.privacy import tenant_scope
     from odlar.core.tasks import get_task
     from odlar.governance import serving
 
     t = get_task(task)
-    request = t.request_from(
-        t.load(resolve_source(data, tenant=me.tenant)), level=level, model_version=model
-    )
+    with tenant_scope(me.tenant):  # people in the input get the tenant's pseudonyms
+        loaded = t.load(resolve_source(data, tenant=me.tenant))
+    request = t.request_from(loaded, level=level, model_version=model)
     response = serving.predict(t, request, tenant=me.tenant, actor=me.name)
     rows = t.response_rows(response)
     if out:
@@ -357,6 +358,9 @@ def serve(
     from odlar.server.app import create_app
 
     settings = get_settings()
+    from odlar.core.threads import limit_threads
+
+    limit_threads(settings.serve_threads)  # before the models' libraries load
     get_engine()
     token = ensure_admin()
     if token:
@@ -364,7 +368,14 @@ def serve(
         print(token, flush=True)
     host, port = host or settings.host, port or settings.port
     err.print(f"odlar on http://{host}:{port}  (API docs: /docs, state: {settings.home})")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(), **server_options(host, port))
+
+
+def server_options(host: str, port: int) -> dict[str, Any]:
+    """uvicorn's options for `odlar serve`. Its own proxy headers are off: by default it
+    believes X-Forwarded-For from 127.0.0.1, so any local process could pose as any
+    client; odlar believes only ODLAR_TRUSTED_PROXIES (odlar.server.auth)."""
+    return {"host": host, "port": port, "log_level": "warning", "proxy_headers": False}
 
 
 @app.command()
@@ -386,9 +397,12 @@ def bench(
     """Run the task's published protocol; print ours beside the published figures."""
     acting(P.OPERATE)
     from odlar.core import bench as bench_mod
+    from odlar.core.datasets import refuse_state
     from odlar.governance import bench as _governance_bench  # noqa: F401  (registers it)
     from odlar.web import bench as _console_bench  # noqa: F401  (registers it)
 
+    if data is not None:
+        refuse_state(data)
     with progress_bar(f"bench {task}") as update:
         result = bench_mod.run(
             task,
@@ -476,9 +490,9 @@ def data_fetch(
 ) -> None:
     """Download a public dataset from its publisher, unpack it and verify its checksums."""
     acting(P.OPERATE)
-    from odlar.core.datasets import fetch
+    from odlar.core.datasets import fetch, refuse_state
 
-    files = fetch(name, source_file=source, dest=dest)
+    files = fetch(name, source_file=source and refuse_state(source), dest=dest)
     console.print(f"{name}: {len(files)} files verified")
 
 
@@ -492,18 +506,19 @@ def data_add(
 ) -> None:
     """Validate a file and register it as a dataset (usable by id in fit jobs)."""
     me = acting(P.OPERATE)
-    from odlar.core.datasets import save_upload
+    from odlar.core.datasets import refuse_state, save_upload
 
-    if not file.is_file():
+    if not refuse_state(file).is_file():
         raise UsageError(f"{file}: no such file")
-    rec = save_upload(
-        task,
-        file.name,
-        file.read_bytes(),
-        tenant=me.tenant,
-        actor=me.name,
-        personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
-    )
+    with file.open("rb") as content:  # read in blocks: a large file never sits in memory
+        rec = save_upload(
+            task,
+            file.name,
+            content,
+            tenant=me.tenant,
+            actor=me.name,
+            personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
+        )
     console.print(f"dataset {rec['id']}: {rec['rows']} rows, sha256 {rec['sha256'][:12]}")
 
 

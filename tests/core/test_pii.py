@@ -260,3 +260,44 @@ def test_scan_frame_reports_rows() -> None:
         Finding(column="a", row=4, entity="AZ_FIN", count=1),
         Finding(column="b", row=1, entity="PHONE_NUMBER", count=1),
     ]
+
+
+def test_pseudonyms_are_keyed_per_tenant(home: Path, tmp_path: Path) -> None:
+    """The same student id in two tenants gets two unrelated pseudonyms, in what is stored
+    (uploads, answers) as in what is answered; within a tenant it stays the same. Tenant
+    'default' keeps the master key, so what it stored before still matches."""
+    import hashlib
+    import hmac
+
+    from sqlalchemy import select
+
+    from odlar.core import datasets, privacy
+    from odlar.core.store import LearnerInteraction, session_scope
+    from odlar.education.service import TRACKER
+    from odlar.governance import accounts
+
+    accounts.create_tenant("acme", actor="test")
+    ours, theirs = pseudonym("s-42", tenant="default"), pseudonym("s-42", tenant="acme")
+    assert ours != theirs and privacy.is_pseudonym(theirs)
+    assert pseudonym("s-42", tenant="acme") == theirs and pseudonym(" s-42 ") == ours
+    assert ours == "p_" + hmac.new(privacy.key(), b"s-42", hashlib.sha256).hexdigest()[:20]
+    with privacy.tenant_scope("acme"):
+        assert pseudonym("s-42") == theirs
+    assert pseudonym("s-42") == ours, "outside a scope: tenant default"
+
+    log = b"student,skill,correct\ns-42,10,1\ns-42,11,0\ns-7,10,1\n"
+    kept: dict[str, list[set[str]]] = {}
+    for tenant in ("default", "acme", "acme"):
+        rec = datasets.save_upload("education.tracing", "log.csv", log, tenant=tenant)
+        stored = pd.read_csv(datasets.resolve_source(rec["id"], tenant=tenant))
+        kept.setdefault(tenant, []).append(set(stored["student"]))
+    assert kept["default"][0] == {ours, pseudonym("s-7")}
+    assert kept["acme"][0] == kept["acme"][1] == {theirs, pseudonym("s-7", tenant="acme")}
+
+    answer = [{"student": "s-42", "skills": "10", "correct": 1}]
+    for tenant in ("default", "acme"):
+        out = TRACKER.record(tenant=tenant, records=answer)
+        assert out["students"] == [ours if tenant == "default" else theirs]
+    with session_scope() as s:
+        rows = s.execute(select(LearnerInteraction.tenant, LearnerInteraction.student)).all()
+    assert sorted(rows) == [("acme", theirs), ("default", ours)]

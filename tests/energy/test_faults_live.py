@@ -139,33 +139,34 @@ def test_predict_route_scores_every_sample(client: TestClient) -> None:
 
 
 def test_cli_follows_a_csv_and_acknowledges(tmp_path: Path) -> None:
+    home = tmp_path / "home"  # the readings lie beside ODLAR_HOME: a file inside it is state
     assert (
         odlar(
-            "fit", "energy.faults", "--data", str(TEP / "d00.dat"), "--method", "cva", home=tmp_path
+            "fit", "energy.faults", "--data", str(TEP / "d00.dat"), "--method", "cva", home=home
         ).returncode
         == 0
     )
     # the README's recipe: cva on TEP's normal run passes every check, no override needed
     approve = ("models", "approve", "energy.faults", "1", "--reason", "test")
-    approved = odlar(*approve, home=tmp_path)
+    approved = odlar(*approve, home=home)
     assert approved.returncode == 0, approved.stderr
     values, names = _stream()
     csv = tmp_path / "plant.csv"
     pd.DataFrame(_readings(values, names)).to_csv(csv, index=False)
-    r = odlar("monitor", str(csv), "--stream", "plant-9", "--batch", "64", home=tmp_path)
+    r = odlar("monitor", str(csv), "--stream", "plant-9", "--batch", "64", home=home)
     assert r.returncode == 0, r.stderr
     assert "ALERT" in r.stdout and "cleared" in r.stdout and "scored 700 samples" in r.stdout
-    listed = odlar("alerts", "list", "--stream", "plant-9", home=tmp_path)
+    listed = odlar("alerts", "list", "--stream", "plant-9", home=home)
     alert_id = listed.stdout.split("│")[1].strip().splitlines()[-1].strip()
-    shown = odlar("alerts", "show", alert_id, home=tmp_path)
+    shown = odlar("alerts", "show", alert_id, home=home)
     assert json.loads(shown.stdout)["state"] == "cleared"
-    assert odlar("alerts", "ack", alert_id, home=tmp_path).returncode == 0
-    again = odlar("alerts", "ack", alert_id, home=tmp_path)
+    assert odlar("alerts", "ack", alert_id, home=home).returncode == 0
+    again = odlar("alerts", "ack", alert_id, home=home)
     assert again.returncode == 75 and "already acknowledged" in again.stderr
 
     broken = tmp_path / "broken.csv"
     lines = csv.read_text().splitlines()
     lines[5] = lines[5].replace(lines[5].split(",")[3], "oops", 1)
     broken.write_text("\n".join(lines) + "\n")
-    bad = odlar("monitor", str(broken), home=tmp_path)
+    bad = odlar("monitor", str(broken), home=home)
     assert bad.returncode == 65 and "broken.csv:6" in bad.stderr and "oops" in bad.stderr

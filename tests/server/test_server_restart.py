@@ -28,17 +28,19 @@ class Server:
         self.env = {**os.environ, "ODLAR_HOME": str(home), "ODLAR_DATA": str(SHARED_DATA)}
         self.proc: subprocess.Popen[str] | None = None
         self.token: str | None = None
+        self.cwd: Path | None = None  # the server's working directory
 
     def start(self) -> str | None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "odlar", "serve", "--port", str(self.port)],
             env=self.env,
+            cwd=self.cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
         first = None
-        deadline = time.time() + 60
+        deadline = time.time() + 120  # a loaded CI machine needs more than a minute
         while time.time() < deadline:
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:

@@ -1,19 +1,31 @@
-"""The event log: append-only, hash-chained per tenant, verifiable, exportable, pruned only
-by the retention rule.
+"""The event log: append-only, hash-chained per tenant, keyed, verifiable, exportable,
+pruned only by the retention rule.
 
-Each record's ``hash`` is SHA-256 over its fields and the previous record's hash, so an
-edit, a removal or a reordering breaks the chain at that record; the head row of each
-tenant holds the newest record, so records cut from the end are found too. Retention
-removes the oldest records and leaves their last hash as the anchor the chain starts from.
+Each record's ``hash`` is HMAC-SHA256, under a key kept outside the database, over its
+fields and the previous record's hash, so an edit, a removal or a reordering breaks the
+chain at that record, and someone who can write the database but lacks the key cannot
+re-hash the records after an edit. The head row of each tenant holds the newest record, so
+records cut from the end are found too. Retention removes the oldest records and leaves
+their last hash as the anchor the chain starts from.
+
+The key is ``ODLAR_AUDIT_KEY`` or ``$ODLAR_HOME/audit.key`` (random, mode 0600, made once).
+Records written before odlar had a key carry a plain SHA-256 hash: they verify only as the
+start of a chain, before its first keyed record; creating the key file appends a keyed
+``audit_keyed`` record to every existing chain, so those records are sealed at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +33,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from odlar.core.config import get_settings
+from odlar.core.errors import UsageError
 from odlar.core.store import AuditEvent, AuditHead, get_engine, session_scope, utcnow
 
 GENESIS = "0" * 64
@@ -50,9 +63,52 @@ def _output_text(output: Any) -> str:
     return text
 
 
-def chain_hash(tenant: str, row: tuple[Any, ...]) -> str:
-    """Hash of one record: ``row`` is its FIELDS up to and including prev_hash."""
+def chain_hash(tenant: str, row: tuple[Any, ...], key: bytes | None = None) -> str:
+    """MAC of one record under the audit key: ``row`` is its FIELDS up to and including
+    prev_hash."""
+    return hmac.digest(key or audit_key(), canonical([tenant, *row]).encode(), "sha256").hex()
+
+
+def legacy_hash(tenant: str, row: tuple[Any, ...]) -> str:
+    """The unkeyed SHA-256 of records written before odlar had an audit key."""
     return hashlib.sha256(canonical([tenant, *row]).encode()).hexdigest()
+
+
+def audit_key() -> bytes:
+    settings = get_settings()
+    return _key(str(settings.home), settings.audit_key)
+
+
+@lru_cache(maxsize=4)
+def _key(home: str, configured: str | None) -> bytes:
+    if configured:
+        return configured.encode()
+    path = Path(home).expanduser() / "audit.key"
+    try:  # O_EXCL: two processes starting together cannot each write a different key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(100):  # another process made it a moment ago: wait for its content
+            if key := path.read_text().strip().encode():
+                return key
+            time.sleep(0.01)
+        raise UsageError(f"{path} is empty: restore the audit key from its copy") from None
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    key = path.read_text().strip().encode()
+    _seal(key)
+    return key
+
+
+def _seal(key: bytes) -> None:
+    """Append a keyed record to every chain that has only unkeyed ones (an installation
+    from before the key), so they cannot be rewritten later without the key."""
+    with session_scope() as s:
+        tenants = [(h.tenant, h.seq) for h in s.scalars(select(AuditHead))]
+    for tenant, seq in tenants:
+        _append(
+            tenant, "odlar", "audit_keyed", "", "", "",
+            canonical({"unkeyed_through_seq": seq}), key,
+        )  # fmt: skip
 
 
 def record(
@@ -70,9 +126,12 @@ def record(
     if input_digest is None:
         input_digest = "" if input is None else digest(input)
     text = _output_text(output)
+    key = audit_key()
     for attempt in range(20):
         try:
-            return _append(tenant, actor, action, target[:300], model_version, input_digest, text)
+            return _append(
+                tenant, actor, action, target[:300], model_version, input_digest, text, key
+            )
         except IntegrityError:  # another writer created this tenant's head first: retry
             if attempt == 19:
                 raise
@@ -93,7 +152,7 @@ _SET_HASH = update(_HEAD).where(_HEAD.c.tenant == bindparam("t")).values(hash=bi
 
 def _append(
     tenant: str, actor: str, action: str, target: str, model_version: str,
-    input_digest: str, output: str,
+    input_digest: str, output: str, key: bytes,
 ) -> int:  # fmt: skip
     # SQLAlchemy Core, one transaction: this runs on every prediction. Taking the next
     # number is the transaction's first statement, a write, so the database's lock (SQLite)
@@ -112,7 +171,7 @@ def _append(
             seq, prev = taken.seq, taken.hash
         at = utcnow().isoformat(timespec="microseconds")
         row = (seq, at, actor, action, target, model_version, input_digest, output, prev)
-        h = chain_hash(tenant, row)
+        h = chain_hash(tenant, row, key)
         conn.execute(_ADD, {"tenant": tenant, **dict(zip(FIELDS, (*row, h), strict=True))})
         conn.execute(_SET_HASH, {"t": tenant, "h": h})
     return seq
@@ -122,7 +181,7 @@ def _append(
 class Problem:
     tenant: str
     seq: int
-    kind: str  # edited | removed | reordered | truncated
+    kind: str  # edited | removed | reordered | truncated | unkeyed
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,9 +218,9 @@ def _rows(tenant: str, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
 
 def verify(tenant: str | None = None, max_problems: int = 100) -> Verification:
     """Walk each tenant's chain (one tenant, or all) and report every break found."""
-    import time
 
     start = time.perf_counter()
+    key = audit_key()
     result = Verification()
     with session_scope() as s:
         query = select(AuditHead)
@@ -172,6 +231,7 @@ def verify(tenant: str | None = None, max_problems: int = 100) -> Verification:
         result.tenants += 1
         problems = result.problems
         expect_seq, prev, last_id = head.anchor_seq + 1, head.anchor_hash, -1
+        keyed, last_keyed = False, True
         for row_id, seq, *rest in _rows(head.tenant):
             result.records += 1
             at, actor, action, target, mv, idg, out, prev_hash, h = rest
@@ -190,12 +250,20 @@ def verify(tenant: str | None = None, max_problems: int = 100) -> Verification:
                 problems.append(
                     Problem(head.tenant, seq, "reordered", "does not follow the record before it")
                 )
-            if (
-                chain_hash(head.tenant, (seq, at, actor, action, target, mv, idg, out, prev_hash))
-                != h
-            ):
+            row = (seq, at, actor, action, target, mv, idg, out, prev_hash)
+            last_keyed = chain_hash(head.tenant, row, key) == h
+            if last_keyed:
+                keyed = True
+            elif legacy_hash(head.tenant, row) != h:
                 problems.append(
                     Problem(head.tenant, seq, "edited", "content does not match its hash")
+                )
+            elif keyed:  # a plain SHA-256 record is trusted only before the first keyed one
+                problems.append(
+                    Problem(
+                        head.tenant, seq, "unkeyed",
+                        "hashed without the audit key after keyed records: rewritten",
+                    )  # fmt: skip
                 )
             if row_id < last_id:
                 problems.append(
@@ -216,6 +284,14 @@ def verify(tenant: str | None = None, max_problems: int = 100) -> Verification:
         elif prev != head.hash and len(problems) < max_problems:
             problems.append(
                 Problem(head.tenant, head.seq, "edited", "newest record does not match the head")
+            )
+        if not last_keyed and len(problems) < max_problems:
+            problems.append(
+                Problem(
+                    head.tenant, expect_seq - 1, "unkeyed",
+                    "the newest record has no MAC under this installation's audit key: the "
+                    "chain was rewritten without the key, or the key changed",
+                )  # fmt: skip
             )
         if len(problems) >= max_problems:
             break

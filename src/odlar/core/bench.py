@@ -42,6 +42,12 @@ def register_platform(name: str) -> Callable[[Callable[..., Any]], Callable[...,
     return add
 
 
+def _parameters(func: Any) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(func).parameters)
+
+
 def run(
     task_name: str,
     *,
@@ -54,7 +60,11 @@ def run(
 ) -> dict[str, Any]:
     if task_name in PLATFORM:  # the platform's own targets, not a task's
         start = time.perf_counter()
-        result = PLATFORM[task_name](quick=quick, progress=progress)
+        bench = PLATFORM[task_name]
+        extra = {"params": params} if params and "params" in _parameters(bench) else {}
+        if params and not extra:
+            raise UsageError(f"the {task_name} bench takes no --param")
+        result = bench(quick=quick, progress=progress, **extra)
         return _package(result, quick, time.perf_counter() - start, record=False)
     task = get_task(task_name)
     if dataset is not None and task.datasets and dataset not in task.datasets:
@@ -174,7 +184,7 @@ def scratch_store() -> Iterator[None]:
 
 
 @contextmanager
-def server_process(*command: str) -> Iterator[str]:
+def server_process(*command: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """A server process on a free loopback port (its own process, as in production)."""
     import os
     import socket
@@ -187,10 +197,10 @@ def server_process(*command: str) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", *command, "--port", str(port)],
+        [sys.executable, "-P", "-m", *command, "--port", str(port)],
         # one thread each: the model's OpenMP threads of two servers and this client would
         # otherwise fight over 2 cores and drown the difference being measured in noise
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        env=env if env is not None else {**os.environ, "OMP_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

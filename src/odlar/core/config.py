@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         description="Secret for keyed pseudonyms of personal identifiers; default: a random key "
         "created once in $ODLAR_HOME/pseudonym.key",
     )
+    audit_key: str | None = Field(
+        default=None,
+        description="Secret key of the event log's MAC; default: a random key created once "
+        "in $ODLAR_HOME/audit.key (keep a copy apart from the database's backups)",
+    )
     require_approval: bool = Field(
         default=True,
         description="Serve only model versions an approver approved (turn off only for "
@@ -34,8 +39,34 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed sign-ins in a row before a user is locked out."
     )
     lockout_minutes: int = Field(default=15, ge=1, description="How long a lock-out lasts.")
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies (IP addresses or networks, comma separated) whose "
+        "X-Forwarded-For names the client; empty: the header is never believed.",
+    )
+    max_upload_mb: int = Field(
+        default=512,
+        ge=1,
+        description="Largest upload (and request body) in MB; a compressed upload counts "
+        "at its decompressed size.",
+    )
+    max_header_kb: int = Field(
+        default=64, ge=1, description="Largest request head (request line and headers) in KB."
+    )
+    serve_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads each server worker's math libraries (OpenMP, BLAS, torch) use.",
+    )
+    job_threads: int = Field(
+        default=2, ge=1, description="Threads each fit job's math libraries use."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def data_dir(self) -> Path:
@@ -56,6 +87,11 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.home.expanduser() / "jobs"
+
+    @property
+    def scenarios_dir(self) -> Path:
+        """Traffic scenarios made by `odlar mobility import`: data, though under home."""
+        return self.home.expanduser() / "scenarios"
 
     @property
     def uploads_dir(self) -> Path:

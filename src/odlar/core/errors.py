@@ -77,6 +77,13 @@ class Unavailable(OdlarError):
     http_status = 503
 
 
+class TooLarge(OdlarError):
+    """An upload or request over a configured size limit."""
+
+    exit_code = 65  # EX_DATAERR: the input itself is refused
+    http_status = 413
+
+
 class TooManyRequests(OdlarError):
     exit_code = 75  # EX_TEMPFAIL: try again later
     http_status = 429

@@ -1,13 +1,15 @@
 """Jobs: one interface, state in the store, so a restart never loses or strands a job.
 
-The local backend runs each job in its own process (`python -m odlar.core.jobs ID`) in a
+The local backend runs each job in its own process (`python -P -m odlar.core.jobs ID`) in a
 new session, so a job keeps going if the server that started it dies; on the next start
-`recover()` marks any job whose process is gone as interrupted, never "running" forever.
+`recover()` marks any job whose process is gone as interrupted, never "running" forever,
+and ends the MLflow run it left open, so MLflow and odlar agree.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -26,8 +28,10 @@ from sqlalchemy import select
 from odlar.core.config import get_settings
 from odlar.core.datasets import resolve_source
 from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
+from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, JobRecord, as_utc, session_scope, utcnow
 from odlar.core.tasks import Progress, get_task
+from odlar.core.threads import thread_env
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "interrupted", "cancelled")
@@ -130,12 +134,15 @@ def submit(
     job = create(spec, tenant=tenant, created_by=created_by)
     with (get_settings().jobs_dir / f"{job.id}.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "odlar.core.jobs", job.id],
+            # -P: the server's working directory is not on the job's import path (a file
+            # named like a module there would run in every job); PYTHONPATH still applies
+            [sys.executable, "-P", "-m", "odlar.core.jobs", job.id],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives the server; cancel signals the whole group
-            env=os.environ.copy(),
+            # its own bounded thread pools: a job must not take every core from the server
+            env=os.environ | thread_env(get_settings().job_threads),
         )
     _children[proc.pid] = proc
     with session_scope() as s:
@@ -213,7 +220,22 @@ def recover(grace_seconds: float = 30.0) -> list[str]:
                     f"run `odlar jobs retry {rec.id}` to start it again"
                 )
                 interrupted.append(rec.id)
+    for job_id in interrupted:
+        _end_runs(job_id, "KILLED")
     return interrupted
+
+
+def _end_runs(job_id: str, status: str) -> None:
+    """End the MLflow runs a job left open; a failure to reach MLflow is logged, never
+    raised, so listing jobs keeps working."""
+    from odlar.core import tracking  # MLflow is slow to import: only where it is needed
+
+    try:
+        tracking.end_job_runs(job_id, status)
+    except Exception as exc:  # noqa: BLE001  (MLflow raises many kinds)
+        logging.getLogger(__name__).warning(
+            "job %s: could not end its MLflow runs: %s", job_id, exc
+        )
 
 
 def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
@@ -225,7 +247,9 @@ def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
             raise Conflict(f"job '{job_id}' is already {rec.state}")
         rec.state, rec.finished_at, rec.error = "cancelled", utcnow(), "cancelled by a user"
         pid = rec.pid
-    if pid and pid != os.getpid() and _alive(pid):
+    if not (pid and _alive(pid)):
+        _end_runs(job_id, "KILLED")  # no process left to end its own run
+    elif pid != os.getpid():
         try:  # a background job leads its own process group; a CLI foreground job does not
             os.killpg(pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
@@ -239,6 +263,15 @@ def retry(job_id: str, *, tenant: str = DEFAULT_TENANT, created_by: str | None =
     if old.state in ACTIVE:
         raise Conflict(f"job '{job_id}' is still {old.state}")
     return submit(FitSpec.model_validate(old.spec), tenant=tenant, created_by=created_by)
+
+
+class Terminated(BaseException):
+    """The job's process got SIGTERM (a cancel, or the machine shutting down): unwinds the
+    job like an interrupt, so its MLflow run ends as KILLED rather than staying RUNNING."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(f"the job's process was stopped by signal {signum}")
 
 
 class _Reporter:
@@ -277,12 +310,15 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
         result = _fit(job_id, spec, tenant, _Reporter(job_id, echo), created_by)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, OdlarError) else f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, OdlarError):
+        if not isinstance(exc, OdlarError | Terminated):
             traceback.print_exc()  # to the job's log file, for the developer
         with session_scope() as s:
             rec = s.get(JobRecord, job_id)
             if rec.state == "running":
-                rec.state, rec.error, rec.finished_at = "failed", message, utcnow()
+                rec.state = "interrupted" if isinstance(exc, Terminated) else "failed"
+                rec.error, rec.finished_at = message, utcnow()
+        if "odlar.core.tracking" in sys.modules:  # a run may be open only if MLflow was used
+            _end_runs(job_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
         raise
     with session_scope() as s:
         rec = s.get(JobRecord, job_id)
@@ -299,13 +335,16 @@ def _fit(
 
     task = get_task(spec.task)
     progress(0.0, "loading data")
-    data = task.load(resolve_source(spec.data, tenant=tenant))
+    with tenant_scope(tenant):
+        data = task.load(resolve_source(spec.data, tenant=tenant))
     progress(0.02, f"loaded {data.rows} rows")
     model = task.fit(data, method=spec.method, params=spec.params, progress=progress)
     metrics = {f"val_{k}": v for k, v in model.metrics.items()}
     if spec.eval:
         progress(0.97, "evaluating")
-        report = task.evaluate(model, task.load(resolve_source(spec.eval, tenant=tenant)))
+        with tenant_scope(tenant):
+            test = task.load(resolve_source(spec.eval, tenant=tenant))
+        report = task.evaluate(model, test)
         metrics.update({f"test_{k}": v for k, v in report.metrics.items()})
     progress(0.98, "registering model version")
     mv = tracking.log_model_version(
@@ -327,8 +366,15 @@ def _fit(
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
+    from odlar.core.threads import limit_threads
+
+    limit_threads(get_settings().job_threads)
     try:
         run(sys.argv[1])
     except OdlarError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except Terminated as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)

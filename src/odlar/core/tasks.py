@@ -17,6 +17,10 @@ from pydantic import BaseModel
 
 from odlar.core.errors import NotFound, UsageError
 
+#: the largest model version a request may name: versions are counted from 1, and a
+#: bound keeps a huge number from overflowing the store's 64-bit integers (a 500)
+MAX_VERSION = 2**31 - 1
+
 #: progress(fraction in [0, 1], message) — called by long-running task code.
 Progress = Callable[[float, str], None]
 

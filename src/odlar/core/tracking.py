@@ -164,20 +164,43 @@ def log_model_version(
     if created_by:
         tags["odlar.created_by"] = created_by
     with mlflow.start_run(experiment_id=exp_id, tags=tags):
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        mlflow.log_dict(data.summary, "data_summary.json")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model.joblib"
-            joblib.dump({"task": task, "model": model}, path)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=OdlarPyfunc(),
-                artifacts={"model": str(path)},
-                pip_requirements=[f"odlar=={__version__}"],
-                registered_model_name=name,
-            )
+        try:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            mlflow.log_dict(data.summary, "data_summary.json")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.joblib"
+                joblib.dump({"task": task, "model": model}, path)
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=OdlarPyfunc(),
+                    artifacts={"model": str(path)},
+                    pip_requirements=[f"odlar=={__version__}"],
+                    registered_model_name=name,
+                )
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # stopped (signal, Ctrl-C), not failed
+                mlflow.end_run("KILLED")
+            raise  # an Exception: MLflow's own exit marks the run FAILED
     return get_version(task, int(info.registered_model_version), tenant=tenant)
+
+
+def end_job_runs(job_id: str, status: str) -> list[str]:
+    """End the runs of a job still RUNNING in MLflow with `status` (FAILED or KILLED): a
+    job whose process died cannot end them itself. Returns their run ids."""
+    if not job_id.isalnum():  # ids are hex: nothing to quote in the filter
+        raise ValueError(f"bad job id {job_id!r}")
+    client = _configure()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiments,
+        filter_string=f"tags.`odlar.job_id` = '{job_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in runs:
+        client.set_terminated(run.info.run_id, status)
+    return [run.info.run_id for run in runs]
 
 
 def _to_version(client: MlflowClient, mv: Any) -> ModelVersion:

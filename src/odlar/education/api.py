@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from odlar.core.errors import UsageError
+from odlar.core.tasks import MAX_VERSION
 from odlar.education.exercises import Policy
 from odlar.education.service import TRACKER
 from odlar.governance.roles import Principal
 from odlar.server.auth import OPERATE, READ
+from odlar.server.parameters import OPTIONAL_VERSION
 
 router = APIRouter()
 
@@ -27,7 +29,7 @@ class AnswerIn(BaseModel):
 
 
 class AnswersIn(BaseModel):
-    model_version: int | None = Field(default=None, ge=1)
+    model_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     answers: list[AnswerIn] = Field(min_length=1, max_length=100_000)
 
 
@@ -68,7 +70,7 @@ def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> 
 @router.get(f"{BASE}/students/{{student}}/mastery", tags=["education"])
 def student_mastery(
     student: str,
-    model_version: int | None = None,
+    model_version: OPTIONAL_VERSION = None,
     principal: Principal = Depends(READ),
 ) -> dict[str, Any]:
     return TRACKER.mastery(
@@ -85,7 +87,7 @@ def next_exercises(
     n: int = Query(5, ge=1, le=50),
     low: float = Query(0.6, gt=0, lt=1),
     high: float = Query(0.8, gt=0, lt=1),
-    model_version: int | None = None,
+    model_version: OPTIONAL_VERSION = None,
     principal: Principal = Depends(READ),
 ) -> dict[str, Any]:
     return TRACKER.next_exercises(
@@ -101,7 +103,7 @@ def next_exercises(
 @router.get(f"{BASE}/classes/{{class_id}}/report", tags=["education"])
 def class_report(
     class_id: str,
-    model_version: int | None = None,
+    model_version: OPTIONAL_VERSION = None,
     principal: Principal = Depends(READ),
 ) -> dict[str, Any]:
     return TRACKER.class_report(

@@ -21,10 +21,11 @@ def education_record(
 ) -> None:
     """Store answers (students pseudonymised) and update their mastery."""
     me = acting(P.OPERATE)
+    from odlar.core.datasets import refuse_state
     from odlar.education.interactions import read_log
     from odlar.education.service import TRACKER
 
-    frame = read_log(file)
+    frame = read_log(refuse_state(file))
     result = TRACKER.record(
         tenant=me.tenant,
         records=frame.to_dict(orient="records"),

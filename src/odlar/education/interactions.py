@@ -14,6 +14,7 @@ import pandas as pd
 
 from odlar.core.errors import DataError
 from odlar.core.privacy import pseudonym
+from odlar.core.tables import data_lines, lines_of, require_utf8, with_lines
 
 STUDENT_COLUMNS = ("student", "student_id", "user_id", "learner", "learner_id")
 ITEM_COLUMNS = ("item", "item_id", "problem_id", "question", "question_id", "exercise")
@@ -139,18 +140,19 @@ def read_log(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file", file=str(path))
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
+    require_utf8(path)
+    with path.open("r", encoding="utf-8") as handle:
         header = handle.readline()
     if not header.strip():
         raise DataError("the file is empty", file=str(path))
     sep = max(("\t", ",", ";"), key=header.count)
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except pd.errors.ParserError as exc:
         raise DataError(f"not a readable table ({exc})", file=str(path)) from None
     if frame.empty:
         raise DataError("the file has a header but no rows", file=str(path))
-    return frame
+    return with_lines(frame, data_lines(path, len(frame), sep=sep))
 
 
 def from_log(
@@ -179,8 +181,8 @@ def from_log(
             f"missing column(s): {', '.join(missing)} (found: {', '.join(columns)})", file=source
         )
     time_col, class_col = _find(columns, TIME_COLUMNS), _find(columns, CLASS_COLUMNS)
+    line = lines_of(frame)  # physical file lines (header is line 1)
     text = frame.astype(str).apply(lambda c: c.str.strip())
-    line = np.arange(len(frame)) + 2
     repairs: list[dict[str, Any]] = []
 
     students_raw = text[found["student"]]
@@ -406,7 +408,8 @@ def read_sequences(path: str | Path, first_student: int = 0) -> Interactions:
     path = Path(path)
     if not path.is_file():
         raise DataError("no such file", file=str(path))
-    lines = path.read_text(errors="replace").splitlines()
+    require_utf8(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:

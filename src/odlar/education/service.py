@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from odlar.core import audit
 from odlar.core.errors import Conflict, NotFound
-from odlar.core.privacy import pseudonym
+from odlar.core.privacy import pseudonym, tenant_scope
 from odlar.core.store import LearnerInteraction, session_scope
 from odlar.education.exercises import Policy, choose_exercises, class_report, eligible_skills
 from odlar.education.interactions import from_log
@@ -63,7 +63,8 @@ class Tracker:
         """Validate and store a batch of answers, then bring the students' states up to date
         (when a model exists). Nothing is stored if any record is invalid."""
         frame = pd.DataFrame.from_records(records)
-        checked = from_log(frame.astype(str).replace({"None": "", "nan": ""}), "interactions")
+        with tenant_scope(tenant):
+            checked = from_log(frame.astype(str).replace({"None": "", "nan": ""}), "interactions")
         item_of = {v: k for k, v in checked.question_ids.items()}
         skill_of = {v: k for k, v in checked.skill_ids.items()}
         names = checked.names or []
@@ -169,7 +170,7 @@ class Tracker:
         actor: str = "odlar",
     ) -> dict[str, Any]:
         version, model = self.model(tenant, model_version)
-        student = pseudonym(student)
+        student = pseudonym(student, tenant=tenant)
         st = self._known(tenant, version, model, student)
         m = model.mastery_from(st.state)
         skills = [
@@ -204,7 +205,7 @@ class Tracker:
         actor: str = "odlar",
     ) -> dict[str, Any]:
         version, model = self.model(tenant, model_version)
-        student = pseudonym(student)
+        student = pseudonym(student, tenant=tenant)
         st = self._known(tenant, version, model, student, allow_new=True)
         m = model.mastery_from(st.state)
         ok = eligible_skills(m, model.prerequisites, policy)

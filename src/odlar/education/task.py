@@ -14,6 +14,7 @@ from odlar.core.datasets import sha256_file
 from odlar.core.errors import DataError
 from odlar.core.privacy import pseudonym
 from odlar.core.tasks import (
+    MAX_VERSION,
     BenchResult,
     Dataset,
     Progress,
@@ -59,7 +60,9 @@ class StudentAnswers(BaseModel):
 
 
 class TracingRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest")
+    model_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: newest"
+    )
     students: list[StudentAnswers] = Field(min_length=1, max_length=10_000)
 
 

@@ -24,10 +24,11 @@ def monitor(
 ) -> None:
     """Monitor a stream of readings with energy.faults: score every row, store alerts."""
     me = acting(P.OPERATE)
+    from odlar.core.datasets import refuse_state
     from odlar.energy.faults.follow import follow_csv
 
     follow_csv(
-        file,
+        refuse_state(file),
         stream=stream or file.stem,
         model_version=model,
         follow=follow,

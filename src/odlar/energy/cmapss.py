@@ -14,6 +14,7 @@ import pandas as pd
 
 from odlar.core.datasets import Fetcher, register_fetcher, sha256_file, verify_checksums
 from odlar.core.errors import DataError
+from odlar.core.tables import data_lines, require_utf8
 from odlar.core.tasks import Dataset
 
 CMAPSS_COLUMNS = (
@@ -37,14 +38,15 @@ def load_fleet(path: str | Path, *, truth: str | Path | None = None) -> Dataset:
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         frame = _read_parquet(path)
-        first_line = 0  # rows, not lines: report row numbers from 1
-    elif suffix == ".csv":
-        frame = _read_csv(path)
-        first_line = 2  # line 1 is the header
+        lines = np.arange(1, len(frame) + 1)  # rows, not lines: report row numbers from 1
+        header = False
     else:
-        frame = _read_cmapss_text(path)
-        first_line = 1
-    _check_frame(frame, path, first_line)
+        require_utf8(path)
+        header = suffix == ".csv"
+        frame = _read_csv(path) if header else _read_cmapss_text(path)
+        sep = _separator(path) if header else None
+        lines = data_lines(path, len(frame), sep=sep, header=header)
+    _check_frame(frame, path, lines, header=header)
     truth_path = Path(truth) if truth else _beside(path)
     truth_series = _read_truth(truth_path, frame) if truth_path else None
     return Dataset(
@@ -110,8 +112,9 @@ def _diagnose_text(path: Path) -> None:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    sep = _separator(path)
     try:
-        frame = pd.read_csv(path, sep=None, engine="python") if _sniff(path) else pd.read_csv(path)
+        frame = pd.read_csv(path, sep=sep, engine="c")
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=str(path)) from None
     except pd.errors.ParserError as exc:
@@ -121,10 +124,13 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _sniff(path: Path) -> bool:
+def _separator(path: Path) -> str:
+    """Comma unless the header has none and holds semicolons or tabs."""
     with path.open("r", errors="replace") as f:
         head = f.readline()
-    return "," not in head and (";" in head or "\t" in head)
+    if "," in head:
+        return ","
+    return "\t" if head.count("\t") > head.count(";") else (";" if ";" in head else ",")
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -139,8 +145,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _check_frame(frame: pd.DataFrame, path: Path, first_line: int) -> None:
-    """Types, missing values and cycle order; mutates numeric columns to float64."""
+def _check_frame(frame: pd.DataFrame, path: Path, lines: np.ndarray, *, header: bool) -> None:
+    """Types, missing values and cycle order; mutates numeric columns to float64. `lines`:
+    the physical line (or Parquet row) of each row, for the messages."""
     where = str(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     for col in ID_COLUMNS:
@@ -148,7 +155,7 @@ def _check_frame(frame: pd.DataFrame, path: Path, first_line: int) -> None:
             raise DataError(
                 f"missing required column '{col}' (columns found: {', '.join(frame.columns[:12])})",
                 file=where,
-                line=1 if first_line == 2 else None,
+                line=1 if header else None,
             )
     dupes = frame.columns[frame.columns.duplicated()].tolist()
     if dupes:
@@ -158,7 +165,7 @@ def _check_frame(frame: pd.DataFrame, path: Path, first_line: int) -> None:
         raise DataError("no sensor or setting columns besides unit and cycle", file=where)
 
     def line_of(i: int) -> int:
-        return int(i) + (first_line if first_line else 1)
+        return int(lines[i])
 
     for col in ["cycle", *features]:
         raw = frame[col]
@@ -202,6 +209,7 @@ def _read_truth(path: Path, frame: pd.DataFrame) -> pd.Series:
     units = pd.unique(frame["unit"])
     if not path.exists():
         raise DataError("no such file (ground truth)", file=str(path))
+    require_utf8(path)
     if path.suffix.lower() == ".csv":
         t = pd.read_csv(path)
         if not {"unit", "rul"} <= set(t.columns):
@@ -209,7 +217,7 @@ def _read_truth(path: Path, frame: pd.DataFrame) -> pd.Series:
         series = pd.Series(pd.to_numeric(t["rul"], errors="coerce").to_numpy(), index=t["unit"])
     else:
         values = []
-        with path.open() as f:
+        with path.open(encoding="utf-8") as f:
             for lineno, line in enumerate(f, start=1):
                 if not line.strip():
                     continue

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import alerts, audit, datasets
-from odlar.core.errors import Conflict, NotFound
+from odlar.core.errors import NotFound, OdlarError
 from odlar.core.tasks import get_task
 from odlar.governance import serving
 from odlar.governance.roles import Permission as P
-from odlar.web.console import chart, need, principal_of, render
+from odlar.web.console import chart, data_source, need, principal_of, render
 
 router = APIRouter()
 
@@ -27,7 +27,7 @@ def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> H
         level = min(max(level, 0.55), 0.99)
         try:
             version, rows = _fleet_rul(me, dataset, level)
-        except (NotFound, Conflict) as exc:
+        except OdlarError as exc:
             return render(
                 request, "energy/rul.html", me, exc.http_status, error=exc.message, **context
             )
@@ -39,11 +39,10 @@ def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> H
     return render(request, "energy/rul.html", me, **context)
 
 
-@router.get("/energy/rul/{dataset}/units/{unit}", response_class=HTMLResponse)
+@router.get("/energy/rul/{dataset:path}/units/{unit}", response_class=HTMLResponse)
 def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
-    me = principal_of(request)
-    task = get_task("energy.rul")
-    frame = task.load(datasets.resolve_source(dataset, tenant=me.tenant)).frame
+    me = need(principal_of(request), P.OPERATE)  # the readings themselves: operators
+    frame = get_task("energy.rul").load(data_source(me, dataset)).frame
     rows = frame[frame["unit"].astype(str) == unit]
     if rows.empty:
         raise NotFound(f"no unit '{unit}' in dataset {dataset}")
@@ -84,11 +83,12 @@ _FLEETS: dict[tuple[str, str, int, float], list[Any]] = {}
 def _fleet_rul(me: Any, dataset: str, level: float) -> tuple[int, list[Any]]:
     """The fleet's predictions by the version now serving, computed (and logged) once per
     dataset, version and level; the page is opened far more often than data changes."""
+    source = data_source(me, dataset)  # first: nothing else is said about a refused reference
     version = serving.serving_version("energy.rul", None, tenant=me.tenant)
     key = (me.tenant, dataset, version, round(level, 2))
     if key not in _FLEETS:
         task = get_task("energy.rul")
-        data = task.load(datasets.resolve_source(dataset, tenant=me.tenant))
+        data = task.load(source)
         mv, model = serving.load_model("energy.rul", version, tenant=me.tenant)
         # the validated frame straight to the model: no request objects for 10,000s of
         # readings; the input digest is the dataset's recorded SHA-256

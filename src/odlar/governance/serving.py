@@ -12,6 +12,7 @@ from typing import Any
 from odlar.core import audit, tracking
 from odlar.core.config import get_settings
 from odlar.core.errors import Conflict
+from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance import approval
 
@@ -69,7 +70,9 @@ def predict(
     if serving is None:
         serving = serving_version(task.name, getattr(request, "model_version", None), tenant=tenant)
     mv, model = tracking.load_version(task.name, serving, tenant=tenant)
-    response = task.predict(model, request).model_copy(update={"model_version": mv.version})
+    with tenant_scope(tenant):  # people in the response carry the tenant's own pseudonyms
+        response = task.predict(model, request)
+    response = response.model_copy(update={"model_version": mv.version})
     audit.record(
         tenant=tenant, actor=actor, action="predict", target=task.name,
         model_version=f"{task.name}/{mv.version}",

@@ -127,7 +127,7 @@ def imported_dir() -> Path:
     """Where `odlar mobility import` keeps scenarios: ODLAR_HOME/scenarios/NAME."""
     from odlar.core.config import get_settings
 
-    return get_settings().home.expanduser() / "scenarios"
+    return get_settings().scenarios_dir
 
 
 def named(ref: str) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
+    MAX_VERSION,
     NAMED_INPUTS,
     PACKAGED_SOURCES,
     Anchor,
@@ -55,7 +56,7 @@ class LinkDetectors(BaseModel):
 class SignalState(BaseModel):
     signal: str = Field(min_length=1, max_length=200, description="Traffic light id")
     current_phase: int = Field(ge=0, le=1000, description="Index of the green phase shown now")
-    seconds_since_green: list[float] | None = Field(
+    seconds_since_green: list[Annotated[float, Field(ge=0, le=1e9)]] | None = Field(
         default=None,
         max_length=1000,
         description="Per green phase, seconds since it was last green (0 for the current one)",
@@ -64,7 +65,9 @@ class SignalState(BaseModel):
 
 
 class NextPhaseRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest approved")
+    model_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: newest approved"
+    )
     signals: list[SignalState] = Field(min_length=1, max_length=1000)
 
 

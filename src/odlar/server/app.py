@@ -38,7 +38,17 @@ from odlar.core.tasks import get_task, task_names
 from odlar.governance import accounts, approval, checks, documentation, serving
 from odlar.governance import views as G
 from odlar.governance.roles import Principal, acting_tenant
-from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
+from odlar.server.auth import (
+    ADMIN,
+    APPROVE,
+    AUDIT,
+    FAILURES,
+    OPERATE,
+    READ,
+    client_address,
+    proxy_middleware,
+)  # fmt: skip
+from odlar.server.parameters import VERSION
 
 
 def _error_body(exc: OdlarError) -> dict[str, Any]:
@@ -48,16 +58,77 @@ def _error_body(exc: OdlarError) -> dict[str, Any]:
     return body
 
 
+class ErrorBody(BaseModel):
+    """What every odlar error answers (the handler in ``create_app``); a DataError adds
+    where the data is wrong."""
+
+    detail: str = Field(description="One line: what is wrong and how to fix it")
+    error: str | None = Field(default=None, description="The kind, e.g. NotFound, DataError")
+    file: str | None = Field(default=None, description="DataError: the file at fault")
+    line: int | None = Field(default=None, description="DataError: the line (1 = header)")
+    field: str | None = Field(default=None, description="DataError: the column or field")
+    reason: str | None = Field(default=None, description="DataError: what is wrong there")
+
+
+class RequestProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class RequestInvalid(BaseModel):
+    """FastAPI's answer to a request that does not match the operation's parameters."""
+
+    detail: list[RequestProblem]
+
+
+def _error(description: str, model: Any = ErrorBody) -> dict[str, Any]:
+    return {"model": model, "description": description}
+
+
+# The status codes every API route can answer besides its success, declared once (on the
+# /api/v1 router). 422 has two bodies: the request did not match the operation (FastAPI's
+# validation: `detail` is a list) or the data in it cannot be used (DataError: `detail` is
+# a line, with file, line and field).
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("Bad option or argument"),
+    401: _error("Missing, unknown, revoked or expired token; wrong sign-in"),
+    403: _error("The token's role lacks the permission, or another tenant's thing"),
+    404: _error("No such task, dataset, job, model version, alert, user or token"),
+    409: _error("Conflicts with the current state (e.g. a version not approved)"),
+    413: _error("Request body or upload too large"),
+    422: _error(
+        "The request does not match the operation (a list of problems), or its data "
+        "cannot be used (DataError: file, line, field)",
+        RequestInvalid | ErrorBody,
+    ),
+    429: _error("Too many failed sign-ins or bad tokens: see Retry-After"),
+    503: _error("Something outside odlar is unreachable"),
+}
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # migrate the store before the first request
     jobs.recover()  # a job whose process died with the old server
     tracking.warm()  # MLflow's first use costs seconds: pay it at start, not on a page
+    _bound_threads()
     _log_configuration()
     # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
     # out of the garbage collector's full passes, which otherwise stall requests for ms
     gc.freeze()
     yield
+
+
+def _bound_threads() -> None:
+    """Each worker's math libraries get ODLAR_SERVE_THREADS threads, after the start-up
+    imports loaded them (core/threads.py says why)."""
+    from odlar.core.config import get_settings
+    from odlar.core.threads import limit_threads
+
+    limit_threads(get_settings().serve_threads)
 
 
 def _log_configuration() -> None:
@@ -74,8 +145,14 @@ def _log_configuration() -> None:
             "audit_retention_days": cfg.audit_retention_days,
             "max_failed_sign_ins": cfg.max_failed_sign_ins,
             "lockout_minutes": cfg.lockout_minutes,
+            "serve_threads": cfg.serve_threads,
+            "job_threads": cfg.job_threads,
+            "max_upload_mb": cfg.max_upload_mb,
+            "max_header_kb": cfg.max_header_kb,
             "database": cfg.db_url.split("://", 1)[0],
             "pseudonym_key": "configured" if cfg.pseudonym_key else "key file",
+            "audit_key": "configured" if cfg.audit_key else "key file",
+            "trusted_proxies": cfg.trusted_proxies,
         },
     )  # fmt: skip
 
@@ -89,6 +166,12 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
 
+    from odlar.core.config import get_settings
+
+    proxy = proxy_middleware(get_settings().trusted_proxies)
+    if proxy:  # X-Forwarded-For from the configured proxies only
+        app.add_middleware(proxy[0], **proxy[1])
+
     @app.exception_handler(OdlarError)
     async def _odlar_error(request: Request, exc: OdlarError) -> Response:
         if request.url.path.startswith("/ui/"):  # console pages answer with a page
@@ -98,6 +181,11 @@ def create_app() -> FastAPI:
             headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(_error_body(exc), status_code=exc.http_status, headers=headers)
 
+    from odlar.server import limits, validation
+
+    validation.install(app)
+    limits.install(app)
+
     @app.get("/health", tags=["platform"])
     def health() -> dict[str, Any]:
         from sqlalchemy import text
@@ -106,7 +194,7 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "tasks": task_names()}
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=API_ERRORS)
     _tasks_routes(api)
     _dataset_routes(api)
     _job_routes(api)
@@ -208,9 +296,10 @@ def _dataset_routes(api: APIRouter) -> None:
         ),
         principal: Principal = Depends(OPERATE),
     ) -> dict[str, Any]:
-        content = await file.read()
+        # the part is already spooled to disk within the limit (server/limits.py): copy it
+        # in blocks, never whole into memory
         return await asyncio.to_thread(
-            datasets.save_upload, task, file.filename or "data", content,
+            datasets.save_upload, task, file.filename or "data", file.file,
             tenant=principal.tenant, actor=principal.name,
             personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
         )  # fmt: skip
@@ -278,6 +367,8 @@ class DecisionBody(BaseModel):
     override: bool = Field(default=False, description="Approve although checks failed")
 
 
+
+
 def _model_routes(api: APIRouter) -> None:
     def described(tenant: str, mv: tracking.ModelVersion) -> dict[str, Any]:
         return mv.to_dict() | {"state": approval.state(tenant, mv.task, mv.version)}
@@ -293,7 +384,9 @@ def _model_routes(api: APIRouter) -> None:
         ]
 
     @api.get("/models/{task}/{version}", tags=["models"], response_model=V.ModelVersionDetail)
-    def show_model(task: str, version: int, principal: Principal = Depends(READ)) -> dict[str, Any]:
+    def show_model(
+        task: str, version: VERSION, principal: Principal = Depends(READ)
+    ) -> dict[str, Any]:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
         return described(principal.tenant, mv) | {
@@ -303,7 +396,7 @@ def _model_routes(api: APIRouter) -> None:
     @api.get("/models/{task}/{version}/documentation", tags=["models"])
     def model_documentation(
         task: str,
-        version: int,
+        version: VERSION,
         format: str = Query("json", pattern="^(json|markdown|html)$"),
         principal: Principal = Depends(READ),
     ) -> Any:
@@ -316,7 +409,7 @@ def _model_routes(api: APIRouter) -> None:
         return doc
 
     @api.post("/models/{task}/{version}/checks", tags=["models"], response_model=G.CheckReport)
-    def run_checks(task: str, version: int, principal: Principal = Depends(APPROVE)) -> dict:
+    def run_checks(task: str, version: VERSION, principal: Principal = Depends(APPROVE)) -> dict:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
         return checks.run(mv, actor=principal.name)
@@ -327,7 +420,7 @@ def _model_routes(api: APIRouter) -> None:
     )
     def approve_model(
         task: str,
-        version: int,
+        version: VERSION,
         body: DecisionBody | None = None,
         principal: Principal = Depends(APPROVE),
     ) -> dict[str, Any]:
@@ -346,7 +439,7 @@ def _model_routes(api: APIRouter) -> None:
         response_model_exclude_unset=True,  # the answer as given: no added nulls
     )
     def revoke_model(
-        task: str, version: int, body: DecisionBody, principal: Principal = Depends(APPROVE)
+        task: str, version: VERSION, body: DecisionBody, principal: Principal = Depends(APPROVE)
     ) -> dict[str, Any]:
         get_task(task)
         return approval.revoke(
@@ -414,7 +507,7 @@ def _governance_routes(api: APIRouter) -> None:
         response_model=G.SignedIn,
     )
     def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
-        client = request.client.host if request.client else "unknown"
+        client = client_address(request)
         try:
             return accounts.sign_in(body.tenant, body.user, body.password, client=client)
         except OdlarError as exc:

@@ -95,4 +95,13 @@ def need(me: Principal, permission: Permission) -> Principal:
     return check(me, permission)
 
 
-__all__ = ["Forbidden", "chart", "need", "page_error", "principal_of", "render"]
+def data_source(me: Principal, ref: str) -> Path:
+    """A data reference typed into the console, resolved exactly as the API resolves it:
+    a dataset id of the user's tenant, or a path under ODLAR_DATA; never a file elsewhere,
+    another tenant's upload or odlar's own state, so no error shows what such a file holds."""
+    from odlar.core import datasets
+
+    return datasets.resolve_source(ref, tenant=me.tenant, confined=True)
+
+
+__all__ = ["Forbidden", "chart", "data_source", "need", "page_error", "principal_of", "render"]

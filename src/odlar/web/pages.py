@@ -17,7 +17,7 @@ from odlar.core.params import parse_params, split_params
 from odlar.core.tasks import get_task, task_names
 from odlar.governance import approval, checks, documentation
 from odlar.governance.roles import Permission as P
-from odlar.web.console import chart, need, principal_of, render
+from odlar.web.console import chart, data_source, need, principal_of, render
 
 
 def add(ui: APIRouter) -> None:
@@ -46,7 +46,7 @@ def _jobs(ui: APIRouter) -> None:
         me = need(principal_of(request), P.OPERATE)
         try:
             parsed = parse_params(split_params(params), label="parameter")
-            datasets.resolve_source(data, tenant=me.tenant, confined=True)
+            data_source(me, data)
             spec = jobs.FitSpec(task=task, data=data, method=method or None, params=parsed)
             job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
         except OdlarError as exc:

@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from odlar.core.errors import DataError
 from odlar.core.store import DEFAULT_TENANT
+from odlar.core.tables import with_lines
 from odlar.energy.faults.live import HUB, MonitorResponse, score_and_store
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.streams import parse_table
@@ -61,13 +63,13 @@ def follow_csv(
                     if not header and lines:
                         header = lines.pop(0).rstrip("\r")
                     for start in range(0, len(lines), batch):
-                        rows = [r for r in lines[start : start + batch] if r.strip()]
-                        if rows:
+                        part = lines[start : start + batch]
+                        numbered = [(next_line + k, r) for k, r in enumerate(part) if r.strip()]
+                        if numbered:
                             result = _score(
                                 path,
                                 header,
-                                rows,
-                                next_line,
+                                numbered,
                                 monitor,
                                 lock,
                                 tenant=tenant,
@@ -90,8 +92,7 @@ def follow_csv(
             _score(
                 path,
                 header,
-                [pending],
-                next_line,
+                [(next_line, pending)],
                 monitor,
                 lock,
                 tenant=tenant,
@@ -116,8 +117,7 @@ def _interrupt(_signum: int, _frame: object) -> None:
 def _score(
     path: Path,
     header: str,
-    rows: list[str],
-    first_line: int,
+    rows: list[tuple[int, str]],
     monitor: StreamMonitor,
     lock: threading.Lock,
     *,
@@ -127,18 +127,16 @@ def _score(
     actor: str,
 ) -> MonitorResponse:
     sep = ";" if header.count(";") > header.count(",") else ","
-    text = header + "\n" + "\n".join(r.rstrip("\r") for r in rows)
+    text = header + "\n" + "\n".join(r.rstrip("\r") for _, r in rows)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.ParserError as exc:
-        raise DataError(f"not readable as CSV ({exc})", file=str(path), line=first_line) from None
-    try:
-        table = parse_table(
-            frame, str(path), variables=monitor.model.variables, training=False, fill_gaps=False
-        )
-    except DataError as exc:
-        line = None if exc.line is None else exc.line - 2 + first_line
-        raise DataError(exc.reason, file=str(path), line=line, field=exc.field) from None
+        raise DataError(f"not readable as CSV ({exc})", file=str(path), line=rows[0][0]) from None
+    # the rows' own file lines (blank lines between them were left out of the batch)
+    frame = with_lines(frame, np.array([n for n, _ in rows], dtype=np.int64))
+    table = parse_table(
+        frame, str(path), variables=monitor.model.variables, training=False, fill_gaps=False
+    )
     with lock:
         return score_and_store(
             monitor, table, tenant=tenant, stream=stream, model_version=version, actor=actor

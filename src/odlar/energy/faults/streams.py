@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from odlar.core.errors import DataError
+from odlar.core.tables import data_lines, lines_of, require_utf8, with_lines
 
 TIME_COLUMNS = ("timestamp", "datetime", "time")
 LABEL_COLUMNS = ("label", "class", "anomaly", "fault")
@@ -67,18 +68,19 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for bad files
             raise DataError(f"not a readable Parquet file ({exc})", file=str(path)) from None
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
+    require_utf8(path)
+    with path.open("r", encoding="utf-8") as handle:
         header = handle.readline()
     if not header.strip():
         raise DataError("the file is empty", file=str(path))
     sep = ";" if header.count(";") > header.count(",") else ","
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except pd.errors.ParserError as exc:
         raise DataError(f"not a readable CSV file ({exc})", file=str(path)) from None
     if frame.empty:
         raise DataError("the file has a header but no rows", file=str(path))
-    return frame
+    return with_lines(frame, data_lines(path, len(frame), sep=sep))
 
 
 def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
@@ -86,7 +88,9 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((lowered[n] for n in names if n in lowered), None)
 
 
-def _numeric(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+def _numeric(
+    frame: pd.DataFrame, column: str, source: str, lines: np.ndarray | None = None
+) -> np.ndarray:
     """Numbers from a text column; empty cells and NaN become NaN, anything else is refused."""
     raw = frame[column]
     if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_bool_dtype(raw.dtype):
@@ -97,7 +101,10 @@ def _numeric(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"'{text.iloc[row]}' is not a number", file=source, line=row + 2, field=column
+            f"'{text.iloc[row]}' is not a number",
+            file=source,
+            line=int(lines_of(frame)[row] if lines is None else lines[row]),
+            field=column,
         )
     return values
 
@@ -138,11 +145,11 @@ def parse_table(
     if not chosen:
         raise DataError("no sensor columns found", file=source)
 
-    values = np.column_stack([_numeric(frame, c, source) for c in chosen])
+    line = lines_of(frame)  # file line of each row (header is line 1)
+    values = np.column_stack([_numeric(frame, c, source, line) for c in chosen])
     if np.isinf(values).any():
         row, col = (int(i[0]) for i in np.nonzero(np.isinf(values)))
-        raise DataError("value is infinite", file=source, line=row + 2, field=chosen[col])
-    line = np.arange(len(frame)) + 2  # file line of each row (header is line 1)
+        raise DataError("value is infinite", file=source, line=int(line[row]), field=chosen[col])
 
     time = None
     if time_col is not None:
@@ -152,18 +159,18 @@ def parse_table(
             raise DataError(
                 f"'{frame[time_col].iloc[row]}' is not a timestamp",
                 file=source,
-                line=row + 2,
+                line=int(line[row]),
                 field=time_col,
             )
         time = stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
     labels = transient = None
     if label_col is not None:
-        raw_labels = _numeric(frame, label_col, source)
+        raw_labels = _numeric(frame, label_col, source, line)
         labels = np.where(np.isnan(raw_labels), -1, raw_labels).astype(int)
         if (labels < -1).any():
             row = int(np.flatnonzero(labels < -1)[0])
-            raise DataError("labels must be 0 or positive", file=source, line=row + 2)
+            raise DataError("labels must be 0 or positive", file=source, line=int(line[row]))
         transient = labels >= 100
         labels = np.where(transient, labels - 100, labels)
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from odlar.core.datasets import sha256_file
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
+    MAX_VERSION,
     BenchResult,
     Dataset,
     Progress,
@@ -36,7 +37,9 @@ Reading = dict[str, float | str | None]
 
 
 class FaultRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest version")
+    model_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: newest version"
+    )
     readings: list[Reading] = Field(
         min_length=1,
         max_length=1_000_000,

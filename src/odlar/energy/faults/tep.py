@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from odlar.core.errors import DataError
+from odlar.core.tables import data_lines
 from odlar.energy.faults.streams import Table
 
 VARIABLES = [f"XMEAS_{i}" for i in range(1, 42)] + [f"XMV_{i}" for i in range(1, 12)]
@@ -26,7 +27,8 @@ def load_tep(path: str | Path) -> np.ndarray:
         data = np.loadtxt(path, ndmin=2)
     except ValueError as exc:
         raise DataError(f"not a table of numbers: {exc}", file=str(path)) from None
-    if data.shape[0] == len(VARIABLES) and data.shape[1] != len(VARIABLES):
+    transposed = data.shape[0] == len(VARIABLES) and data.shape[1] != len(VARIABLES)
+    if transposed:
         data = data.T
     if data.shape[1] != len(VARIABLES):
         raise DataError(
@@ -34,7 +36,10 @@ def load_tep(path: str | Path) -> np.ndarray:
         )
     if not np.isfinite(data).all():
         row = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
-        raise DataError("value is not finite", file=str(path), line=row + 1)
+        if transposed:  # a sample is a column of the file: no line to name
+            raise DataError(f"value of sample {row + 1} is not finite", file=str(path))
+        lines = data_lines(path, len(data), sep=None, header=False)
+        raise DataError("value is not finite", file=str(path), line=int(lines[row]))
     return data
 
 

@@ -3,7 +3,6 @@ of K members trained on K-1 folds of units, with cross-conformal prediction inte
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from odlar.core.config import get_settings
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Progress
 from odlar.energy.rul.conformal import CrossConformal
@@ -245,7 +245,7 @@ def fit_rul(
     p = DEFAULTS[method] | params
     import torch
 
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(get_settings().job_threads)  # ODLAR_JOB_THREADS: see core/threads
     start = time.perf_counter()
     frame = sort_units(frame)
     units = pd.unique(frame["unit"])

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, FiniteFloat
 
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
+    MAX_VERSION,
     Anchor,
     BenchResult,
     Dataset,
@@ -53,7 +54,9 @@ class UnitHistory(BaseModel):
 
 
 class RulRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest version")
+    model_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: newest version"
+    )
     level: float = Field(default=0.9, gt=0.5, lt=1.0, description="Interval coverage level")
     units: list[UnitHistory] = Field(min_length=1, max_length=10_000)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def routes() -> dict[str, list[str]]:
     def walk(routes: list[Any], prefix: str) -> None:
         for r in routes:
             if isinstance(r, APIRoute):
-                every.update(f"{m} {prefix}{r.path}" for m in r.methods)
+                path = re.sub(r"\{(\w+):\w+\}", r"{\1}", prefix + r.path)  # {x:path} is {x}
+                every.update(f"{m} {path}" for m in r.methods)
             elif hasattr(r, "original_router"):  # an included router (FastAPI >= 0.16x)
                 walk(r.original_router.routes, prefix + r.include_context.prefix)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # the top-level apps: the CLI and every module of the server and the console, except the
-# surface helpers sectors share with them
-APPS = ("odlar.cli", "odlar.__main__", "odlar.server.", "odlar.web.")
+# surface helpers sectors share with them; and the platform bench harnesses, which start
+# and time servers (governance/bench.py measures the server's request limits too)
+APPS = ("odlar.cli", "odlar.__main__", "odlar.server.", "odlar.web.", "odlar.governance.bench")
 SURFACE = ("odlar.terminal", "odlar.server.auth", "odlar.server.parameters", "odlar.web.console",
            "odlar.testing")  # fmt: skip
 RANK = {"core": 0, "governance": 1, "surface": 2, "sector": 3, "apps": 4}

@@ -350,17 +350,19 @@ def serve(
 ) -> None:
     """Start the HTTP API (docs at /docs); the first start prints the admin token once."""
     acting(P.ADMIN)
+    from odlar.core.config import get_settings
+    from odlar.core.threads import limit_threads
+
+    # before the models' libraries load: OpenMP reads the environment once, and a thread
+    # count set later applies only to the thread that sets it
+    limit_threads(get_settings().serve_threads)
     import uvicorn
 
-    from odlar.core.config import get_settings
     from odlar.core.store import get_engine
     from odlar.governance.accounts import ensure_admin
     from odlar.server.app import create_app
 
     settings = get_settings()
-    from odlar.core.threads import limit_threads
-
-    limit_threads(settings.serve_threads)  # before the models' libraries load
     get_engine()
     token = ensure_admin()
     if token:

@@ -197,3 +197,10 @@ def test_job_submit_errors(client: TestClient) -> None:
     r = client.post("/api/v1/jobs", json={"data": "x"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "task"]
     assert client.get("/api/v1/jobs/doesnotexist").status_code == 404
+
+
+def test_unknown_query_parameters_are_refused(client: TestClient) -> None:
+    """A misspelt filter (`stat` for `state`) must not answer as if no filter was asked."""
+    r = client.get("/api/v1/alerts", params={"stat": "open"})
+    assert r.status_code == 400 and "'stat'" in r.json()["detail"] and "state" in r.json()["detail"]
+    assert client.get("/api/v1/alerts", params={"state": "open"}).status_code == 200

@@ -25,25 +25,16 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    positive_data_acceptance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 EXAMPLES = 6  # per operation and mode
 EDGE_EXAMPLES = 1  # valid requests per operation that get edge values
 EDGES = {int: [2**63, -(2**63) - 1], float: [math.nan, math.inf, 1e308 * 10]}
 
-# Documenting every error status and body in the OpenAPI description is issue 13's
-# "OpenAPI schemas of error bodies" finding (fixed elsewhere): turn these back on with it.
-AWAITING_ERROR_SCHEMAS = [status_code_conformance, response_schema_conformance,
-                          content_type_conformance]  # fmt: skip
 # A schema-valid body can still be wrong for the served model (a sensor column it needs is
 # missing): a 422 naming the field is the right answer, which this check calls a failure.
 NOT_FOR_THIS_API = [positive_data_acceptance]
-EXCLUDED = AWAITING_ERROR_SCHEMAS + NOT_FOR_THIS_API
+EXCLUDED = NOT_FOR_THIS_API
 
 
 def test_no_server_errors_on_any_operation(home: Path, cmapss: Path) -> None:
@@ -51,6 +42,7 @@ def test_no_server_errors_on_any_operation(home: Path, cmapss: Path) -> None:
     from odlar.core.tasks import get_task
     from odlar.governance.accounts import ensure_admin
     from odlar.server.app import create_app
+    from odlar.server.auth import FAILURES
 
     headers = {"Authorization": f"Bearer {ensure_admin()}"}
     # a served model, so model versions and readings reach the model and the store
@@ -74,6 +66,10 @@ def test_no_server_errors_on_any_operation(home: Path, cmapss: Path) -> None:
                 suppress_health_check=list(HealthCheck),
             )  # fmt: skip
             def fuzz(case) -> None:
+                # schemathesis also sends bad tokens on purpose and expects 401: start each
+                # example with a clean bad-token count (the throttle's 429 is tested in
+                # tests/test_security.py)
+                FAILURES.clear()
                 case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
 
             try:
@@ -119,7 +115,11 @@ def _send(client: TestClient, case: Any, headers: dict[str, str]) -> Any:
 
 
 def _with_edges(value: Any) -> Iterator[Any]:
-    """Copies of `value` with one number replaced by an edge value (each number in turn)."""
+    """Copies of `value` with one number replaced by an edge value (each number in turn),
+    and with a huge `model_version`: the first example hypothesis draws leaves optional
+    fields out, and that field is where a version at 2^63 overflowed the store."""
+    if isinstance(value, dict):
+        yield value | {"model_version": 2**63}
     for path, leaf in _numbers(value, ()):
         for edge in EDGES[float if isinstance(leaf, float) else int]:
             edged = copy.deepcopy(value)

@@ -49,6 +49,7 @@ from odlar.server.auth import (
     proxy_middleware,
 )  # fmt: skip
 from odlar.server.parameters import VERSION
+from odlar.server.strict import reject_unknown_query
 
 
 def _error_body(exc: OdlarError) -> dict[str, Any]:
@@ -194,7 +195,9 @@ def create_app() -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__, "tasks": task_names()}
 
-    api = APIRouter(prefix="/api/v1", responses=API_ERRORS)
+    api = APIRouter(
+        prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(reject_unknown_query)]
+    )
     _tasks_routes(api)
     _dataset_routes(api)
     _job_routes(api)
@@ -587,7 +590,11 @@ def _governance_routes(api: APIRouter) -> None:
     def audit_verify(principal: Principal = Depends(AUDIT)) -> dict[str, Any]:
         return audit.verify(principal.tenant).to_dict()
 
-    @api.get("/audit/export", tags=["audit"], summary="The tenant's event log as JSON Lines")
+    @api.get(
+        "/audit/export", tags=["audit"], summary="The tenant's event log as JSON Lines",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+    )  # fmt: skip
     def audit_export(
         since: datetime | None = None,
         until: datetime | None = None,

@@ -10,6 +10,7 @@ measured on the five with 42-51.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import time
@@ -19,16 +20,15 @@ from typing import Any
 
 from odlar.core.tasks import Anchor, BenchResult, Progress
 from odlar.datacenter.policies import AUTHOR_NAMES, BASELINES, METHODS
-from odlar.datacenter.replay import RATIO, SEEDS, replay
-from odlar.datacenter.trace import load_nodes, load_pods
+from odlar.datacenter.replay import SEEDS, replay
+from odlar.datacenter.trace import Cluster, Workload, load_nodes, load_pods
 
 VARIANTS = ("default", "gpushare100", "gpuspec33", "multigpu50", "cpu050")
 FIT_VARIANT = "gpushare40"
 NODES = "openb_node_list_gpu_node.csv"
-SOURCE = (
-    "hkust-adsl/kubernetes-scheduler-simulator experiments/analysis/expected_results "
-    "(analysis_allo_discrete.csv, analysis_frag_discrete.csv): mean of 10 seeds at 130%"
-)
+#: hkust-adsl/kubernetes-scheduler-simulator experiments/analysis/expected_results/
+#: analysis_allo_discrete.csv and analysis_frag_discrete.csv, column 130
+SOURCE = "Weng et al. expected results, 10 seeds (BENCHMARKS.md s.8)"
 PROTOCOL = (
     "Weng et al. (ATC 2023) protocol: 1,213 GPU nodes (6,212 GPUs); pods shuffled and "
     "inflated (resampled) until arrivals reach 130% of GPU capacity; seeds 42-51; "
@@ -85,7 +85,7 @@ def anchors(variant: str, methods: tuple[str, ...] = BASELINES) -> list[Anchor]:
     table = PUBLISHED.get(variant, {})
     return [
         Anchor(
-            f"{variant}/{m} ({AUTHOR_NAMES[m]}, Weng et al.)",
+            f"{variant}/{m} ({AUTHOR_NAMES[m]})",
             {"gpu_allocated": alloc, "frag_amount": frag},
             SOURCE,
         )
@@ -94,13 +94,19 @@ def anchors(variant: str, methods: tuple[str, ...] = BASELINES) -> list[Anchor]:
     ]
 
 
+@functools.lru_cache(maxsize=8)
+def _trace(folder: str, variant: str) -> tuple[Cluster, Workload]:
+    return load_nodes(Path(folder) / NODES), load_pods(
+        Path(folder) / f"openb_pod_list_{variant}.csv"
+    )
+
+
 def _one(job: tuple[str, str, str, int, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
-    folder, variant, method, seed, target_params, policy_params = job
-    # workers pin numpy to one thread: two replays on two cores, not four threads fighting
-    cluster = load_nodes(Path(folder) / NODES)
-    workload = load_pods(Path(folder) / f"openb_pod_list_{variant}.csv")
     from odlar.datacenter.frag import target_of
     from odlar.datacenter.placement import scaled
+
+    folder, variant, method, seed, target_params, policy_params = job
+    cluster, workload = _trace(folder, variant)
 
     cluster = scaled(cluster, target_params)
     target = target_of(workload, target_params["popularity"], target_params["gpu_weight"])
@@ -209,6 +215,3 @@ def _one_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-
-
-RATIO_PCT = round(100 * RATIO)

@@ -7,6 +7,7 @@ Two orders of events:
   trace and appended until the GPU they ask for would pass `ratio` (1.3) times the
   cluster's GPU capacity. Pods never leave: the question is how much of the cluster a
   policy can fill before fragmentation stops it.
+- `once`: every pod of the trace once, in a random order (capacity planning).
 - `timeline`: the trace's own creation and deletion times; a pod that was placed frees its
   resources at its deletion time (deletions first when times are equal).
 
@@ -83,6 +84,7 @@ class Replay:
     placement: np.ndarray  # per arrival: node index or -1
     pods: int
     seconds: float
+    placed_milli: int = 0  # GPU demand of all pods placed, departed ones included
     snapshot: Snapshot | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +108,11 @@ class Replay:
             if hit.any():
                 out[x] = float(pct[hit].mean())
         return out
+
+    def placed_share(self) -> float:
+        """Percent of the GPU asked for by arriving pods that was placed."""
+        asked = int(self.arrived[-1]) if len(self.arrived) else 0
+        return 100.0 * self.placed_milli / asked if asked else 100.0
 
     def frag_ratio_at_end(self) -> float:
         idle = self.capacity_milli - self.allocated[-1]
@@ -145,6 +152,8 @@ def events_of(
     """(pod index, +1 arrival / -1 departure) in order."""
     if protocol == "inflation":
         return [(int(i), 1) for i in inflated(workload, capacity_milli, ratio, seed)]
+    if protocol == "once":  # every pod of the trace once, in an order drawn from the seed
+        return [(int(i), 1) for i in np.random.default_rng(seed).permutation(workload.size)]
     if protocol == "timeline":
         if not workload.has_lifetimes:
             raise UsageError(
@@ -155,7 +164,7 @@ def events_of(
         times += [(int(workload.deletion[i]), 0, i) for i in range(workload.size)]
         times.sort()  # departures (0) before arrivals (1) at the same second
         return [(i, 1 if kind else -1) for _, kind, i in times]
-    raise UsageError(f"unknown replay protocol '{protocol}' (inflation or timeline)")
+    raise UsageError(f"unknown replay protocol '{protocol}' (inflation, once or timeline)")
 
 
 def replay(
@@ -187,7 +196,7 @@ def replay(
     failed = np.zeros(n, dtype=np.int64)
     placement: list[int] = []
     where: dict[int, tuple[int, np.ndarray]] = {}
-    total_in = n_failed = used = 0
+    total_in = n_failed = used = placed = 0
     snap: Snapshot | None = None
     for k, (i, kind) in enumerate(events):
         pod = shapes[i]
@@ -201,6 +210,7 @@ def replay(
                 node, gpus = choice
                 state.place(node, gpus, pod)
                 used += pod.demand
+                placed += pod.demand
                 where[i] = choice
                 placement.append(node)
         elif i in where:
@@ -230,5 +240,6 @@ def replay(
         placement=np.array(placement, dtype=np.int64),
         pods=len(placement),
         seconds=round(time.perf_counter() - start, 3),
+        placed_milli=placed,
         snapshot=snap,
     )

@@ -8,9 +8,11 @@ cluster (the FGD authors' protocol); prediction answers one placement request.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from pydantic import BaseModel
 
 from odlar.core.errors import DataError
@@ -22,6 +24,7 @@ from odlar.core.tasks import (
     Report,
     Risk,
     RiskTier,
+    Robustness,
     Task,
     register,
 )
@@ -66,7 +69,8 @@ class SchedulingTask(Task):
         "Scores rank nodes for one pod at a time; gang scheduling and preemption are left "
         "to the cluster's scheduler.",
     )
-    acceptance: ClassVar[dict[str, tuple[str, float]]] = {"gpu_allocated": (">=", 50.0)}
+    #: recorded at fit (val_): the share of GPUs allocated at 130% arrivals
+    acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_gpu_allocated": (">=", 50.0)}
     methods: ClassVar[tuple[str, ...]] = METHODS
     default_method: ClassVar[str] = "fgd"
     Request: ClassVar[type[BaseModel]] = PlacementRequest
@@ -140,6 +144,41 @@ class SchedulingTask(Task):
             anchors = [Anchor("bestfit (measured here)", {"gpu_allocated": bf["gpu_allocated"]},
                               "this run")] + anchors  # fmt: skip
         return Report(metrics=metrics, anchors=anchors, protocol=dc_bench.PROTOCOL)
+
+    def robustness(self, model: PlacementModel, data: Dataset, seed: int = 0) -> list[Robustness]:
+        """GPU allocated when pods' CPU and memory requests are off by up to 20%, and when a
+        tenth of the nodes is down, against the clean replay."""
+        trace: Trace = data.frame
+        c, w = trace.cluster, trace.workload
+        rng = np.random.default_rng(seed)
+        noisy = replace(
+            w,
+            cpu=(w.cpu * rng.uniform(0.8, 1.2, w.size)).astype(np.int64),
+            memory=(w.memory * rng.uniform(0.8, 1.2, w.size)).astype(np.int64),
+        )
+        keep = np.sort(rng.choice(c.size, size=max(1, round(0.9 * c.size)), replace=False))
+        seeds = placement.seeds_of(model.params)
+        runs = [(c, w), (c, noisy), (c.take(keep), w)]
+        clean, noise, down = (
+            placement.measure(cl, wl, model.method, model.target, model.params, seeds,
+                              model.policy_params())["gpu_allocated"]
+            for cl, wl in runs
+        )  # fmt: skip
+        return [
+            Robustness(
+                "request noise 20%",
+                abs(noise - clean) / clean,
+                0.05,
+                f"GPU allocated {clean:.2f}% -> {noise:.2f}% with CPU and memory requests "
+                "off by up to 20%",
+            ),
+            Robustness(
+                "10% of nodes down",
+                abs(down - clean) / clean,
+                0.05,
+                f"GPU allocated {clean:.2f}% -> {down:.2f}% of the remaining capacity",
+            ),
+        ]
 
     def predict(self, model: PlacementModel, request: BaseModel) -> PlacementResponse:
         assert isinstance(request, PlacementRequest)

@@ -142,7 +142,7 @@ def run(
         fit_on = variants[0] if quick else FIT_VARIANT
         cluster = load_nodes(data_dir / NODES)
         workload = load_pods(data_dir / f"openb_pod_list_{fit_on}.csv")
-        fit_params = {**base, "seeds": "1", "train_seeds": "1,2"}
+        fit_params = {**base, "seeds": "1", "train_seeds": str(params.get("train_seeds", "1,2"))}
         if quick:
             fit_params.update({"candidates": 2, "train_seeds": "1"})
         model = fit_model(cluster, workload, "fgd_plus", fit_params,

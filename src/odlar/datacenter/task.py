@@ -43,7 +43,7 @@ class Trace:
         self.cluster, self.workload = cluster, workload
 
 
-QUICK = {"cluster_fraction": 0.1, "seeds": "42"}
+QUICK = {"cluster_fraction": 0.05, "seeds": "42"}
 
 
 @register

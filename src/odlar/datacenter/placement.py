@@ -283,7 +283,9 @@ def predict(model: PlacementModel, request: PlacementRequest) -> PlacementRespon
         else [EXTENDER_MAX_PRIORITY] * len(nodes)
     )
     best = pick(s)
-    return PlacementResponse(
+    # built, not validated again: every field comes from the checked arrays above
+    return PlacementResponse.model_construct(
+        model_version=None,
         node=names[nodes[best]],
         gpus=gpus[best],
         feasible=[names[i] for i in nodes.tolist()],

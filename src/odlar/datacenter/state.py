@@ -138,10 +138,14 @@ class ClusterState:
         cpu = self.cpu_free[nodes] - pod.cpu
         model = self.model[nodes]
         if pod.shares:
-            width = free.shape[1]
-            same = free[:, :, None] == free[:, None, :]
-            earlier = np.tril(np.ones((width, width), dtype=bool), k=-1)
-            first = ~(same & earlier[None, :, :]).any(axis=2)
+            # first GPU of each distinct free amount: a stable sort keeps equal amounts in
+            # index order, so the first of each run is the lowest index
+            order = np.argsort(free, axis=1, kind="stable")
+            ordered = np.take_along_axis(free, order, axis=1)
+            starts = np.ones_like(ordered, dtype=bool)
+            starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+            first = np.zeros_like(starts)
+            np.put_along_axis(first, order, starts, axis=1)
             rows, slots = np.nonzero(first & (free >= pod.gpu_milli) & self.present[nodes])
             cand = free[rows].copy()
             cand[np.arange(len(rows)), slots] -= pod.gpu_milli

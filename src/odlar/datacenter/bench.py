@@ -195,11 +195,15 @@ def run(
                 "fit_seconds": fit_seconds.get(m, 0.0),
                 "predict_seconds": round(statistics.fmean(r["replay_seconds"] for r in runs), 2),
                 "replay_seconds": round(statistics.fmean(r["replay_seconds"] for r in runs), 2),
+                "replay_cpu_seconds": round(
+                    statistics.fmean(r.get("replay_cpu_seconds", 0.0) for r in runs), 2
+                ),
                 "seeds": len(runs),
             })  # fmt: skip
     notes.append(
         "predict_seconds/replay_seconds: mean wall time of one full replay (one process, "
-        "numpy on one thread); the machine is shared, so timings may be inflated"
+        "numpy on one thread; the machine is shared, so wall times may be inflated); "
+        "replay_cpu_seconds: that process's CPU time"
     )
     return BenchResult(
         task="datacenter.scheduling",

@@ -155,6 +155,8 @@ def test_deletions_free_resources(tiny: Path) -> None:
     assert timeline.allocated.max() == 2000
     once = replay(cluster, workload, "bestfit", protocol="once")  # nobody leaves
     assert once.failed[-1] == 4
+    assert once.curve("failed")[max(once.curve("failed"))] == 4
+    assert 0 <= min(once.curve("frag_ratio").values()) <= max(once.curve("frag_ratio").values())
 
 
 # --- FGD ---------------------------------------------------------------------------------

@@ -94,11 +94,17 @@ class Replay:
         return 100.0 * self.arrived / self.capacity_milli
 
     def curve(self, key: str = "allocated", upto: int | None = None) -> dict[int, float]:
-        """Mean of a metric (percent of GPU capacity) over the events at each whole percent
-        of arrived workload; a percent with no event takes the events within 1 point (the
-        authors' discretisation)."""
-        values = {"allocated": self.allocated, "frag": self.frag}[key]
-        pct = 100.0 * values / self.capacity_milli
+        """Mean of a metric over the events at each whole percent of arrived workload; a
+        percent with no event takes the events within 1 point (the authors'
+        discretisation). `allocated` and `frag`: percent of GPU capacity; `frag_ratio`:
+        percent of idle GPU; `failed`: pods failed so far."""
+        idle = np.maximum(self.capacity_milli - self.allocated, 1)
+        pct = {
+            "allocated": 100.0 * self.allocated / self.capacity_milli,
+            "frag": 100.0 * self.frag / self.capacity_milli,
+            "frag_ratio": 100.0 * self.frag / idle,
+            "failed": self.failed.astype(float),
+        }[key]
         arrived = np.round(self.arrived_pct)
         top = int(arrived.max(initial=0)) if upto is None else upto
         out: dict[int, float] = {}

@@ -245,15 +245,18 @@ def test_predict_rejects_a_bad_cluster_with_the_field() -> None:
     with pytest.raises(ValueError, match="nodes.cpu_free has 1 entries"):
         ClusterTable(name=["a", "b"], model=["", ""], cpu_free=[1], memory_free=[1, 1],
                      gpu_free=[[], []])  # fmt: skip
+    with pytest.raises(ValueError, match="less than or equal to 1000"):
+        ClusterTable(name=["a"], model=["T4"], cpu_free=[1], memory_free=[1], gpu_free=[[1200]])
     request = PlacementRequest(
         nodes=ClusterTable(
-            name=["a"], model=["T4"], cpu_free=[1], memory_free=[1], gpu_free=[[1200]]
-        ),  # fmt: skip
+            name=["a"], model=["T4"], cpu_free=[1], memory_free=[1], gpu_free=[[1000]]
+        ),
         pod=PendingPod(cpu_milli=1, memory_mib=1),
     )
     with pytest.raises(DataError) as e:
-        predict(_model(), request)
-    assert e.value.field == "nodes.gpu_free[0]"
+        predict(_model(), request.model_copy(update={"nodes": request.nodes.model_copy(
+            update={"model": [""]})}))  # fmt: skip
+    assert e.value.field == "nodes.model[0]"
 
 
 @pytest.mark.slow  # a fit job, MLflow and the server: a minute on a busy machine
@@ -282,7 +285,7 @@ def test_predict_over_http(home: Path) -> None:
         body["nodes"]["gpu_free"] = [[1000, 1000], [1000, 2000]]
         r = client.post("/api/v1/tasks/datacenter.scheduling/predict", json=body,
                         headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-        assert r.status_code == 422 and "nodes.gpu_free[1]" in r.text
+        assert r.status_code == 422 and '"nodes","gpu_free",1,1' in r.text
 
 
 def test_robustness_is_declared() -> None:

@@ -51,10 +51,11 @@ class SchedulingTask(Task):
     name: ClassVar[str] = "datacenter.scheduling"
     title: ClassVar[str] = "GPU placement in a shared AI data center"
     risk: ClassVar[Risk] = Risk(
-        RiskTier.limited,
-        "placement of compute jobs in a data center: no decision about people; a bad "
-        "policy wastes GPUs or delays jobs but the cluster's own limits (no over-commit) "
-        "are enforced by the scheduler, and a human approves each policy version",
+        RiskTier.high,
+        "critical digital infrastructure (EU AI Act Annex III point 2; data centres are "
+        "digital infrastructure under NIS2): the policy decides which jobs of the public "
+        "services sharing the cluster get GPUs, so a faulty one can starve them; the "
+        "scheduler still enforces the cluster's limits (no over-commit)",
     )
     purpose: ClassVar[str] = (
         "Choose the node and GPUs for each pending pod of a GPU cluster so that fewer GPUs "

@@ -47,7 +47,7 @@ QUICK = {"cluster_fraction": 0.05, "seeds": "42"}
 
 
 @register
-class SchedulingTask(Task):
+class SchedulingTask(Task[PlacementModel, PlacementRequest, PlacementResponse]):
     name: ClassVar[str] = "datacenter.scheduling"
     title: ClassVar[str] = "GPU placement in a shared AI data center"
     risk: ClassVar[Risk] = Risk(
@@ -114,11 +114,9 @@ class SchedulingTask(Task):
             },
         )
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> PlacementModel:
-        if method not in METHODS:
-            raise DataError(f"no placement policy '{method}' (known: {', '.join(METHODS)})")
         trace: Trace = data.frame
         progress(0.02, f"{trace.workload.size} pods on {trace.cluster.size} nodes")
         return placement.fit(trace.cluster, trace.workload, method, params, progress)
@@ -181,8 +179,7 @@ class SchedulingTask(Task):
             ),
         ]
 
-    def predict(self, model: PlacementModel, request: BaseModel) -> PlacementResponse:
-        assert isinstance(request, PlacementRequest)
+    def predict(self, model: PlacementModel, request: PlacementRequest) -> PlacementResponse:
         return placement.predict(model, request)
 
     def request_from(self, data: Dataset, **options: Any) -> PlacementRequest:
@@ -210,8 +207,7 @@ class SchedulingTask(Task):
             ),
         )
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
-        assert isinstance(response, PlacementResponse)
+    def response_rows(self, response: PlacementResponse) -> list[dict[str, Any]]:
         r = response
         return [
             {"node": n, "score": s, "priority": p, "gpus": "-".join(map(str, g)),

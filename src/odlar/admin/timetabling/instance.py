@@ -65,6 +65,8 @@ class Instance:
     unavailable: set[tuple[str, int, int]] = field(default_factory=set)
     #: Lectures that must stay where they are (a registrar's fixed points).
     pinned: list[Lecture] = field(default_factory=list)
+    #: (room, day, period) when the room cannot be used (beyond the competition: a room closes)
+    closed: set[tuple[str, int, int]] = field(default_factory=set)
     day_names: tuple[str, ...] = ()
     period_starts: tuple[str, ...] = ()
     period_minutes: int = 60
@@ -108,6 +110,7 @@ class Instance:
             "periods_per_day": self.periods_per_day,
             "unavailable": len(self.unavailable),
             "pinned": len(self.pinned),
+            "closed": len(self.closed),
         }
 
     def sha256(self) -> str:
@@ -139,6 +142,9 @@ class Compiled:
         self.unavailable = np.zeros((C, P), np.bool_)
         for course, d, p in inst.unavailable:
             self.unavailable[self.course_index[course], d * self.ppd + p] = True
+        self.closed = np.zeros((len(inst.rooms), P), np.bool_)
+        for room, d, p in inst.closed:
+            self.closed[self.room_index[room], d * self.ppd + p] = True
         # curricula of each course, as CSR arrays (numba reads these)
         members: list[list[int]] = [[] for _ in range(C)]
         self.curriculum_courses: list[list[int]] = []
@@ -232,6 +238,12 @@ def check(inst: Instance, where: dict[str, tuple[str, int | None, str]] | None =
             fail(key, f"day {lec.day} not in 0..{inst.days - 1}", "day")
         if not 0 <= lec.period < inst.periods_per_day:
             fail(key, f"period {lec.period} not in 0..{inst.periods_per_day - 1}", "period")
+    for room, d, p in sorted(inst.closed):
+        key = f"closed:{room}:{d}:{p}"
+        if room not in rooms:
+            fail(key, f"closure names room '{room}', which is not among the rooms", "room")
+        if not (0 <= d < inst.days and 0 <= p < inst.periods_per_day):
+            fail(key, f"closure of room '{room}': day {d} period {p} is outside the week", "day")
     if len(inst.day_names) != inst.days or len(inst.period_starts) != inst.periods_per_day:
         fail("header", "day names and period start times must match days and periods per day")
     return inst
@@ -410,6 +422,12 @@ class PinSpec(BaseModel):
     period: int = Field(ge=0, le=100)
 
 
+class ClosedSpec(BaseModel):
+    room: str = Field(min_length=1, max_length=200)
+    day: int = Field(ge=0, le=31)
+    period: int = Field(ge=0, le=100)
+
+
 class InstanceSpec(BaseModel):
     """A school's timetabling data as JSON (days and periods count from 0)."""
 
@@ -427,6 +445,7 @@ class InstanceSpec(BaseModel):
     curricula: list[CurriculumSpec] = Field(default_factory=list, max_length=100_000)
     unavailable: list[Slot] = Field(default_factory=list, max_length=1_000_000)
     pinned: list[PinSpec] = Field(default_factory=list, max_length=100_000)
+    closed: list[ClosedSpec] = Field(default_factory=list, max_length=1_000_000, description="Rooms closed in a period")
 
 
 def from_spec(spec: InstanceSpec, source: str = "request") -> Instance:
@@ -473,9 +492,10 @@ def from_spec(spec: InstanceSpec, source: str = "request") -> Instance:
         [Curriculum(q.id, tuple(q.courses)) for q in spec.curricula],
         unavailable,
         pinned,
-        tuple(spec.day_names or ()),
-        tuple(spec.period_starts or ()),
-        spec.period_minutes,
+        closed={(c.room, c.day, c.period) for c in spec.closed},
+        day_names=tuple(spec.day_names or ()),
+        period_starts=tuple(spec.period_starts or ()),
+        period_minutes=spec.period_minutes,
         source=source,
     )
     return check(inst, where)
@@ -494,6 +514,7 @@ def to_spec(inst: Instance) -> InstanceSpec:
         curricula=[CurriculumSpec(id=q.id, courses=list(q.courses)) for q in inst.curricula],
         unavailable=[Slot(course=c, day=d, period=p) for c, d, p in sorted(inst.unavailable)],
         pinned=[PinSpec(**lec.__dict__) for lec in inst.pinned],
+        closed=[ClosedSpec(room=r, day=d, period=p) for r, d, p in sorted(inst.closed)],
     )
 
 
@@ -657,8 +678,8 @@ def read_csv_folder(folder: Path) -> Instance:
         [Curriculum(q, tuple(cs)) for q, cs in members.items()],
         unavailable,
         pinned,
-        tuple(day_names),
-        tuple(starts),
+        day_names=tuple(day_names),
+        period_starts=tuple(starts),
         source=folder.name,
     )
     return check(inst, where)

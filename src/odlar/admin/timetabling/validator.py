@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from odlar.admin.timetabling.instance import Instance, Lecture
 
 WEIGHTS = {"room_capacity": 1, "min_working_days": 5, "curriculum_compactness": 2, "room_stability": 1}
-HARD = ("lectures", "room_occupancy", "conflicts", "availability")
+HARD = ("lectures", "room_occupancy", "conflicts", "availability", "room_closed")
 
 
 @dataclass
@@ -100,6 +100,10 @@ def score(inst: Instance, lectures: list[Lecture]) -> Score:
         if at.get(c, Counter()).get(d * ppd + pp):
             hard["availability"] += 1
             v.append(Violation("availability", True, 1, f"course {c}: lecture on {inst.when(d, pp)}, when it is unavailable", course=c, day=d, period=pp))
+    for room, d, pp in sorted(inst.closed):
+        for c in in_room.get((room, d * ppd + pp), []):
+            hard["room_closed"] += 1
+            v.append(Violation("room_closed", True, 1, f"course {c}: lecture in room {room} on {inst.when(d, pp)}, when the room is closed", course=c, room=room, day=d, period=pp))
     # soft costs
     for (c, p), rooms in sorted(room_of.items()):
         for r in rooms:

@@ -31,11 +31,13 @@ class Settings:
     t_start: float = 1.5
     t_end: float = 0.02
     hard_weight: int = 10  # what one conflict or availability violation costs mid-search
-    #: re-solving: what one more moved lecture costs against the soft cost; the default
-    #: makes the fewest changes come first (lexicographic)
-    move_weight: int = 1000
+    #: re-solving: what each lecture moved beyond CP-SAT's least costs against the soft
+    #: cost (a very large value, e.g. 1000, keeps to the fewest moves whatever it costs)
+    move_weight: int = 10
     #: seconds of the exact model after the search, for a proved lower bound (0: none)
     bound_time: float = 0.0
+    #: CP-SAT's deterministic work budget instead of the clock (one worker): reproducible
+    work_limit: float | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Settings:
@@ -45,7 +47,10 @@ class Settings:
             raise UsageError(f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         s = cls()
         for k, v in params.items():
-            kind = type(getattr(cls(), k)) if getattr(cls(), k) is not None else int
+            if v is None:
+                continue
+            default = getattr(cls(), k)
+            kind = type(default) if default is not None else (float if k == "work_limit" else int)
             try:
                 setattr(s, k, kind(v))
             except (TypeError, ValueError):
@@ -110,6 +115,30 @@ def arrays_of(cp: Compiled, lectures: list[Lecture]) -> tuple[np.ndarray, np.nda
     return lp, lr
 
 
+def align(cp: Compiled, lp: np.ndarray, lr: np.ndarray, lp0: np.ndarray, lr0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber a course's lectures so that each one still in its published slot keeps the
+    published lecture's index: then "lectures away from their origin" counts real moves."""
+    lp, lr = lp.copy(), lr.copy()
+    start = 0
+    for c in range(cp.n_courses):
+        n = int(cp.n_lectures_of[c])
+        idx = range(start, start + n)
+        new = [(int(lp[i]), int(lr[i])) for i in idx]
+        out: list[tuple[int, int] | None] = [None] * n
+        for k, i in enumerate(idx):
+            slot = (int(lp0[i]), int(lr0[i]))
+            if slot in new:
+                new.remove(slot)
+                out[k] = slot
+        for k in range(n):
+            if out[k] is None:
+                out[k] = new.pop()
+        for k, i in enumerate(idx):
+            lp[i], lr[i] = out[k]  # type: ignore[misc]
+        start += n
+    return lp, lr
+
+
 def moved_between(old: list[Lecture], new: list[Lecture]) -> int:
     """Lectures of the published timetable whose (course, room, day, period) is gone."""
     left = Counter((x.course, x.room, x.day, x.period) for x in old) - Counter(
@@ -158,9 +187,16 @@ def solve(
     start = time.perf_counter()
     cp = compile_instance(inst)
     fixed, pins = _fixed(cp)
+    open_slots = int((~cp.closed).sum())
+    if inst.lectures > open_slots:
+        raise DataError(
+            f"{inst.name}: {inst.lectures} lectures but only {open_slots} open room-periods "
+            f"({len(inst.rooms)} rooms x {inst.periods} periods, less closures)"
+        )
     workers = s.threads
-    deterministic = 5.0 if s.iterations is not None else None  # reproducible CP-SAT too
-    cp_workers = 1 if s.iterations is not None else workers
+    reproducible = s.iterations is not None or s.work_limit is not None
+    deterministic = (s.work_limit or 5.0) if reproducible else None
+    cp_workers = 1 if reproducible else workers
     progress(0.02, f"CP-SAT: a feasible timetable for {inst.name}")
     origin = None
     least = None
@@ -178,6 +214,8 @@ def solve(
         )
     assert solved.lp is not None and solved.lr is not None
     lp, lr = solved.lp, solved.lr
+    if origin is not None:
+        lp, lr = align(cp, lp, lr, *origin)
     history: list[tuple[float, int]] = []
     moves = 0
     status = solved.status
@@ -185,7 +223,7 @@ def solve(
     left = max(0.0, s.time_limit - (time.perf_counter() - start))
     if method == "cpsat":
         progress(0.1, "CP-SAT: the exact model with the soft costs")
-        ex = cpsat.exact(cp, fixed, time_limit=max(1.0, left), workers=cp_workers, seed=s.seed, deterministic=None if s.iterations is None else 2.0, hint=(lp, lr))
+        ex = cpsat.exact(cp, fixed, time_limit=max(1.0, left), workers=cp_workers, seed=s.seed, deterministic=deterministic, hint=(lp, lr))
         if ex.lp is not None:
             lp, lr = ex.lp, ex.lr
         status, bound = ex.status, ex.bound

@@ -218,7 +218,7 @@ class TimetablingTask(Task):
     min_rows: ClassVar[int] = 1
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "anneal": {"time_limit": 10, "iterations": 200_000, "seed": 0},
-        "cpsat": {"time_limit": 10, "iterations": 1, "seed": 0},
+        "cpsat": {"time_limit": 20, "work_limit": 0.5, "seed": 0},
     }
 
     def load(self, source: str | Path, **options: Any) -> Dataset:

@@ -19,7 +19,9 @@ from rich.table import Table
 
 from odlar.core.errors import OdlarError, UsageError
 
-app = typer.Typer(help="Administration: course timetables (ITC 2007 track 3 formulation).", no_args_is_help=True)
+app = typer.Typer(
+    help="Administration: course timetables (ITC 2007 track 3 formulation).", no_args_is_help=True
+)
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,7 +64,9 @@ def _score_table(sc: Any) -> Table:
 @_errors
 def validate(
     instance: Path = typer.Argument(help="Instance: .ctt, school .json or a CSV folder"),
-    timetable: Path = typer.Argument(help="Timetable in the competition's format (course room day period)"),
+    timetable: Path = typer.Argument(
+        help="Timetable in the competition's format (course room day period)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Costs only, no list of violations"),
 ) -> None:
     """Cost and every violation of a timetable, as the ITC 2007 validator counts them;
@@ -84,14 +88,18 @@ def validate(
 def _settings(time_limit: float, seed: int, workers: int, iterations: int | None) -> Any:
     from odlar.admin.timetabling.solver import Settings
 
-    return Settings.from_params({"time_limit": time_limit, "seed": seed, "workers": workers, "iterations": iterations})
+    return Settings.from_params(
+        {"time_limit": time_limit, "seed": seed, "workers": workers, "iterations": iterations}
+    )
 
 
 @app.command()
 @_errors
 def solve(
     instance: Path = typer.Argument(help="Instance: .ctt, school .json or a CSV folder"),
-    out: Path = typer.Option(..., "--out", "-o", help="Timetable file to write (competition format)"),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Timetable file to write (competition format)"
+    ),
     time_limit: float = typer.Option(60, "--time-limit", "-t", help="Seconds"),
     method: str = typer.Option("anneal", "--method", "-m", help="anneal or cpsat"),
     seed: int = typer.Option(0, "--seed"),
@@ -108,7 +116,10 @@ def solve(
     console.print(_score_table(sol.score))
     if sol.lower_bound is not None:
         console.print(f"lower bound (CP-SAT): {sol.lower_bound:g}")
-    console.print(f"{len(sol.lectures)} lectures written to {out} in {sol.seconds:.1f} s ({sol.moves_per_second:,.0f} moves/s)")
+    console.print(
+        f"{len(sol.lectures)} lectures written to {out} in {sol.seconds:.1f} s "
+        f"({sol.moves_per_second:,.0f} moves/s)"
+    )
 
 
 def _slot(text: str, what: str, need_period: bool) -> tuple[str, int, int | None]:
@@ -119,7 +130,9 @@ def _slot(text: str, what: str, need_period: bool) -> tuple[str, int, int | None
         d = int(day)
         p = int(period) if period else None
     except ValueError:
-        raise UsageError(f"{what} '{text}' must look like NAME@DAY or NAME@DAY:PERIOD (from 0)") from None
+        raise UsageError(
+            f"{what} '{text}' must look like NAME@DAY or NAME@DAY:PERIOD (from 0)"
+        ) from None
     if need_period and p is None:
         raise UsageError(f"{what} '{text}' needs a period: NAME@DAY:PERIOD")
     return name, d, p
@@ -134,7 +147,9 @@ def resolve(
     close_room: list[str] = typer.Option([], "--close-room", help="Room closed all week"),
     close: list[str] = typer.Option([], "--close", help="ROOM@DAY:PERIOD closed"),
     away: list[str] = typer.Option([], "--teacher-away", help="TEACHER@DAY or TEACHER@DAY:PERIOD"),
-    pin: list[str] = typer.Option([], "--pin", help="COURSE/ROOM@DAY:PERIOD: a lecture that must stay"),
+    pin: list[str] = typer.Option(
+        [], "--pin", help="COURSE/ROOM@DAY:PERIOD: a lecture that must stay"
+    ),
     time_limit: float = typer.Option(30, "--time-limit", "-t", help="Seconds"),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(0, "--workers", help="Threads; 0: every core"),
@@ -162,11 +177,17 @@ def resolve(
         if not room:
             raise UsageError(f"--pin '{x}' must look like COURSE/ROOM@DAY:PERIOD")
         pins.append({"course": course, "room": room, "day": d, "period": p})
-    changed = apply_change(inst, Change(close_rooms=close_room, close_slots=slots, teachers_away=teachers, pin=pins))
-    sol = run(changed, settings=_settings(time_limit, seed, workers, iterations), published=published)
+    changed = apply_change(
+        inst, Change(close_rooms=close_room, close_slots=slots, teachers_away=teachers, pin=pins)
+    )
+    sol = run(
+        changed, settings=_settings(time_limit, seed, workers, iterations), published=published
+    )
     _write(out, write_solution(sol.lectures))
     console.print(_score_table(sol.score))
-    least = f" (CP-SAT proved {sol.least_moved} is the least)" if sol.least_moved is not None else ""
+    least = (
+        f" (CP-SAT proved {sol.least_moved} is the least)" if sol.least_moved is not None else ""
+    )
     console.print(f"moved {sol.moved} of {len(published)} lectures{least}; written to {out}")
 
 
@@ -178,9 +199,12 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="File to write: .csv or .ics"),
     view: str | None = typer.Option(None, "--view", help="curriculum, teacher, room or course"),
     key: str | None = typer.Option(None, "--key", help="Which one, e.g. q001"),
-    week_of: str = typer.Option("2026-09-07", "--week-of", help="iCalendar: first teaching day (day 0) of term"),
+    week_of: str = typer.Option(
+        "2026-09-07", "--week-of", help="iCalendar: first teaching day (day 0) of term"
+    ),
 ) -> None:
-    """A timetable as CSV rows or an iCalendar file, whole or for one curriculum, teacher or room."""
+    """A timetable as CSV rows or an iCalendar file, whole or for one curriculum, teacher or
+    room."""
     from odlar.admin.timetabling import exports
     from odlar.admin.timetabling.instance import read, read_solution
 
@@ -192,7 +216,9 @@ def export(
         _write(out, exports.to_csv(inst, lectures))
     elif out.suffix == ".ics":
         name = f"{inst.name} {view} {key}" if view else inst.name
-        _write(out, exports.to_ical(inst, lectures, week_of=exports.parse_start(week_of), name=name))
+        _write(
+            out, exports.to_ical(inst, lectures, week_of=exports.parse_start(week_of), name=name)
+        )
     else:
         raise UsageError(f"{out.name}: write a .csv or an .ics file")
     console.print(f"{len(lectures)} lectures written to {out}")

@@ -25,10 +25,28 @@ from odlar.core.errors import NotFound, UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
 INSTANCES = tuple(f"comp{i:02d}" for i in range(1, 22))
-ITC2007_WINNER = {"comp01": 5, "comp02": 43, "comp03": 72, "comp04": 35, "comp05": 298, "comp06": 41, "comp07": 14}
-OPEN_SOLVER = {"comp01": 5, "comp02": 36, "comp03": 66, "comp04": 37, "comp05": 305, "comp06": 40, "comp07": 14}
+ITC2007_WINNER = {
+    "comp01": 5,
+    "comp02": 43,
+    "comp03": 72,
+    "comp04": 35,
+    "comp05": 298,
+    "comp06": 41,
+    "comp07": 14,
+}
+OPEN_SOLVER = {
+    "comp01": 5,
+    "comp02": 36,
+    "comp03": 66,
+    "comp04": 37,
+    "comp05": 305,
+    "comp06": 40,
+    "comp07": 14,
+}
 WINNER_SOURCE = "ITC 2007 winner T. Müller, best (Docheinstein/itc2007-cct docs/latex/itc2007.tex)"
-OPEN_SOURCE = "open solver Docheinstein/itc2007-cct, ~1 h runs (admin/itc2007-cct/solutions/README.md)"
+OPEN_SOURCE = (
+    "open solver Docheinstein/itc2007-cct, ~1 h runs (admin/itc2007-cct/solutions/README.md)"
+)
 
 
 def best_traced(name: str) -> int | None:
@@ -40,7 +58,9 @@ def anchors(names: tuple[str, ...] | list[str]) -> list[Anchor]:
     out = []
     for n in names:
         if n in ITC2007_WINNER:
-            out.append(Anchor(f"ITC 2007 winner {n}", {"cost": float(ITC2007_WINNER[n])}, WINNER_SOURCE))
+            out.append(
+                Anchor(f"ITC 2007 winner {n}", {"cost": float(ITC2007_WINNER[n])}, WINNER_SOURCE)
+            )
         if n in OPEN_SOLVER:
             out.append(Anchor(f"open solver {n}", {"cost": float(OPEN_SOLVER[n])}, OPEN_SOURCE))
     return out
@@ -51,7 +71,9 @@ def within_target(cost: float, best: int) -> bool:
     return cost <= best * 1.10 or cost - best <= 5
 
 
-def run(data_dir: Path, *, quick: bool, progress: Progress, params: dict[str, Any] | None = None) -> BenchResult:
+def run(
+    data_dir: Path, *, quick: bool, progress: Progress, params: dict[str, Any] | None = None
+) -> BenchResult:
     p = dict(params or {})
     names = tuple(str(p.pop("instances", "comp01" if quick else ",".join(INSTANCES))).split(","))
     seeds = tuple(int(s) for s in str(p.pop("seeds", "0" if quick else "0,1,2")).split(","))
@@ -95,7 +117,12 @@ def run(data_dir: Path, *, quick: bool, progress: Progress, params: dict[str, An
             metrics["gap_pct"] = 100.0 * (metrics["cost"] - best) / best if best else float("nan")
             metrics["within_target"] = float(within_target(metrics["cost"], best))
         results.append(
-            {"method": f"anneal {name}", "instance": name, "metrics": metrics, "fit_seconds": round(statistics.fmean(secs), 1)}
+            {
+                "method": f"anneal {name}",
+                "instance": name,
+                "metrics": metrics,
+                "fit_seconds": round(statistics.fmean(secs), 1),
+            }
         )
     progress(1.0, "done")
     n_feasible = sum(r["metrics"]["feasible_runs"] == r["metrics"]["runs"] for r in results)
@@ -103,9 +130,11 @@ def run(data_dir: Path, *, quick: bool, progress: Progress, params: dict[str, An
     hit = sum(r["metrics"]["within_target"] for r in traced)
     notes = [
         f"time limit {time_limit:g} s per instance and seed; {workers} threads (annealing chains "
-        f"and CP-SAT workers) on a machine with {os.cpu_count()} cores; seeds {','.join(map(str, seeds))}",
+        f"and CP-SAT workers) on a machine with {os.cpu_count()} cores; "
+        f"seeds {','.join(map(str, seeds))}",
         f"feasible on every run: {n_feasible} of {len(results)} instances",
-        f"within 10% or 5 points of the best traced figure: {hit:g} of {len(traced)} instances with one",
+        f"within 10% or 5 points of the best traced figure: {hit:g} of {len(traced)} "
+        "instances with one",
         "best traced = the lower of the ITC 2007 winner's and the open solver's figures; the "
         "literature's best known costs are at most these and were not traced for comp08-comp21",
     ]

@@ -46,7 +46,9 @@ class Solved:
     seconds: float
 
 
-def _solver(time_limit: float, workers: int, seed: int, deterministic: float | None) -> cp_model.CpSolver:
+def _solver(
+    time_limit: float, workers: int, seed: int, deterministic: float | None
+) -> cp_model.CpSolver:
     s = cp_model.CpSolver()
     s.parameters.max_time_in_seconds = float(time_limit)
     s.parameters.num_workers = max(1, int(workers))
@@ -66,7 +68,9 @@ def _groups(cp: Compiled) -> list[list[int]]:
     return groups
 
 
-def _lectures_from(cp: Compiled, slots: dict[int, list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
+def _lectures_from(
+    cp: Compiled, slots: dict[int, list[tuple[int, int]]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Number the (period, room) slots of each course as lectures, course by course."""
     lp = np.zeros(len(cp.lecture_course), np.int64)
     lr = np.zeros(len(cp.lecture_course), np.int64)
@@ -80,7 +84,12 @@ def _lectures_from(cp: Compiled, slots: dict[int, list[tuple[int, int]]]) -> tup
 
 
 def feasible(
-    cp: Compiled, fixed: Fixed, *, time_limit: float, workers: int, seed: int,
+    cp: Compiled,
+    fixed: Fixed,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
     deterministic: float | None = None,
 ) -> Solved:
     """A timetable with no hard violation: periods by CP-SAT, rooms matched per period."""
@@ -175,8 +184,15 @@ def _read_rooms(cp: Compiled, solver: cp_model.CpSolver, y: dict) -> tuple[np.nd
 
 
 def least_changes(
-    cp: Compiled, fixed: Fixed, lp0: np.ndarray, lr0: np.ndarray, *, time_limit: float,
-    workers: int, seed: int, deterministic: float | None = None,
+    cp: Compiled,
+    fixed: Fixed,
+    lp0: np.ndarray,
+    lr0: np.ndarray,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    deterministic: float | None = None,
 ) -> tuple[Solved, int]:
     """A feasible timetable keeping as many of the published (course, period, room) slots as
     possible; returns it and the number of lectures moved (proved least when optimal)."""
@@ -200,15 +216,21 @@ def least_changes(
 
 
 def exact(
-    cp: Compiled, fixed: Fixed, *, time_limit: float, workers: int, seed: int,
-    deterministic: float | None = None, hint: tuple[np.ndarray, np.ndarray] | None = None,
+    cp: Compiled,
+    fixed: Fixed,
+    *,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    deterministic: float | None = None,
+    hint: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Solved:
     """The whole formulation with its soft costs: an optimum on small instances, a lower bound
     (CP-SAT's proved bound) on the others."""
     m, y, x = _room_model(cp, fixed)
     C, P, R, D, ppd = cp.n_courses, cp.n_periods, cp.n_rooms, cp.days, cp.ppd
     terms = []
-    for (c, p, r), v in y.items():
+    for (c, _p, r), v in y.items():
         over = int(cp.students[c] - cp.capacity[r])
         if over > 0:
             terms.append(over * v)

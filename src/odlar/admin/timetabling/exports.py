@@ -17,7 +17,9 @@ from odlar.core.errors import UsageError
 VIEWS = ("curriculum", "teacher", "room", "course")
 
 
-def select(inst: Instance, lectures: list[Lecture], view: str | None, key: str | None) -> list[Lecture]:
+def select(
+    inst: Instance, lectures: list[Lecture], view: str | None, key: str | None
+) -> list[Lecture]:
     """The lectures a curriculum, teacher, room or course sees (all when view is None)."""
     if view is None:
         return list(lectures)
@@ -80,7 +82,9 @@ def to_ical(inst: Instance, lectures: list[Lecture], *, week_of: date, name: str
     teacher = {c.id: c.teacher for c in inst.courses}
     for x in sorted(lectures, key=lambda x: (x.day, x.period, x.room, x.course)):
         hh, mm = (int(v) for v in inst.period_starts[x.period].split(":")[:2])
-        start = datetime.combine(week_of + timedelta(days=x.day), datetime.min.time()).replace(hour=hh, minute=mm)
+        start = datetime.combine(week_of + timedelta(days=x.day), datetime.min.time()).replace(
+            hour=hh, minute=mm
+        )
         ev = Event()
         ev.add("uid", f"{inst.name}-{x.course}-{x.day}-{x.period}-{x.room}@odlar")
         ev.add("summary", f"{x.course} ({teacher.get(x.course, '')})")
@@ -100,21 +104,28 @@ def parse_start(text: str) -> date:
         raise UsageError(f"--week-of '{text}' is not a date (YYYY-MM-DD)") from None
 
 
-def week_grid(inst: Instance, lectures: list[Lecture], score: Score | None = None) -> dict[str, Any]:
+def week_grid(
+    inst: Instance, lectures: list[Lecture], score: Score | None = None
+) -> dict[str, Any]:
     """Rows are periods, columns days; each cell lists its lectures, and the violations that
     name that day and period (for a console page to highlight)."""
     cells: list[list[dict[str, Any]]] = [
-        [{"lectures": [], "violations": []} for _ in range(inst.days)] for _ in range(inst.periods_per_day)
+        [{"lectures": [], "violations": []} for _ in range(inst.days)]
+        for _ in range(inst.periods_per_day)
     ]
     for r in rows(inst, lectures):
-        cells[r["period"]][r["day"]]["lectures"].append({k: r[k] for k in ("course", "teacher", "room")})
+        cells[r["period"]][r["day"]]["lectures"].append(
+            {k: r[k] for k in ("course", "teacher", "room")}
+        )
     courses = {x.course for x in lectures}
     unplaced = []
     for v in score.violations if score else []:
         if v.course is not None and v.course not in courses:
             continue
         if v.day is not None and v.period is not None:
-            cells[v.period][v.day]["violations"].append({"kind": v.kind, "hard": v.hard, "text": v.text})
+            cells[v.period][v.day]["violations"].append(
+                {"kind": v.kind, "hard": v.hard, "text": v.text}
+            )
         else:
             unplaced.append({"kind": v.kind, "hard": v.hard, "text": v.text})
     return {

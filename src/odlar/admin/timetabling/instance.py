@@ -114,7 +114,9 @@ class Instance:
         }
 
     def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(to_spec(self).model_dump(), sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps(to_spec(self).model_dump(), sort_keys=True).encode()
+        ).hexdigest()
 
 
 class Compiled:
@@ -181,7 +183,10 @@ def check(inst: Instance, where: dict[str, tuple[str, int | None, str]] | None =
         raise DataError(reason, file=file or None, line=line, field=fld or default_field)
 
     if inst.days < 1 or inst.periods_per_day < 1:
-        fail("header", f"days ({inst.days}) and periods per day ({inst.periods_per_day}) must be at least 1")
+        fail(
+            "header",
+            f"days ({inst.days}) and periods per day ({inst.periods_per_day}) must be at least 1",
+        )
     if not inst.courses:
         fail("header", "no courses")
     if not inst.rooms:
@@ -202,7 +207,11 @@ def check(inst: Instance, where: dict[str, tuple[str, int | None, str]] | None =
                 "lectures",
             )
         if not 0 <= c.min_days <= inst.days:
-            fail(key, f"course '{c.id}': minimum working days {c.min_days} not in 0..{inst.days}", "min_days")
+            fail(
+                key,
+                f"course '{c.id}': minimum working days {c.min_days} not in 0..{inst.days}",
+                "min_days",
+            )
         if c.students < 0:
             fail(key, f"course '{c.id}': {c.students} students", "students")
     rooms: set[str] = set()
@@ -219,11 +228,19 @@ def check(inst: Instance, where: dict[str, tuple[str, int | None, str]] | None =
         curricula.add(q.id)
         for c in q.courses:
             if c not in seen:
-                fail(f"curriculum:{q.id}:{c}", f"curriculum '{q.id}' names course '{c}', which is not among the courses", "course")
+                fail(
+                    f"curriculum:{q.id}:{c}",
+                    f"curriculum '{q.id}' names course '{c}', which is not among the courses",
+                    "course",
+                )
     for course, d, p in sorted(inst.unavailable):
         key = f"unavailable:{course}:{d}:{p}"
         if course not in seen:
-            fail(key, f"unavailability names course '{course}', which is not among the courses", "course")
+            fail(
+                key,
+                f"unavailability names course '{course}', which is not among the courses",
+                "course",
+            )
         if not 0 <= d < inst.days:
             fail(key, f"day {d} not in 0..{inst.days - 1}", "day")
         if not 0 <= p < inst.periods_per_day:
@@ -231,9 +248,18 @@ def check(inst: Instance, where: dict[str, tuple[str, int | None, str]] | None =
     for lec in inst.pinned:
         key = f"pin:{lec.course}:{lec.day}:{lec.period}"
         if lec.course not in seen:
-            fail(key, f"pinned lecture names course '{lec.course}', which is not among the courses", "course")
+            fail(
+                key,
+                f"pinned lecture names course '{lec.course}', which is not among the courses",
+                "course",
+            )
         if lec.room not in rooms:
-            fail(key, f"pinned lecture of '{lec.course}' names room '{lec.room}', which is not among the rooms", "room")
+            fail(
+                key,
+                f"pinned lecture of '{lec.course}' names room '{lec.room}', "
+                "which is not among the rooms",
+                "room",
+            )
         if not 0 <= lec.day < inst.days:
             fail(key, f"day {lec.day} not in 0..{inst.days - 1}", "day")
         if not 0 <= lec.period < inst.periods_per_day:
@@ -253,7 +279,8 @@ def check(inst: Instance, where: dict[str, tuple[str, int | None, str]] | None =
 
 
 def read_ctt(path: Path) -> Instance:
-    """The competition's format: header, COURSES, ROOMS, CURRICULA, UNAVAILABILITY_CONSTRAINTS, END."""
+    """The competition's format: header, COURSES, ROOMS, CURRICULA,
+    UNAVAILABILITY_CONSTRAINTS, END."""
     name = path.name
     try:
         text = path.read_text()
@@ -269,7 +296,9 @@ def read_ctt(path: Path) -> Instance:
         if ln == "COURSES:":
             break
         if ":" not in ln:
-            raise DataError(f"expected 'Key: value' in the header, got '{ln[:60]}'", file=name, line=n)
+            raise DataError(
+                f"expected 'Key: value' in the header, got '{ln[:60]}'", file=name, line=n
+            )
         key, value = (s.strip() for s in ln.split(":", 1))
         if key not in keys:
             raise DataError(f"unknown header field '{key}'", file=name, line=n, field=key)
@@ -284,7 +313,9 @@ def read_ctt(path: Path) -> Instance:
             v = int(header[key])
         except ValueError:
             _, n, _ = where[f"header:{key}"]
-            raise DataError(f"'{header[key]}' is not a whole number", file=name, line=n, field=key) from None
+            raise DataError(
+                f"'{header[key]}' is not a whole number", file=name, line=n, field=key
+            ) from None
         return v
 
     n_courses, n_rooms, n_curricula = count("Courses"), count("Rooms"), count("Curricula")
@@ -296,7 +327,9 @@ def read_ctt(path: Path) -> Instance:
             try:
                 out.append(int(v))
             except ValueError:
-                raise DataError(f"'{v}' is not a whole number", file=name, line=n, field=f) from None
+                raise DataError(
+                    f"'{v}' is not a whole number", file=name, line=n, field=f
+                ) from None
         return out
 
     section = "COURSES:"
@@ -317,29 +350,46 @@ def read_ctt(path: Path) -> Instance:
         if section == "COURSES:":
             fields = ("course", "teacher", "lectures", "min_days", "students")
             if len(parts) != 5:
-                raise DataError(f"a course line has 5 fields ({' '.join(fields)}), not {len(parts)}", file=name, line=n)
+                raise DataError(
+                    f"a course line has 5 fields ({' '.join(fields)}), not {len(parts)}",
+                    file=name,
+                    line=n,
+                )
             lec, md, st = ints(n, parts[2:], fields[2:])
             courses.append(Course(parts[0], parts[1], lec, md, st))
             where[f"course:{parts[0]}"] = (name, n, "")
         elif section == "ROOMS:":
             if len(parts) != 2:
-                raise DataError(f"a room line has 2 fields (room capacity), not {len(parts)}", file=name, line=n)
+                raise DataError(
+                    f"a room line has 2 fields (room capacity), not {len(parts)}", file=name, line=n
+                )
             (cap,) = ints(n, parts[1:], ("capacity",))
             rooms.append(Room(parts[0], cap))
             where[f"room:{parts[0]}"] = (name, n, "")
         elif section == "CURRICULA:":
             if len(parts) < 2:
-                raise DataError("a curriculum line is: id, number of courses, the courses", file=name, line=n)
+                raise DataError(
+                    "a curriculum line is: id, number of courses, the courses", file=name, line=n
+                )
             (k,) = ints(n, parts[1:2], ("courses",))
             if k != len(parts) - 2:
-                raise DataError(f"curriculum '{parts[0]}' says {k} courses but lists {len(parts) - 2}", file=name, line=n, field="courses")
+                raise DataError(
+                    f"curriculum '{parts[0]}' says {k} courses but lists {len(parts) - 2}",
+                    file=name,
+                    line=n,
+                    field="courses",
+                )
             curricula.append(Curriculum(parts[0], tuple(parts[2:])))
             where[f"curriculum:{parts[0]}"] = (name, n, "")
             for c in parts[2:]:
                 where[f"curriculum:{parts[0]}:{c}"] = (name, n, "course")
         else:
             if len(parts) != 3:
-                raise DataError(f"an unavailability line has 3 fields (course day period), not {len(parts)}", file=name, line=n)
+                raise DataError(
+                    f"an unavailability line has 3 fields (course day period), not {len(parts)}",
+                    file=name,
+                    line=n,
+                )
             d, p = ints(n, parts[1:], ("day", "period"))
             unavailable.add((parts[0], d, p))
             where[f"unavailable:{parts[0]}:{d}:{p}"] = (name, n, "")
@@ -353,7 +403,9 @@ def read_ctt(path: Path) -> Instance:
     ):
         if got != said:
             _, n, _ = where[f"header:{key}"]
-            raise DataError(f"the header says {said} but the file lists {got}", file=name, line=n, field=key)
+            raise DataError(
+                f"the header says {said} but the file lists {got}", file=name, line=n, field=key
+            )
     inst = Instance(header["Name"], days, ppd, courses, rooms, curricula, unavailable, source=name)
     return check(inst, where)
 
@@ -435,17 +487,23 @@ class InstanceSpec(BaseModel):
     days: int = Field(ge=1, le=31)
     periods_per_day: int = Field(ge=1, le=100)
     day_names: list[str] | None = Field(default=None, max_length=31)
-    period_starts: list[str] | None = Field(default=None, max_length=100, examples=[["08:30", "09:30"]])
+    period_starts: list[str] | None = Field(
+        default=None, max_length=100, examples=[["08:30", "09:30"]]
+    )
     period_minutes: int = Field(default=60, ge=1, le=24 * 60)
     teachers: list[str] | None = Field(
-        default=None, max_length=100_000, description="If given, every course's teacher must be here"
+        default=None,
+        max_length=100_000,
+        description="If given, every course's teacher must be here",
     )
     courses: list[CourseSpec] = Field(min_length=1, max_length=100_000)
     rooms: list[RoomSpec] = Field(min_length=1, max_length=10_000)
     curricula: list[CurriculumSpec] = Field(default_factory=list, max_length=100_000)
     unavailable: list[Slot] = Field(default_factory=list, max_length=1_000_000)
     pinned: list[PinSpec] = Field(default_factory=list, max_length=100_000)
-    closed: list[ClosedSpec] = Field(default_factory=list, max_length=1_000_000, description="Rooms closed in a period")
+    closed: list[ClosedSpec] = Field(
+        default_factory=list, max_length=1_000_000, description="Rooms closed in a period"
+    )
 
 
 def from_spec(spec: InstanceSpec, source: str = "request") -> Instance:
@@ -457,7 +515,8 @@ def from_spec(spec: InstanceSpec, source: str = "request") -> Instance:
         if teachers is not None and c.teacher not in teachers:
             raise DataError(
                 f"course '{c.id}' names teacher '{c.teacher}', who is not among the teachers",
-                file=source, field=f"courses[{i}].teacher",
+                file=source,
+                field=f"courses[{i}].teacher",
             )
         by_teacher.setdefault(c.teacher, []).append(c.id)
     for i, r in enumerate(spec.rooms):
@@ -469,10 +528,16 @@ def from_spec(spec: InstanceSpec, source: str = "request") -> Instance:
     unavailable: set[tuple[str, int, int]] = set()
     for i, s in enumerate(spec.unavailable):
         if (s.course is None) == (s.teacher is None):
-            raise DataError("give a course or a teacher, not both or neither", file=source, field=f"unavailable[{i}]")
+            raise DataError(
+                "give a course or a teacher, not both or neither",
+                file=source,
+                field=f"unavailable[{i}]",
+            )
         if s.teacher is not None:
             if s.teacher not in by_teacher and (teachers is None or s.teacher not in teachers):
-                raise DataError(f"unknown teacher '{s.teacher}'", file=source, field=f"unavailable[{i}].teacher")
+                raise DataError(
+                    f"unknown teacher '{s.teacher}'", file=source, field=f"unavailable[{i}].teacher"
+                )
             names = by_teacher.get(s.teacher, [])
         else:
             names = [s.course]
@@ -548,7 +613,9 @@ OPTIONAL_CSV = {
 }
 
 
-def _rows(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[tuple[int, dict[str, str]]]:
+def _rows(
+    path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[tuple[int, dict[str, str]]]:
     name = f"{path.parent.name}/{path.name}"
     try:
         with path.open(newline="") as f:
@@ -558,8 +625,15 @@ def _rows(path: Path, columns: tuple[str, ...], optional: tuple[str, ...] = ()) 
             need = [c for c in columns if c not in optional]
             missing = [c for c in need if c not in header]
             if missing:
-                raise DataError(f"missing column(s) {', '.join(missing)} (expected {', '.join(columns)})", file=name, line=1)
-            return [(i + 2, {k: (v or "").strip() for k, v in row.items() if k}) for i, row in enumerate(reader)]
+                raise DataError(
+                    f"missing column(s) {', '.join(missing)} (expected {', '.join(columns)})",
+                    file=name,
+                    line=1,
+                )
+            return [
+                (i + 2, {k: (v or "").strip() for k, v in row.items() if k})
+                for i, row in enumerate(reader)
+            ]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"cannot read: {e}", file=name) from None
 
@@ -570,14 +644,19 @@ def read_csv_folder(folder: Path) -> Instance:
     teachers.csv, unavailable.csv (course or teacher, day, period) and pins.csv."""
     for fname in CSV_FILES:
         if not (folder / fname).is_file():
-            raise DataError(f"a school's CSV folder needs {', '.join(CSV_FILES)}; {fname} is missing", file=folder.name)
+            raise DataError(
+                f"a school's CSV folder needs {', '.join(CSV_FILES)}; {fname} is missing",
+                file=folder.name,
+            )
     fn = lambda f: f"{folder.name}/{f}"  # noqa: E731
 
     def num(f: str, line: int, row: dict[str, str], col: str) -> int:
         try:
             return int(row[col])
         except (KeyError, ValueError):
-            raise DataError(f"'{row.get(col, '')}' is not a whole number", file=fn(f), line=line, field=col) from None
+            raise DataError(
+                f"'{row.get(col, '')}' is not a whole number", file=fn(f), line=line, field=col
+            ) from None
 
     def text(f: str, line: int, row: dict[str, str], col: str) -> str:
         if not row.get(col):
@@ -590,17 +669,28 @@ def read_csv_folder(folder: Path) -> Instance:
         day = text("calendar.csv", line, row, "day")
         p = num("calendar.csv", line, row, "period")
         if p in days.setdefault(day, {}):
-            raise DataError(f"period {p} of {day} is listed twice", file=fn("calendar.csv"), line=line, field="period")
+            raise DataError(
+                f"period {p} of {day} is listed twice",
+                file=fn("calendar.csv"),
+                line=line,
+                field="period",
+            )
         days[day][p] = text("calendar.csv", line, row, "start")
     if not days:
         raise DataError("no teaching periods", file=fn("calendar.csv"))
     first = next(iter(days.values()))
     ppd = len(first)
     if sorted(first) != list(range(ppd)):
-        raise DataError("periods of a day count 0, 1, 2, ...", file=fn("calendar.csv"), field="period")
+        raise DataError(
+            "periods of a day count 0, 1, 2, ...", file=fn("calendar.csv"), field="period"
+        )
     for day, ps in days.items():
         if sorted(ps) != sorted(first):
-            raise DataError(f"{day} has periods {sorted(ps)}; every day needs the same {sorted(first)}", file=fn("calendar.csv"), field="period")
+            raise DataError(
+                f"{day} has periods {sorted(ps)}; every day needs the same {sorted(first)}",
+                file=fn("calendar.csv"),
+                field="period",
+            )
     day_names = list(days)
     starts = [first[p] for p in range(ppd)]
 
@@ -610,7 +700,12 @@ def read_csv_folder(folder: Path) -> Instance:
             return day_names.index(v)
         if v.isdigit() and int(v) < len(day_names):
             return int(v)
-        raise DataError(f"unknown day '{v}' (calendar.csv has {', '.join(day_names)})", file=fn(f), line=line, field="day")
+        raise DataError(
+            f"unknown day '{v}' (calendar.csv has {', '.join(day_names)})",
+            file=fn(f),
+            line=line,
+            field="day",
+        )
 
     def period_of(f: str, line: int, row: dict[str, str]) -> int:
         v = text(f, line, row, "period")
@@ -618,20 +713,39 @@ def read_csv_folder(folder: Path) -> Instance:
             return starts.index(v)
         if v.isdigit() and int(v) < ppd:
             return int(v)
-        raise DataError(f"unknown period '{v}' (0..{ppd - 1} or a start time {', '.join(starts)})", file=fn(f), line=line, field="period")
+        raise DataError(
+            f"unknown period '{v}' (0..{ppd - 1} or a start time {', '.join(starts)})",
+            file=fn(f),
+            line=line,
+            field="period",
+        )
 
     teachers = None
     if (folder / "teachers.csv").is_file():
-        teachers = [text("teachers.csv", ln, r, "teacher") for ln, r in _rows(folder / "teachers.csv", ("teacher",))]
+        teachers = [
+            text("teachers.csv", ln, r, "teacher")
+            for ln, r in _rows(folder / "teachers.csv", ("teacher",))
+        ]
     courses, where = [], {}
     known_teachers = set(teachers) if teachers is not None else None
     for line, row in _rows(folder / "courses.csv", CSV_FILES["courses.csv"]):
         cid = text("courses.csv", line, row, "course")
         teacher = text("courses.csv", line, row, "teacher")
         if known_teachers is not None and teacher not in known_teachers:
-            raise DataError(f"unknown teacher '{teacher}' (not in teachers.csv)", file=fn("courses.csv"), line=line, field="teacher")
+            raise DataError(
+                f"unknown teacher '{teacher}' (not in teachers.csv)",
+                file=fn("courses.csv"),
+                line=line,
+                field="teacher",
+            )
         courses.append(
-            Course(cid, teacher, num("courses.csv", line, row, "lectures"), num("courses.csv", line, row, "min_days"), num("courses.csv", line, row, "students"))
+            Course(
+                cid,
+                teacher,
+                num("courses.csv", line, row, "lectures"),
+                num("courses.csv", line, row, "min_days"),
+                num("courses.csv", line, row, "students"),
+            )
         )
         where[f"course:{cid}"] = (fn("courses.csv"), line, "")
     rooms = []
@@ -655,9 +769,19 @@ def read_csv_folder(folder: Path) -> Instance:
         for line, row in _rows(folder / f, OPTIONAL_CSV[f], optional=("course", "teacher")):
             course, teacher = row.get("course", ""), row.get("teacher", "")
             if bool(course) == bool(teacher):
-                raise DataError("give a course or a teacher, not both or neither", file=fn(f), line=line, field="course")
+                raise DataError(
+                    "give a course or a teacher, not both or neither",
+                    file=fn(f),
+                    line=line,
+                    field="course",
+                )
             if teacher and teacher not in by_teacher:
-                raise DataError(f"unknown teacher '{teacher}' (no course names them)", file=fn(f), line=line, field="teacher")
+                raise DataError(
+                    f"unknown teacher '{teacher}' (no course names them)",
+                    file=fn(f),
+                    line=line,
+                    field="teacher",
+                )
             d, p = day_of(f, line, row), period_of(f, line, row)
             for c in by_teacher[teacher] if teacher else [course]:
                 unavailable.add((c, d, p))
@@ -666,7 +790,12 @@ def read_csv_folder(folder: Path) -> Instance:
     if (folder / "pins.csv").is_file():
         f = "pins.csv"
         for line, row in _rows(folder / f, OPTIONAL_CSV[f]):
-            lec = Lecture(text(f, line, row, "course"), text(f, line, row, "room"), day_of(f, line, row), period_of(f, line, row))
+            lec = Lecture(
+                text(f, line, row, "course"),
+                text(f, line, row, "room"),
+                day_of(f, line, row),
+                period_of(f, line, row),
+            )
             pinned.append(lec)
             where[f"pin:{lec.course}:{lec.day}:{lec.period}"] = (fn(f), line, "")
     inst = Instance(
@@ -722,7 +851,11 @@ def read_solution(inst: Instance, source: str | Path) -> list[Lecture]:
         if not parts:
             continue
         if len(parts) != 4:
-            raise DataError(f"a solution line has 4 fields (course room day period), not {len(parts)}", file=name, line=n)
+            raise DataError(
+                f"a solution line has 4 fields (course room day period), not {len(parts)}",
+                file=name,
+                line=n,
+            )
         c, r = parts[0], parts[1]
         if c not in courses:
             raise DataError(f"unknown course '{c}'", file=name, line=n, field="course")
@@ -731,11 +864,18 @@ def read_solution(inst: Instance, source: str | Path) -> list[Lecture]:
         try:
             d, p = int(parts[2]), int(parts[3])
         except ValueError:
-            raise DataError("day and period must be whole numbers", file=name, line=n, field="day") from None
+            raise DataError(
+                "day and period must be whole numbers", file=name, line=n, field="day"
+            ) from None
         if not 0 <= d < inst.days:
             raise DataError(f"day {d} not in 0..{inst.days - 1}", file=name, line=n, field="day")
         if not 0 <= p < inst.periods_per_day:
-            raise DataError(f"period {p} not in 0..{inst.periods_per_day - 1}", file=name, line=n, field="period")
+            raise DataError(
+                f"period {p} not in 0..{inst.periods_per_day - 1}",
+                file=name,
+                line=n,
+                field="period",
+            )
         out.append(Lecture(c, r, d, p))
     return out
 

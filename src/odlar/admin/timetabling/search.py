@@ -54,8 +54,20 @@ def arrays(cp: Compiled, pinned: np.ndarray, closed: np.ndarray | None = None) -
     if closed is None:
         closed = np.zeros((cp.n_rooms, cp.n_periods), np.bool_)
     return Arrays(
-        cp.lecture_course, cp.teacher, cp.students, cp.min_days, cp.capacity, cp.unavailable,
-        cp.curr_ptr, cp.curr_idx, in_curr, movable, pinned.astype(np.bool_), closed, cp.ppd, max(cp.n_teachers, 1),
+        cp.lecture_course,
+        cp.teacher,
+        cp.students,
+        cp.min_days,
+        cp.capacity,
+        cp.unavailable,
+        cp.curr_ptr,
+        cp.curr_idx,
+        in_curr,
+        movable,
+        pinned.astype(np.bool_),
+        closed,
+        cp.ppd,
+        max(cp.n_teachers, 1),
         max(cp.n_curricula, 1),
     )
 
@@ -105,8 +117,9 @@ def _days_pen(days: int, md: int) -> int:
 
 
 @nb.njit(cache=True)
-def _hard_delta(c, other, pfrom, pto, teacher_at, curr_at, unavailable, teacher, curr_ptr,
-                curr_idx, in_curr) -> int:
+def _hard_delta(
+    c, other, pfrom, pto, teacher_at, curr_at, unavailable, teacher, curr_ptr, curr_idx, in_curr
+) -> int:
     """Change in hard violations (excess lectures per teacher and curriculum and period,
     lectures in unavailable periods) when course c goes from pfrom to pto while `other`
     (a course, or -1) goes the other way."""
@@ -124,15 +137,40 @@ def _hard_delta(c, other, pfrom, pto, teacher_at, curr_at, unavailable, teacher,
 
 @nb.njit(cache=True, nogil=True)
 def anneal_chunk(
-    seed: int, n_moves: int, t_start: float, t_end: float,
-    lp: np.ndarray, lr: np.ndarray, room_at: np.ndarray,
-    course_at: np.ndarray, teacher_at: np.ndarray, curr_at: np.ndarray,
-    course_day: np.ndarray, course_room: np.ndarray, n_days: np.ndarray, n_rooms: np.ndarray,
-    cost_box: np.ndarray, best_lp: np.ndarray, best_lr: np.ndarray,
-    origin_p: np.ndarray, origin_r: np.ndarray, move_weight: int, hard_weight: int,
-    lecture_course: np.ndarray, teacher: np.ndarray, students: np.ndarray, min_days: np.ndarray,
-    capacity: np.ndarray, unavailable: np.ndarray, curr_ptr: np.ndarray, curr_idx: np.ndarray,
-    in_curr: np.ndarray, movable: np.ndarray, fixed: np.ndarray, closed: np.ndarray, ppd: int,
+    seed: int,
+    n_moves: int,
+    t_start: float,
+    t_end: float,
+    lp: np.ndarray,
+    lr: np.ndarray,
+    room_at: np.ndarray,
+    course_at: np.ndarray,
+    teacher_at: np.ndarray,
+    curr_at: np.ndarray,
+    course_day: np.ndarray,
+    course_room: np.ndarray,
+    n_days: np.ndarray,
+    n_rooms: np.ndarray,
+    cost_box: np.ndarray,
+    best_lp: np.ndarray,
+    best_lr: np.ndarray,
+    origin_p: np.ndarray,
+    origin_r: np.ndarray,
+    move_weight: int,
+    hard_weight: int,
+    lecture_course: np.ndarray,
+    teacher: np.ndarray,
+    students: np.ndarray,
+    min_days: np.ndarray,
+    capacity: np.ndarray,
+    unavailable: np.ndarray,
+    curr_ptr: np.ndarray,
+    curr_idx: np.ndarray,
+    in_curr: np.ndarray,
+    movable: np.ndarray,
+    fixed: np.ndarray,
+    closed: np.ndarray,
+    ppd: int,
     room_move_share: float,
 ) -> int:
     """Run n_moves annealing moves, cooling geometrically from t_start to t_end.
@@ -154,10 +192,7 @@ def anneal_chunk(
         l1 = movable[np.random.randint(n_mov)]
         p1, r1 = lp[l1], lr[l1]
         c1 = lecture_course[l1]
-        if np.random.random() < room_move_share:
-            p2 = p1
-        else:
-            p2 = np.random.randint(n_periods)
+        p2 = p1 if np.random.random() < room_move_share else np.random.randint(n_periods)
         r2 = np.random.randint(n_rooms_total)
         if p2 == p1 and r2 == r1:
             continue
@@ -178,11 +213,33 @@ def anneal_chunk(
         if p2 != p1:
             if course_at[c1, p2] > 0 or (c2 >= 0 and course_at[c2, p1] > 0):
                 continue
-            hd += _hard_delta(c1, c2, p1, p2, teacher_at, curr_at, unavailable, teacher,
-                              curr_ptr, curr_idx, in_curr)
+            hd += _hard_delta(
+                c1,
+                c2,
+                p1,
+                p2,
+                teacher_at,
+                curr_at,
+                unavailable,
+                teacher,
+                curr_ptr,
+                curr_idx,
+                in_curr,
+            )
             if c2 >= 0:
-                hd += _hard_delta(c2, c1, p2, p1, teacher_at, curr_at, unavailable, teacher,
-                                  curr_ptr, curr_idx, in_curr)
+                hd += _hard_delta(
+                    c2,
+                    c1,
+                    p2,
+                    p1,
+                    teacher_at,
+                    curr_at,
+                    unavailable,
+                    teacher,
+                    curr_ptr,
+                    curr_idx,
+                    in_curr,
+                )
         # --- delta of the soft cost
         delta = _cap(students, capacity, c1, r2) - _cap(students, capacity, c1, r1)
         if r1 != r2:
@@ -211,12 +268,12 @@ def anneal_chunk(
                         continue
                     delta += W_COMPACT * _compact_delta(curr_at, q, p2, p1, ppd)
         if move_weight > 0:  # minimal perturbation: each lecture away from its origin costs
-            was = (p1 != origin_p[l1] or r1 != origin_r[l1])
-            now = (p2 != origin_p[l1] or r2 != origin_r[l1])
+            was = p1 != origin_p[l1] or r1 != origin_r[l1]
+            now = p2 != origin_p[l1] or r2 != origin_r[l1]
             delta += move_weight * (now - was)
             if c2 >= 0:
-                was = (p2 != origin_p[l2] or r2 != origin_r[l2])
-                now = (p1 != origin_p[l2] or r1 != origin_r[l2])
+                was = p2 != origin_p[l2] or r2 != origin_r[l2]
+                now = p1 != origin_p[l2] or r1 != origin_r[l2]
                 delta += move_weight * (now - was)
         if hard_weight <= 0 and hd > 0:
             continue  # feasible-only search
@@ -227,11 +284,51 @@ def anneal_chunk(
         accepted += 1
         cur += delta
         hard += hd
-        _place(l1, c1, p1, r1, p2, r2, lp, lr, room_at, course_at, teacher_at, curr_at,
-               course_day, course_room, n_days, n_rooms, teacher, curr_ptr, curr_idx, ppd)
+        _place(
+            l1,
+            c1,
+            p1,
+            r1,
+            p2,
+            r2,
+            lp,
+            lr,
+            room_at,
+            course_at,
+            teacher_at,
+            curr_at,
+            course_day,
+            course_room,
+            n_days,
+            n_rooms,
+            teacher,
+            curr_ptr,
+            curr_idx,
+            ppd,
+        )
         if c2 >= 0:
-            _place(l2, c2, p2, r2, p1, r1, lp, lr, room_at, course_at, teacher_at, curr_at,
-                   course_day, course_room, n_days, n_rooms, teacher, curr_ptr, curr_idx, ppd)
+            _place(
+                l2,
+                c2,
+                p2,
+                r2,
+                p1,
+                r1,
+                lp,
+                lr,
+                room_at,
+                course_at,
+                teacher_at,
+                curr_at,
+                course_day,
+                course_room,
+                n_days,
+                n_rooms,
+                teacher,
+                curr_ptr,
+                curr_idx,
+                ppd,
+            )
             room_at[r1, p1] = l2
         if hard == 0 and cur < best:
             best = cur
@@ -244,12 +341,32 @@ def anneal_chunk(
 
 
 @nb.njit(cache=True)
-def _place(l, c, pfrom, rfrom, pto, rto, lp, lr, room_at, course_at, teacher_at, curr_at,
-           course_day, course_room, n_days, n_rooms, teacher, curr_ptr, curr_idx, ppd):
-    if room_at[rfrom, pfrom] == l:
+def _place(
+    lec,
+    c,
+    pfrom,
+    rfrom,
+    pto,
+    rto,
+    lp,
+    lr,
+    room_at,
+    course_at,
+    teacher_at,
+    curr_at,
+    course_day,
+    course_room,
+    n_days,
+    n_rooms,
+    teacher,
+    curr_ptr,
+    curr_idx,
+    ppd,
+):
+    if room_at[rfrom, pfrom] == lec:
         room_at[rfrom, pfrom] = -1
-    room_at[rto, pto] = l
-    lp[l], lr[l] = pto, rto
+    room_at[rto, pto] = lec
+    lp[lec], lr[lec] = pto, rto
     if pfrom != pto:
         course_at[c, pfrom] -= 1
         course_at[c, pto] += 1
@@ -280,9 +397,17 @@ def _place(l, c, pfrom, rfrom, pto, rto, lp, lr, room_at, course_at, teacher_at,
 class Chain:
     """One annealing chain: its timetable, counters and RNG seed."""
 
-    def __init__(self, cp: Compiled, a: Arrays, lp: np.ndarray, lr: np.ndarray, seed: int,
-                 origin: tuple[np.ndarray, np.ndarray] | None = None, move_weight: int = 0,
-                 hard_weight: int = 20) -> None:
+    def __init__(
+        self,
+        cp: Compiled,
+        a: Arrays,
+        lp: np.ndarray,
+        lr: np.ndarray,
+        seed: int,
+        origin: tuple[np.ndarray, np.ndarray] | None = None,
+        move_weight: int = 0,
+        hard_weight: int = 20,
+    ) -> None:
         self.a, self.seed, self.hard_weight = a, seed, hard_weight
         C, P, R = cp.n_courses, cp.n_periods, cp.n_rooms
         self.lp, self.lr = lp.astype(np.int64).copy(), lr.astype(np.int64).copy()
@@ -302,7 +427,9 @@ class Chain:
             self.course_room[c, r] += 1
         self.n_days = (self.course_day > 0).sum(axis=1).astype(np.int64)
         self.n_rooms = (self.course_room > 0).sum(axis=1).astype(np.int64)
-        self.origin_p, self.origin_r = origin if origin is not None else (self.lp.copy(), self.lr.copy())
+        self.origin_p, self.origin_r = (
+            origin if origin is not None else (self.lp.copy(), self.lr.copy())
+        )
         self.move_weight = int(move_weight)
         cost = soft_cost(cp, self.lp, self.lr) + self.move_weight * self.moved()
         hard = int(np.maximum(self.teacher_at - 1, 0).sum() + np.maximum(self.curr_at - 1, 0).sum())
@@ -315,15 +442,46 @@ class Chain:
     def moved(self) -> int:
         return int(((self.lp != self.origin_p) | (self.lr != self.origin_r)).sum())
 
-    def run(self, n_moves: int, t_start: float, t_end: float, first: bool, room_move_share: float = 0.2) -> None:
+    def run(
+        self, n_moves: int, t_start: float, t_end: float, first: bool, room_move_share: float = 0.2
+    ) -> None:
         a = self.a
         self.accepted += anneal_chunk(
-            self.seed if first else -1, n_moves, t_start, t_end, self.lp, self.lr, self.room_at,
-            self.course_at, self.teacher_at, self.curr_at, self.course_day, self.course_room,
-            self.n_days, self.n_rooms, self.box, self.best_lp, self.best_lr,
-            self.origin_p, self.origin_r, self.move_weight, self.hard_weight,
-            a.lecture_course, a.teacher, a.students, a.min_days, a.capacity, a.unavailable,
-            a.curr_ptr, a.curr_idx, a.in_curr, a.movable, a.fixed, a.closed, a.ppd, room_move_share,
+            self.seed if first else -1,
+            n_moves,
+            t_start,
+            t_end,
+            self.lp,
+            self.lr,
+            self.room_at,
+            self.course_at,
+            self.teacher_at,
+            self.curr_at,
+            self.course_day,
+            self.course_room,
+            self.n_days,
+            self.n_rooms,
+            self.box,
+            self.best_lp,
+            self.best_lr,
+            self.origin_p,
+            self.origin_r,
+            self.move_weight,
+            self.hard_weight,
+            a.lecture_course,
+            a.teacher,
+            a.students,
+            a.min_days,
+            a.capacity,
+            a.unavailable,
+            a.curr_ptr,
+            a.curr_idx,
+            a.in_curr,
+            a.movable,
+            a.fixed,
+            a.closed,
+            a.ppd,
+            room_move_share,
         )
         self.moves += n_moves
 
@@ -368,15 +526,29 @@ class AnnealResult:
 
 
 def anneal(
-    cp: Compiled, a: Arrays, lp: np.ndarray, lr: np.ndarray, *, seed: int, workers: int,
-    time_limit: float | None, iterations: int | None = None, t_start: float = 3.0,
-    t_end: float = 0.05, chunk: int = 100_000, report: Callable[[float, int], None] | None = None,
-    origin: tuple[np.ndarray, np.ndarray] | None = None, move_weight: int = 0,
+    cp: Compiled,
+    a: Arrays,
+    lp: np.ndarray,
+    lr: np.ndarray,
+    *,
+    seed: int,
+    workers: int,
+    time_limit: float | None,
+    iterations: int | None = None,
+    t_start: float = 3.0,
+    t_end: float = 0.05,
+    chunk: int = 100_000,
+    report: Callable[[float, int], None] | None = None,
+    origin: tuple[np.ndarray, np.ndarray] | None = None,
+    move_weight: int = 0,
     hard_weight: int = 20,
 ) -> AnnealResult:
     """`workers` chains in parallel threads, each cooling from t_start to t_end over the time
     limit (or over `iterations` moves, which makes a run reproducible); the best wins."""
-    chains = [Chain(cp, a, lp, lr, seed * 1000 + k, origin, move_weight, hard_weight) for k in range(max(1, workers))]
+    chains = [
+        Chain(cp, a, lp, lr, seed * 1000 + k, origin, move_weight, hard_weight)
+        for k in range(max(1, workers))
+    ]
     start = time.perf_counter()
     history: list[tuple[float, int]] = [(0.0, chains[0].best)]
     lock = threading.Lock()
@@ -399,7 +571,9 @@ def anneal(
                 rate = ch.moves / elapsed if elapsed > 0 and ch.moves else 1e6
                 n = chunk
                 frac1 = min(1.0, frac0 + n / rate / time_limit)
-            ch.run(n, t_start * (t_end / t_start) ** frac0, t_start * (t_end / t_start) ** frac1, first)
+            ch.run(
+                n, t_start * (t_end / t_start) ** frac0, t_start * (t_end / t_start) ** frac1, first
+            )
             first = False
             done += n
             with lock:
@@ -412,11 +586,20 @@ def anneal(
     if len(chains) == 1:
         work(chains[0], 0)
     else:
-        threads = [threading.Thread(target=work, args=(ch, k), daemon=True) for k, ch in enumerate(chains)]
+        threads = [
+            threading.Thread(target=work, args=(ch, k), daemon=True) for k, ch in enumerate(chains)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
     win = min(chains, key=lambda ch: ch.best)
-    return AnnealResult(win.best_lp.copy(), win.best_lr.copy(), win.best,
-                        sum(ch.moves for ch in chains), time.perf_counter() - start, history, len(chains))
+    return AnnealResult(
+        win.best_lp.copy(),
+        win.best_lr.copy(),
+        win.best,
+        sum(ch.moves for ch in chains),
+        time.perf_counter() - start,
+        history,
+        len(chains),
+    )

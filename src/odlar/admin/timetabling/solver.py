@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from odlar.admin.timetabling import cpsat, search
-from odlar.admin.timetabling.instance import Compiled, Instance, Lecture, compile_instance
+from odlar.admin.timetabling.instance import Compiled, Instance, Lecture, check, compile_instance
 from odlar.admin.timetabling.validator import Score, score
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import Progress, no_progress
@@ -44,7 +44,9 @@ class Settings:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(params) - known - {"seed"})
         if unknown:
-            raise UsageError(f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise UsageError(
+                f"unknown parameter(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
         s = cls()
         for k, v in params.items():
             if v is None:
@@ -87,7 +89,12 @@ class Solution:
 def lectures_of(cp: Compiled, lp: np.ndarray, lr: np.ndarray) -> list[Lecture]:
     inst = cp.inst
     return [
-        Lecture(inst.courses[int(cp.lecture_course[i])].id, inst.rooms[int(lr[i])].id, int(lp[i]) // cp.ppd, int(lp[i]) % cp.ppd)
+        Lecture(
+            inst.courses[int(cp.lecture_course[i])].id,
+            inst.rooms[int(lr[i])].id,
+            int(lp[i]) // cp.ppd,
+            int(lp[i]) % cp.ppd,
+        )
         for i in range(len(lp))
     ]
 
@@ -100,11 +107,17 @@ def arrays_of(cp: Compiled, lectures: list[Lecture]) -> tuple[np.ndarray, np.nda
         c = cp.course_index.get(x.course)
         r = cp.room_index.get(x.room)
         if c is None or r is None:
-            raise DataError(f"timetable names {'course ' + x.course if c is None else 'room ' + x.room}, not in the instance")
+            raise DataError(
+                f"timetable names {'course ' + x.course if c is None else 'room ' + x.room}, "
+                "not in the instance"
+            )
         slots.setdefault(c, []).append((x.day * cp.ppd + x.period, r))
     for c, got in slots.items():
         if len(got) > cp.n_lectures_of[c]:
-            raise DataError(f"timetable has {len(got)} lectures of {cp.inst.courses[c].id}, the course has {cp.n_lectures_of[c]}")
+            raise DataError(
+                f"timetable has {len(got)} lectures of {cp.inst.courses[c].id}, "
+                f"the course has {cp.n_lectures_of[c]}"
+            )
     lp = np.full(len(cp.lecture_course), -1, np.int64)
     lr = np.full(len(cp.lecture_course), -1, np.int64)
     start = 0
@@ -115,7 +128,9 @@ def arrays_of(cp: Compiled, lectures: list[Lecture]) -> tuple[np.ndarray, np.nda
     return lp, lr
 
 
-def align(cp: Compiled, lp: np.ndarray, lr: np.ndarray, lp0: np.ndarray, lr0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def align(
+    cp: Compiled, lp: np.ndarray, lr: np.ndarray, lp0: np.ndarray, lr0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Renumber a course's lectures so that each one still in its published slot keeps the
     published lecture's index: then "lectures away from their origin" counts real moves."""
     lp, lr = lp.copy(), lr.copy()
@@ -156,28 +171,54 @@ def _fixed(cp: Compiled) -> tuple[cpsat.Fixed, set[tuple[int, int, int]]]:
         c, r, p = cp.course_index[x.course], cp.room_index[x.room], x.day * cp.ppd + x.period
         per_course[x.course] += 1
         if per_course[x.course] > cp.n_lectures_of[c]:
-            raise DataError(f"course {x.course} has {cp.n_lectures_of[c]} lectures but more are pinned", field="pinned")
+            raise DataError(
+                f"course {x.course} has {cp.n_lectures_of[c]} lectures but more are pinned",
+                field="pinned",
+            )
         if cp.unavailable[c, p]:
-            raise DataError(f"pinned lecture of {x.course} on {inst.when(x.day, x.period)} falls when the course is unavailable", field="pinned")
+            raise DataError(
+                f"pinned lecture of {x.course} on {inst.when(x.day, x.period)} falls when "
+                "the course is unavailable",
+                field="pinned",
+            )
         if cp.closed[r, p]:
-            raise DataError(f"pinned lecture of {x.course} is in room {x.room} on {inst.when(x.day, x.period)}, when the room is closed", field="pinned")
+            raise DataError(
+                f"pinned lecture of {x.course} is in room {x.room} on "
+                f"{inst.when(x.day, x.period)}, when the room is closed",
+                field="pinned",
+            )
         key = (x.room, x.day, x.period)
         if key in seen:
-            raise DataError(f"{x.course} and {seen[key]} are both pinned to room {x.room} on {inst.when(x.day, x.period)}", field="pinned")
+            raise DataError(
+                f"{x.course} and {seen[key]} are both pinned to room {x.room} on "
+                f"{inst.when(x.day, x.period)}",
+                field="pinned",
+            )
         seen[key] = x.course
         if any(cc == c and pp == p for cc, pp, _ in pins):
-            raise DataError(f"two lectures of {x.course} are pinned to {inst.when(x.day, x.period)}", field="pinned")
+            raise DataError(
+                f"two lectures of {x.course} are pinned to {inst.when(x.day, x.period)}",
+                field="pinned",
+            )
         pins.append((c, p, r))
     return cpsat.Fixed(pins, cp.closed), set(pins)
 
 
-def _pinned_mask(cp: Compiled, lp: np.ndarray, lr: np.ndarray, pins: set[tuple[int, int, int]]) -> np.ndarray:
-    return np.array([(int(cp.lecture_course[i]), int(lp[i]), int(lr[i])) in pins for i in range(len(lp))], bool)
+def _pinned_mask(
+    cp: Compiled, lp: np.ndarray, lr: np.ndarray, pins: set[tuple[int, int, int]]
+) -> np.ndarray:
+    return np.array(
+        [(int(cp.lecture_course[i]), int(lp[i]), int(lr[i])) in pins for i in range(len(lp))], bool
+    )
 
 
 def solve(
-    inst: Instance, *, method: str = "anneal", settings: Settings | None = None,
-    published: list[Lecture] | None = None, progress: Progress = no_progress,
+    inst: Instance,
+    *,
+    method: str = "anneal",
+    settings: Settings | None = None,
+    published: list[Lecture] | None = None,
+    progress: Progress = no_progress,
 ) -> Solution:
     """A timetable for `inst`. With `published`, a re-solve: the fewest lectures moved
     from it (CP-SAT proves the least), then the soft cost without moving more."""
@@ -185,7 +226,7 @@ def solve(
         raise UsageError(f"no solver '{method}' (known: {', '.join(METHODS)})")
     s = settings or Settings()
     start = time.perf_counter()
-    cp = compile_instance(inst)
+    cp = compile_instance(check(inst))  # pins and closures may have been added in code
     fixed, pins = _fixed(cp)
     open_slots = int((~cp.closed).sum())
     if inst.lectures > open_slots:
@@ -202,14 +243,43 @@ def solve(
     least = None
     seed_limit = max(1.0, 0.3 * s.time_limit)
     if published is not None:
+        # the least-changes model carries rooms: give it more of the time than a plain seed
         lp0, lr0 = arrays_of(cp, published)
-        solved, _ = cpsat.least_changes(cp, fixed, lp0, lr0, time_limit=seed_limit, workers=cp_workers, seed=s.seed, deterministic=deterministic)
+        solved, _ = cpsat.least_changes(
+            cp,
+            fixed,
+            lp0,
+            lr0,
+            time_limit=max(1.0, 0.6 * s.time_limit),
+            workers=cp_workers,
+            seed=s.seed,
+            deterministic=deterministic,
+        )
+        if solved.lp is None and solved.status != "infeasible":  # no repair in time: any
+            # feasible timetable, and the annealing's move cost pulls it back to the published one
+            solved = cpsat.feasible(
+                cp,
+                fixed,
+                time_limit=seed_limit,
+                workers=cp_workers,
+                seed=s.seed,
+                deterministic=deterministic,
+            )
         cpsat.require(solved, f"{inst.name}: re-solve")
-        least = int(solved.bound) if solved.status == "optimal" and solved.bound is not None else None
+        least = (
+            int(solved.bound) if solved.status == "optimal" and solved.bound is not None else None
+        )
         origin = (lp0, lr0)
     else:
         solved = cpsat.require(
-            cpsat.feasible(cp, fixed, time_limit=seed_limit, workers=cp_workers, seed=s.seed, deterministic=deterministic),
+            cpsat.feasible(
+                cp,
+                fixed,
+                time_limit=seed_limit,
+                workers=cp_workers,
+                seed=s.seed,
+                deterministic=deterministic,
+            ),
             inst.name,
         )
     assert solved.lp is not None and solved.lr is not None
@@ -223,7 +293,15 @@ def solve(
     left = max(0.0, s.time_limit - (time.perf_counter() - start))
     if method == "cpsat":
         progress(0.1, "CP-SAT: the exact model with the soft costs")
-        ex = cpsat.exact(cp, fixed, time_limit=max(1.0, left), workers=cp_workers, seed=s.seed, deterministic=deterministic, hint=(lp, lr))
+        ex = cpsat.exact(
+            cp,
+            fixed,
+            time_limit=max(1.0, left),
+            workers=cp_workers,
+            seed=s.seed,
+            deterministic=deterministic,
+            hint=(lp, lr),
+        )
         if ex.lp is not None:
             lp, lr = ex.lp, ex.lr
         status, bound = ex.status, ex.bound
@@ -235,22 +313,42 @@ def solve(
             progress(0.1 + 0.85 * min(frac, 1.0), f"best cost {best} at {t0 + frac * left:.0f} s")
 
         res = search.anneal(
-            cp, a, lp, lr, seed=s.seed, workers=1 if s.iterations is not None else workers,
-            time_limit=left if s.iterations is None else None, iterations=s.iterations,
-            t_start=s.t_start, t_end=s.t_end, report=report, origin=origin,
-            move_weight=s.move_weight if origin is not None else 0, hard_weight=s.hard_weight,
+            cp,
+            a,
+            lp,
+            lr,
+            seed=s.seed,
+            workers=1 if s.iterations is not None else workers,
+            time_limit=left if s.iterations is None else None,
+            iterations=s.iterations,
+            t_start=s.t_start,
+            t_end=s.t_end,
+            report=report,
+            origin=origin,
+            move_weight=s.move_weight if origin is not None else 0,
+            hard_weight=s.hard_weight,
         )
         lp, lr, moves = res.lp, res.lr, res.moves
         history = [(round(t0 + t, 2), c) for t, c in res.history]
         if s.bound_time > 0:
             progress(0.96, "CP-SAT: a lower bound")
-            ex = cpsat.exact(cp, fixed, time_limit=s.bound_time, workers=cp_workers, seed=s.seed, hint=(lp, lr))
+            ex = cpsat.exact(
+                cp, fixed, time_limit=s.bound_time, workers=cp_workers, seed=s.seed, hint=(lp, lr)
+            )
             bound = ex.bound
     lectures = lectures_of(cp, lp, lr)
     sc = score(inst, lectures)
     moved = moved_between(published, lectures) if published is not None else None
     progress(0.99, f"cost {sc.cost}, {sc.hard_violations} hard violations")
     return Solution(
-        lectures, sc, method, lower_bound=bound, moved=moved, least_moved=least,
-        seconds=time.perf_counter() - start, moves=moves, history=history, status=status,
+        lectures,
+        sc,
+        method,
+        lower_bound=bound,
+        moved=moved,
+        least_moved=least,
+        seconds=time.perf_counter() - start,
+        moves=moves,
+        history=history,
+        status=status,
     )

@@ -16,7 +16,14 @@ from pydantic import BaseModel, Field
 
 from odlar.admin.timetabling import bench as itc_bench
 from odlar.admin.timetabling.exports import select
-from odlar.admin.timetabling.instance import Instance, InstanceSpec, Lecture, from_spec, read, to_spec
+from odlar.admin.timetabling.instance import (
+    Instance,
+    InstanceSpec,
+    Lecture,
+    from_spec,
+    read,
+    to_spec,
+)
 from odlar.admin.timetabling.solver import METHODS, Settings, Solution, solve
 from odlar.admin.timetabling.validator import score
 from odlar.core.errors import DataError
@@ -36,18 +43,25 @@ from odlar.core.tasks import (
 class Change(BaseModel):
     """What happened since the timetable was published."""
 
-    close_rooms: list[str] = Field(default_factory=list, max_length=10_000, description="Rooms closed all week")
+    close_rooms: list[str] = Field(
+        default_factory=list, max_length=10_000, description="Rooms closed all week"
+    )
     close_slots: list[dict[str, Any]] = Field(
-        default_factory=list, max_length=100_000,
-        description="{room, day, period} closed for one period", examples=[[{"room": "B", "day": 1, "period": 2}]],
+        default_factory=list,
+        max_length=100_000,
+        description="{room, day, period} closed for one period",
+        examples=[[{"room": "B", "day": 1, "period": 2}]],
     )
     teachers_away: list[dict[str, Any]] = Field(
-        default_factory=list, max_length=100_000,
+        default_factory=list,
+        max_length=100_000,
         description="{teacher, day} or {teacher, day, period}: the teacher cannot teach then",
         examples=[[{"teacher": "t000", "day": 0}]],
     )
     pin: list[dict[str, Any]] = Field(
-        default_factory=list, max_length=100_000, description="{course, room, day, period}: lectures that must stay"
+        default_factory=list,
+        max_length=100_000,
+        description="{course, room, day, period}: lectures that must stay",
     )
 
 
@@ -56,11 +70,17 @@ class TimetableRequest(BaseModel):
     instance: InstanceSpec | None = Field(
         default=None, description="The instance to timetable; default: the model's own"
     )
-    change: Change | None = Field(default=None, description="Re-solve after a change, moving as few lectures as possible")
+    change: Change | None = Field(
+        default=None, description="Re-solve after a change, moving as few lectures as possible"
+    )
     time_limit: float = Field(default=30, gt=0, le=600, description="Seconds for a (re-)solve")
-    iterations: int | None = Field(default=None, ge=1, le=10**10, description="Moves instead of the clock: reproducible")
+    iterations: int | None = Field(
+        default=None, ge=1, le=10**10, description="Moves instead of the clock: reproducible"
+    )
     view: str | None = Field(default=None, description="curriculum, teacher, room or course")
-    key: str | None = Field(default=None, max_length=200, description="Which curriculum, teacher, room or course")
+    key: str | None = Field(
+        default=None, max_length=200, description="Which curriculum, teacher, room or course"
+    )
 
 
 class LectureOut(BaseModel):
@@ -79,8 +99,12 @@ class TimetableResponse(BaseModel):
     hard_violations: int
     costs: dict[str, int]
     lower_bound: float | None = Field(description="Proved by CP-SAT, when it was asked to")
-    moved: int | None = Field(default=None, description="Lectures moved from the published timetable")
-    least_moved: int | None = Field(default=None, description="CP-SAT's proved least number of moves")
+    moved: int | None = Field(
+        default=None, description="Lectures moved from the published timetable"
+    )
+    least_moved: int | None = Field(
+        default=None, description="CP-SAT's proved least number of moves"
+    )
     violations: list[str]
     lectures: list[LectureOut]
 
@@ -129,11 +153,18 @@ def apply_change(inst: Instance, change: Change) -> Instance:
     def slot(obj: dict[str, Any], where: str, need_period: bool) -> tuple[int, list[int]]:
         try:
             d = int(obj["day"])
-            ps = [int(obj["period"])] if "period" in obj else ([] if need_period else list(range(inst.periods_per_day)))
+            ps = (
+                [int(obj["period"])]
+                if "period" in obj
+                else ([] if need_period else list(range(inst.periods_per_day)))
+            )
         except (KeyError, TypeError, ValueError):
             raise DataError("needs a whole-number day (and period)", field=where) from None
         if not ps or not 0 <= d < inst.days or any(not 0 <= p < inst.periods_per_day for p in ps):
-            raise DataError(f"day/period outside the week ({inst.days} days x {inst.periods_per_day})", field=where)
+            raise DataError(
+                f"day/period outside the week ({inst.days} days x {inst.periods_per_day})",
+                field=where,
+            )
         return d, ps
 
     for i, s in enumerate(change.close_slots):
@@ -151,7 +182,9 @@ def apply_change(inst: Instance, change: Change) -> Instance:
     for i, x in enumerate(change.pin):
         where = f"change.pin[{i}]"
         try:
-            pinned.append(Lecture(str(x["course"]), str(x["room"]), int(x["day"]), int(x["period"])))
+            pinned.append(
+                Lecture(str(x["course"]), str(x["room"]), int(x["day"]), int(x["period"]))
+            )
         except (KeyError, TypeError, ValueError):
             raise DataError("a pin is {course, room, day, period}", field=where) from None
     from odlar.admin.timetabling.instance import check
@@ -159,9 +192,17 @@ def apply_change(inst: Instance, change: Change) -> Instance:
     return check(replace(inst, closed=closed, unavailable=unavailable, pinned=pinned))
 
 
-def response(inst: Instance, lectures: list[Lecture], *, version: int | None = None, lower_bound: float | None = None,
-             moved: int | None = None, least_moved: int | None = None, view: str | None = None,
-             key: str | None = None) -> TimetableResponse:
+def response(
+    inst: Instance,
+    lectures: list[Lecture],
+    *,
+    version: int | None = None,
+    lower_bound: float | None = None,
+    moved: int | None = None,
+    least_moved: int | None = None,
+    view: str | None = None,
+    key: str | None = None,
+) -> TimetableResponse:
     sc = score(inst, lectures)
     shown = select(inst, lectures, view, key)
     courses = {x.course for x in shown}
@@ -176,7 +217,14 @@ def response(inst: Instance, lectures: list[Lecture], *, version: int | None = N
         least_moved=least_moved,
         violations=[v.text for v in sc.violations if view is None or v.course in courses],
         lectures=[
-            LectureOut(course=x.course, room=x.room, day=x.day, period=x.period, day_name=inst.day_names[x.day], start=inst.period_starts[x.period])
+            LectureOut(
+                course=x.course,
+                room=x.room,
+                day=x.day,
+                period=x.period,
+                day_name=inst.day_names[x.day],
+                start=inst.period_starts[x.period],
+            )
             for x in sorted(shown, key=lambda x: (x.day, x.period, x.room, x.course))
         ],
     )
@@ -223,16 +271,29 @@ class TimetablingTask(Task):
 
     def load(self, source: str | Path, **options: Any) -> Dataset:
         inst = read(source)
-        return Dataset(frame=inst, source=str(source), sha256=inst.sha256(), rows=inst.lectures, summary=inst.summary())
+        return Dataset(
+            frame=inst,
+            source=str(source),
+            sha256=inst.sha256(),
+            rows=inst.lectures,
+            summary=inst.summary(),
+        )
 
-    def fit(self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress) -> TimetableModel:
+    def fit(
+        self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
+    ) -> TimetableModel:
         inst: Instance = data.frame
         p = {"seed": 0, **params}
         settings = Settings.from_params(p)
         sol = solve(inst, method=method, settings=settings, progress=progress)
         return TimetableModel(
-            method, p, to_spec(inst).model_dump(), inst.sha256(),
-            [(x.course, x.room, x.day, x.period) for x in sol.lectures], _metrics(sol), sol.history,
+            method,
+            p,
+            to_spec(inst).model_dump(),
+            inst.sha256(),
+            [(x.course, x.room, x.day, x.period) for x in sol.lectures],
+            _metrics(sol),
+            sol.history,
         )
 
     def evaluate(self, model: TimetableModel, data: Dataset) -> Report:
@@ -244,13 +305,28 @@ class TimetablingTask(Task):
         if not anchors:  # not a competition instance: the model's own recorded cost
             from odlar.core.tasks import Anchor
 
-            anchors = [Anchor("this timetable when fitted", {"cost": model.metrics.get("cost", float("nan"))}, "model metrics")]
-        return Report(metrics=metrics, anchors=anchors, protocol="ITC 2007 track 3 validator (UD2 weights)", details={"violations": [v.text for v in sc.violations]})
+            anchors = [
+                Anchor(
+                    "this timetable when fitted",
+                    {"cost": model.metrics.get("cost", float("nan"))},
+                    "model metrics",
+                )
+            ]
+        return Report(
+            metrics=metrics,
+            anchors=anchors,
+            protocol="ITC 2007 track 3 validator (UD2 weights)",
+            details={"violations": [v.text for v in sc.violations]},
+        )
 
     def predict(self, model: TimetableModel, request: BaseModel) -> TimetableResponse:
         assert isinstance(request, TimetableRequest)
         base = model.inst()
-        inst = from_spec(request.instance, "request.instance") if request.instance is not None else base
+        inst = (
+            from_spec(request.instance, "request.instance")
+            if request.instance is not None
+            else base
+        )
         if request.change is not None:
             inst = apply_change(inst, request.change)
         if inst.sha256() == model.sha256 or (request.instance is None and request.change is None):
@@ -260,15 +336,37 @@ class TimetablingTask(Task):
         rooms = {r.id for r in inst.rooms}
         kept, count = [], dict.fromkeys(courses, 0)
         for x in model.timetable:
-            if x.course in courses and x.room in rooms and x.day < inst.days and x.period < inst.periods_per_day and count[x.course] < courses[x.course]:
+            if (
+                x.course in courses
+                and x.room in rooms
+                and x.day < inst.days
+                and x.period < inst.periods_per_day
+                and count[x.course] < courses[x.course]
+            ):
                 kept.append(x)
                 count[x.course] += 1
-        settings = Settings.from_params({**{k: v for k, v in model.params.items() if k in Settings.__dataclass_fields__}, "time_limit": request.time_limit, "iterations": request.iterations})
+        settings = Settings.from_params(
+            {
+                **{k: v for k, v in model.params.items() if k in Settings.__dataclass_fields__},
+                "time_limit": request.time_limit,
+                "iterations": request.iterations,
+            }
+        )
         sol = solve(inst, settings=settings, published=kept)
-        return response(inst, sol.lectures, lower_bound=sol.lower_bound, moved=sol.moved, least_moved=sol.least_moved, view=request.view, key=request.key)
+        return response(
+            inst,
+            sol.lectures,
+            lower_bound=sol.lower_bound,
+            moved=sol.moved,
+            least_moved=sol.least_moved,
+            view=request.view,
+            key=request.key,
+        )
 
     def request_from(self, data: Dataset, **options: Any) -> TimetableRequest:
-        return TimetableRequest(model_version=options.get("model_version"), instance=to_spec(data.frame))
+        return TimetableRequest(
+            model_version=options.get("model_version"), instance=to_spec(data.frame)
+        )
 
     def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
         return response.model_dump()["lectures"]
@@ -278,8 +376,14 @@ class TimetablingTask(Task):
         return path, path
 
     def bench(
-        self, data_dir: Path, *, quick: bool, progress: Progress, dataset: str | None = None,
-        methods: tuple[str, ...] | None = None, params: dict[str, Any] | None = None,
+        self,
+        data_dir: Path,
+        *,
+        quick: bool,
+        progress: Progress,
+        dataset: str | None = None,
+        methods: tuple[str, ...] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> BenchResult:
         if methods and set(methods) - {"anneal"}:
             from odlar.core.errors import UsageError
@@ -301,13 +405,33 @@ class TimetablingTask(Task):
         room = by_room.most_common(1)[0][0]
         (t, day), forced_t = by_td.most_common(1)[0]
         p = {k: v for k, v in model.params.items() if k in Settings.__dataclass_fields__}
-        settings = Settings.from_params({**p, "seed": seed, "time_limit": min(30.0, float(p.get("time_limit", 30))), "iterations": p.get("iterations") or 200_000})
+        settings = Settings.from_params(
+            {
+                **p,
+                "seed": seed,
+                "time_limit": min(30.0, float(p.get("time_limit", 30))),
+                "iterations": p.get("iterations") or 200_000,
+            }
+        )
         out = []
         for label, change, forced in (
             (f"room {room} closed all week", Change(close_rooms=[room]), by_room[room]),
-            (f"teacher {t} away on {inst.day_names[day]}", Change(teachers_away=[{"teacher": t, "day": day}]), forced_t),
+            (
+                f"teacher {t} away on {inst.day_names[day]}",
+                Change(teachers_away=[{"teacher": t, "day": day}]),
+                forced_t,
+            ),
         ):
             sol = solve(apply_change(inst, change), settings=settings, published=tt)
             moved = sol.moved or 0
-            out.append(Robustness(label, moved / max(forced, 1), 3.0, f"{forced} lectures had to move, {moved} moved; cost {model.metrics.get('cost')} -> {sol.score.cost}, {sol.score.hard_violations} hard violations"))
+            out.append(
+                Robustness(
+                    label,
+                    moved / max(forced, 1),
+                    3.0,
+                    f"{forced} lectures had to move, {moved} moved; cost "
+                    f"{model.metrics.get('cost')} -> {sol.score.cost}, "
+                    f"{sol.score.hard_violations} hard violations",
+                )
+            )
         return out

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 from odlar.admin.timetabling.instance import Instance, Lecture
 
-WEIGHTS = {"room_capacity": 1, "min_working_days": 5, "curriculum_compactness": 2, "room_stability": 1}
+WEIGHTS = {
+    "room_capacity": 1,
+    "min_working_days": 5,
+    "curriculum_compactness": 2,
+    "room_stability": 1,
+}
 HARD = ("lectures", "room_occupancy", "conflicts", "availability", "room_closed")
 
 
@@ -77,16 +82,45 @@ def score(inst: Instance, lectures: list[Lecture]) -> Score:
         for p, k in sorted(periods.items()):
             if k > 1:
                 hard["lectures"] += k - 1
-                v.append(Violation("lectures", True, k - 1, f"course {c.id}: {k} lectures on {when(p)}", course=c.id, day=p // ppd, period=p % ppd))
+                v.append(
+                    Violation(
+                        "lectures",
+                        True,
+                        k - 1,
+                        f"course {c.id}: {k} lectures on {when(p)}",
+                        course=c.id,
+                        day=p // ppd,
+                        period=p % ppd,
+                    )
+                )
         n = len(periods)
         if n != c.lectures:
             hard["lectures"] += abs(c.lectures - n)
             what = "unscheduled" if n < c.lectures else "too many"
-            v.append(Violation("lectures", True, abs(c.lectures - n), f"course {c.id}: {abs(c.lectures - n)} lecture(s) {what} ({n} of {c.lectures} in distinct periods)", course=c.id))
+            v.append(
+                Violation(
+                    "lectures",
+                    True,
+                    abs(c.lectures - n),
+                    f"course {c.id}: {abs(c.lectures - n)} lecture(s) {what} "
+                    f"({n} of {c.lectures} in distinct periods)",
+                    course=c.id,
+                )
+            )
     for (room, p), cs in sorted(in_room.items()):
         if len(cs) > 1:
             hard["room_occupancy"] += len(cs) - 1
-            v.append(Violation("room_occupancy", True, len(cs) - 1, f"room {room} on {when(p)}: {len(cs)} lectures ({', '.join(cs)})", room=room, day=p // ppd, period=p % ppd))
+            v.append(
+                Violation(
+                    "room_occupancy",
+                    True,
+                    len(cs) - 1,
+                    f"room {room} on {when(p)}: {len(cs)} lectures ({', '.join(cs)})",
+                    room=room,
+                    day=p // ppd,
+                    period=p % ppd,
+                )
+            )
     conflict = _conflicts(inst)
     for p in range(P):
         present = sorted(c for c in at if at[c].get(p))
@@ -95,33 +129,93 @@ def score(inst: Instance, lectures: list[Lecture]) -> Score:
                 why = conflict.get((c1, c2)) or conflict.get((c2, c1))
                 if why:
                     hard["conflicts"] += 1
-                    v.append(Violation("conflicts", True, 1, f"{c1} and {c2} both on {when(p)} ({why})", course=c1, day=p // ppd, period=p % ppd))
+                    v.append(
+                        Violation(
+                            "conflicts",
+                            True,
+                            1,
+                            f"{c1} and {c2} both on {when(p)} ({why})",
+                            course=c1,
+                            day=p // ppd,
+                            period=p % ppd,
+                        )
+                    )
     for c, d, pp in sorted(inst.unavailable):
         if at.get(c, Counter()).get(d * ppd + pp):
             hard["availability"] += 1
-            v.append(Violation("availability", True, 1, f"course {c}: lecture on {inst.when(d, pp)}, when it is unavailable", course=c, day=d, period=pp))
+            v.append(
+                Violation(
+                    "availability",
+                    True,
+                    1,
+                    f"course {c}: lecture on {inst.when(d, pp)}, when it is unavailable",
+                    course=c,
+                    day=d,
+                    period=pp,
+                )
+            )
     for room, d, pp in sorted(inst.closed):
         for c in in_room.get((room, d * ppd + pp), []):
             hard["room_closed"] += 1
-            v.append(Violation("room_closed", True, 1, f"course {c}: lecture in room {room} on {inst.when(d, pp)}, when the room is closed", course=c, room=room, day=d, period=pp))
+            v.append(
+                Violation(
+                    "room_closed",
+                    True,
+                    1,
+                    f"course {c}: lecture in room {room} on {inst.when(d, pp)}, "
+                    "when the room is closed",
+                    course=c,
+                    room=room,
+                    day=d,
+                    period=pp,
+                )
+            )
     # soft costs
     for (c, p), rooms in sorted(room_of.items()):
         for r in rooms:
             over = courses[c].students - capacity[r]
             if over > 0:
                 soft["room_capacity"] += over
-                v.append(Violation("room_capacity", False, over, f"course {c}: {courses[c].students} students in room {r} ({capacity[r]} seats) on {when(p)}", course=c, room=r, day=p // ppd, period=p % ppd))
+                v.append(
+                    Violation(
+                        "room_capacity",
+                        False,
+                        over,
+                        f"course {c}: {courses[c].students} students in room {r} "
+                        f"({capacity[r]} seats) on {when(p)}",
+                        course=c,
+                        room=r,
+                        day=p // ppd,
+                        period=p % ppd,
+                    )
+                )
     for c in inst.courses:
         days = {p // ppd for p in at.get(c.id, ())}
         if len(days) < c.min_days:
             cost = WEIGHTS["min_working_days"] * (c.min_days - len(days))
             soft["min_working_days"] += cost
-            v.append(Violation("min_working_days", False, cost, f"course {c.id}: taught on {len(days)} day(s), at least {c.min_days} wanted", course=c.id))
+            v.append(
+                Violation(
+                    "min_working_days",
+                    False,
+                    cost,
+                    f"course {c.id}: taught on {len(days)} day(s), at least {c.min_days} wanted",
+                    course=c.id,
+                )
+            )
         rooms = {r for (cc, _p), rs in room_of.items() if cc == c.id for r in rs}
         if len(rooms) > 1:
             cost = WEIGHTS["room_stability"] * (len(rooms) - 1)
             soft["room_stability"] += cost
-            v.append(Violation("room_stability", False, cost, f"course {c.id}: taught in {len(rooms)} rooms ({', '.join(sorted(rooms))})", course=c.id))
+            v.append(
+                Violation(
+                    "room_stability",
+                    False,
+                    cost,
+                    f"course {c.id}: taught in {len(rooms)} rooms ({', '.join(sorted(rooms))})",
+                    course=c.id,
+                )
+            )
     for q in inst.curricula:
         count = Counter()
         for c in set(q.courses):
@@ -134,7 +228,18 @@ def score(inst: Instance, lectures: list[Lecture]) -> Score:
                 cost = WEIGHTS["curriculum_compactness"] * count[p]
                 soft["curriculum_compactness"] += cost
                 for c in sorted(c for c in set(q.courses) if at.get(c, Counter()).get(p)):
-                    v.append(Violation("curriculum_compactness", False, WEIGHTS["curriculum_compactness"], f"curriculum {q.id}: lecture of {c} on {when(p)} is isolated", course=c, curriculum=q.id, day=p // ppd, period=p % ppd))
+                    v.append(
+                        Violation(
+                            "curriculum_compactness",
+                            False,
+                            WEIGHTS["curriculum_compactness"],
+                            f"curriculum {q.id}: lecture of {c} on {when(p)} is isolated",
+                            course=c,
+                            curriculum=q.id,
+                            day=p // ppd,
+                            period=p % ppd,
+                        )
+                    )
     return Score(hard, soft, v)
 
 

@@ -406,7 +406,7 @@ class Chain:
         seed: int,
         origin: tuple[np.ndarray, np.ndarray] | None = None,
         move_weight: int = 0,
-        hard_weight: int = 20,
+        hard_weight: int = 0,
     ) -> None:
         self.a, self.seed, self.hard_weight = a, seed, hard_weight
         C, P, R = cp.n_courses, cp.n_periods, cp.n_rooms
@@ -541,7 +541,7 @@ def anneal(
     report: Callable[[float, int], None] | None = None,
     origin: tuple[np.ndarray, np.ndarray] | None = None,
     move_weight: int = 0,
-    hard_weight: int = 20,
+    hard_weight: int = 0,
 ) -> AnnealResult:
     """`workers` chains in parallel threads, each cooling from t_start to t_end over the time
     limit (or over `iterations` moves, which makes a run reproducible); the best wins."""

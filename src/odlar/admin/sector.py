@@ -4,12 +4,13 @@ Light on purpose: importing this module imports no solver; the strings name the 
 that are imported only when a surface needs them.
 """
 
-from odlar.core.sectors import NavEntry, Sector
+from odlar.core.sectors import Sector
 
 SECTOR = Sector(
     name="admin",
     title="Administration",
     tasks=("odlar.admin.timetabling.task",),
     cli="odlar.admin.cli:app",
-    nav=(NavEntry(label="Timetables", path="/ui/admin", permission="read"),),
+    # no console page yet: week grids come from odlar.admin.timetabling.exports.week_grid
+    nav=(),
 )

@@ -222,3 +222,7 @@ def export(
     else:
         raise UsageError(f"{out.name}: write a .csv or an .ics file")
     console.print(f"{len(lectures)} lectures written to {out}")
+
+
+if __name__ == "__main__":  # until the sector plug-in mounts it as `odlar admin`
+    app()

@@ -316,3 +316,27 @@ def test_cli_validate_resolve_export(tmp_path: Path) -> None:
     )
     assert r.exit_code == 65 and "160 lectures but only 150 open room-periods" in r.output
     assert not (tmp_path / "x.sol").exists()
+
+
+def test_predict_returns_the_timetable_and_resolves_a_change() -> None:
+    from odlar.core.tasks import get_task
+
+    task = get_task("admin.timetabling")
+    data = task.load(ITC / "comp01.ctt")
+    quiet = lambda f, m: None  # noqa: E731
+    model = task.fit(data, method="anneal", params={"iterations": 50_000}, progress=quiet)
+    same = task.predict(model, task.request_from(data))
+    assert same.cost == model.metrics["cost"] and same.hard_violations == 0
+    assert len(same.lectures) == 160 and same.moved is None
+    away = task.Request(
+        change={"teachers_away": [{"teacher": "t000", "day": 0}]},
+        iterations=50_000,
+        view="teacher",
+        key="t000",
+    )
+    changed = task.predict(model, away)
+    assert changed.hard_violations == 0 and changed.moved is not None and changed.moved >= 1
+    assert changed.lectures and all(x.day != 0 for x in changed.lectures)
+    with pytest.raises(DataError, match="unknown teacher 'nobody'"):
+        nobody = {"teachers_away": [{"teacher": "nobody", "day": 0}]}
+        task.predict(model, task.Request(change=nobody))

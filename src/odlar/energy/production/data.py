@@ -249,7 +249,9 @@ def _check_duplicates(frame: pd.DataFrame, path: Path) -> None:
 def _day_hours(day: date, zone: ZoneInfo) -> float:
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    return (end.astimezone(ZoneInfo("UTC")) - start.astimezone(ZoneInfo("UTC"))).total_seconds() / 3600
+    return (
+        end.astimezone(ZoneInfo("UTC")) - start.astimezone(ZoneInfo("UTC"))
+    ).total_seconds() / 3600
 
 
 def _check_hours(frame: pd.DataFrame, path: Path, timezone: str, freq: str) -> None:
@@ -268,8 +270,7 @@ def _check_hours(frame: pd.DataFrame, path: Path, timezone: str, freq: str) -> N
         if over.any():
             row = frame.loc[over].iloc[0]
             raise DataError(
-                f"on-stream hours {row.on_stream_hours:g} exceed the hours in "
-                f"{row.date:%Y-%m}",
+                f"on-stream hours {row.on_stream_hours:g} exceed the hours in {row.date:%Y-%m}",
                 file=str(path),
                 line=int(row._line),
                 field="on_stream_hours",
@@ -376,9 +377,7 @@ def _negative_volumes(
         frame.loc[neg, col] = np.nan
 
 
-def _impossible(
-    frame: pd.DataFrame, path: Path, freq: str, repairs: list[dict[str, Any]]
-) -> None:
+def _impossible(frame: pd.DataFrame, path: Path, freq: str, repairs: list[dict[str, Any]]) -> None:
     """A day's volume above any one well's rate is a unit mistake (refused); volumes on a day
     of 0 hours, or a partial day whose hours give a rate far above the well's best full day,
     mean the hours are wrong: they are set missing (the volume is kept) and recorded."""
@@ -523,10 +522,29 @@ def find_well(frame: pd.DataFrame, name: str) -> str:
     # the name without its field prefix ("15/9-"), followed by the end or a space
     short = {w: w.upper().split("/", 1)[-1].split("-", 1)[-1] for w in wells}
     key = key.split("/", 1)[-1].removeprefix("9-")
-    hits = [w for w, s in short.items() if re.fullmatch(re.escape(key) + r"( .*)?", s) or
-            re.fullmatch(re.escape(key) + r"( .*)?", "F-" + s)]
+    hits = [
+        w
+        for w, s in short.items()
+        if re.fullmatch(re.escape(key) + r"( .*)?", s)
+        or re.fullmatch(re.escape(key) + r"( .*)?", "F-" + s)
+    ]
     if len(hits) == 1:
         return hits[0]
     if not hits:
         raise DataError(f"no well '{name}' (wells: {', '.join(wells)})", field="well")
     raise DataError(f"'{name}' matches several wells: {', '.join(hits)}", field="well")
+
+
+def from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """A loader frame from already-validated day records (an API request): the same
+    calendar filling, status and rates as a file gets."""
+    frame = pd.DataFrame.from_records(records)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    for col in (*NUMERIC, "well_type"):
+        if col not in frame.columns:
+            frame[col] = np.nan if col != "well_type" else None
+        elif col != "well_type":
+            frame[col] = frame[col].astype(float)
+    frame["_line"] = np.arange(len(frame)) + 1
+    frame = _fill_calendar(frame, "daily", [])
+    return _rates(frame, "daily")

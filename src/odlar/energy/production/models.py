@@ -61,6 +61,9 @@ class Forecaster:
     declines: dict[str, WellDecline | None] = field(default_factory=dict)
     conformal: dict[tuple[str, int], CrossConformal] = field(default_factory=dict)
     choke_range: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: features never measured in the training data (e.g. no downhole gauge): held at 0,
+    #: in training and forecasting alike
+    unmeasured: list[int] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
 
     def predict_rows(
@@ -118,7 +121,8 @@ class Forecaster:
         if self.method == "decline":
             return _decline_deltas(self, rows)
         if self.method == "gbm":
-            x = rows[FEATURES].to_numpy(float)
+            x = np.array(rows[FEATURES], dtype=float)
+            x[:, self.unmeasured] = 0.0
             return {p: self.estimators[(p, h)].predict(x) for p in PHASES}
         from odlar.energy.production.sequence import predict_net
 
@@ -215,6 +219,10 @@ def _fit_gbm(
     cst = [1 if f == "planned_choke" else 0 for f in FEATURES]
     latest = None
     steps = len(model.horizons) * len(PHASES)
+    seen = origins[origins["date"] < model.calibration_start]
+    model.unmeasured = [
+        i for i, f in enumerate(FEATURES) if f in seen.columns and seen[f].isna().all()
+    ]
     for i, h in enumerate(model.horizons):
         rows = add_targets(origins, h, "actual")
         rows = rows[train_mask(rows, model.calibration_start)]
@@ -225,8 +233,10 @@ def _fit_gbm(
                     f"too few producing days before {model.calibration_start:%Y-%m-%d} to "
                     f"train the {h}-day {phase} model ({len(fit_rows)}; at least 30)"
                 )
+            # squared error: absolute_error re-sets leaf values after growing a tree, which
+            # can break the monotone constraint (seen: a what-if falling 0.1 as the choke rose)
             est = HistGradientBoostingRegressor(
-                loss="absolute_error",
+                loss="squared_error",
                 max_iter=int(p["max_iter"]),
                 learning_rate=float(p["learning_rate"]),
                 max_leaf_nodes=int(p["max_leaf_nodes"]),
@@ -235,7 +245,9 @@ def _fit_gbm(
                 early_stopping=False,
                 random_state=int(p["seed"]),
             )
-            est.fit(fit_rows[FEATURES].to_numpy(float), fit_rows[f"{phase}_target"].to_numpy())
+            x = np.array(fit_rows[FEATURES], dtype=float)
+            x[:, model.unmeasured] = 0.0
+            est.fit(x, fit_rows[f"{phase}_target"].to_numpy())
             model.estimators[(phase, h)] = est
             top = fit_rows["target_date"].max()
             latest = top if latest is None else max(latest, top)

@@ -78,8 +78,9 @@ def run_bench(
         params.pop("end", None)
         t0 = time.perf_counter()
         preds, models = walk_forward(
-            frame, method, params, start=start, stop=stop, step=step, progress=sub
-        )
+            frame, method, params, start=start, stop=stop, step=step, progress=sub,
+            plans=("hold", "actual"),
+        )  # fmt: skip
         seconds = time.perf_counter() - t0
         results.append(_score(method, preds, models, test_start, oos_start, seconds))
     progress(1.0, "done")
@@ -119,19 +120,22 @@ def _score(
     per_well: dict[str, Any] = {}
     if not preds.empty:
         oil1 = preds[(preds["phase"] == "oil") & (preds["horizon"] == 1) & (preds["well"] == PF14)]
-        for name, part in (
-            ("pf14_test", oil1[(oil1["origin"] >= test_start) & (oil1["origin"] < oos_start)]),
-            ("pf14_oos", oil1[oil1["origin"] >= oos_start]),
-        ):
-            if len(part):
-                m = point_metrics(part["rate"].to_numpy(), part["truth"].to_numpy())
-                metrics |= {
-                    f"{name}_mae_oil_1d": m["mae"],
-                    f"{name}_rmse_oil_1d": m["rmse"],
-                    f"{name}_mape_oil_1d": m["mape"],
-                    f"{name}_coverage90_oil_1d": interval_metrics(part)["coverage"],
-                    f"{name}_days": float(m["n"]),
-                }
+        for plan, suffix in (("hold", ""), ("actual", "_choke_known")):
+            mine = oil1[oil1["controls"] == plan]
+            for name, part in (
+                ("pf14_test", mine[(mine["origin"] >= test_start) & (mine["origin"] < oos_start)]),
+                ("pf14_oos", mine[mine["origin"] >= oos_start]),
+            ):
+                if len(part):
+                    m = point_metrics(part["rate"].to_numpy(), part["truth"].to_numpy())
+                    metrics |= {
+                        f"{name}_mae_oil_1d{suffix}": m["mae"],
+                        f"{name}_rmse_oil_1d{suffix}": m["rmse"],
+                        f"{name}_mape_oil_1d{suffix}": m["mape"],
+                        f"{name}_coverage90_oil_1d{suffix}": interval_metrics(part)["coverage"],
+                        f"{name}_days": float(m["n"]),
+                    }
+        preds = preds[preds["controls"] == "hold"]
         for (phase, h), part in preds.groupby(["phase", "horizon"]):
             m = point_metrics(part["rate"].to_numpy(), part["truth"].to_numpy())
             iv = interval_metrics(part)
@@ -146,6 +150,8 @@ def _score(
     headline = [
         "pf14_test_mae_oil_1d",
         "pf14_oos_mae_oil_1d",
+        "pf14_test_mae_oil_1d_choke_known",
+        "pf14_oos_mae_oil_1d_choke_known",
         "pf14_test_coverage90_oil_1d",
         "field_mae_oil_1d",
         "field_mae_oil_30d",

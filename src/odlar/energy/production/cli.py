@@ -242,3 +242,9 @@ def field(
     )
     for a in alerts:
         out.print(f"ALERT {a.key}: {a.detail}", markup=False, highlight=False)
+
+
+if (
+    __name__ == "__main__"
+):  # until the plug-in CLI mounts `app`: python -m odlar.energy.production.cli
+    app()

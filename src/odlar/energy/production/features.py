@@ -1,7 +1,7 @@
 """Features for per-well rate forecasts: everything at origin day t looks back only.
 
-Targets are log1p flowing rates at t+h taken relative to the well's current level (the mean
-log rate of its last 7 producing days), so one model serves wells of any size. The control,
+Targets are log1p flowing rates at t+h taken relative to the well's last flowing rate, so
+one model serves wells of any size and a model that learns nothing is persistence. The control,
 the choke over the coming h days, is the only forward-looking input: in training it is the
 choke that was set; when forecasting it is the operator's plan (by default, the last choke
 held) — which is what a what-if changes.
@@ -110,7 +110,7 @@ def add_targets(
         future = out.groupby("well")[f"{phase}_rate"].shift(-h)
         # a missing calendar row is not a zero: only days present and flowing count
         out[f"{phase}_truth"] = future
-        out[f"{phase}_target"] = np.log1p(future) - out[f"{phase}_level"]
+        out[f"{phase}_target"] = np.log1p(future) - out[f"{phase}_last"]
     return out
 
 

@@ -1,6 +1,6 @@
 """The sequence model: a GRU in PyTorch (CPU) over each origin's last `window` days, with the
 planned choke per horizon beside its last state; outputs every phase and horizon at once
-(log rate relative to the current level). A horizon's loss is masked where its target lies
+(log rate relative to the last flowing rate). A horizon's loss is masked where its target lies
 on or after the training cutoff, so no target of the calibration window is ever learnt.
 """
 
@@ -24,7 +24,12 @@ DAY_CHANNELS = [
     "days_since_flow",
     *MEASUREMENTS,
 ]
-STATIC = [*(f"{p}_level" for p in PHASES), *(f"{p}_trend" for p in PHASES), "water_cut"]
+STATIC = [
+    *(f"{p}_level" for p in PHASES),
+    *(f"{p}_trend" for p in PHASES),
+    *(f"{p}_jump" for p in PHASES),
+    "water_cut",
+]
 
 
 class GruNet(nn.Module):
@@ -59,10 +64,11 @@ def _arrays(
         days = np.nan_to_num(days, nan=0.0)
         level = rows[[f"{p}_level" for p in PHASES]].to_numpy(float)
         ok = np.flatnonzero(~np.isnan(level[:, 0]))
-        ok = ok[ok >= window - 1]
         if len(ok) == 0:
             continue
-        win = np.lib.stride_tricks.sliding_window_view(days, window, axis=0)[ok - window + 1]
+        # days before the first row read as zeros (no flow): a young well still gets a window
+        days = np.vstack([np.zeros((window - 1, days.shape[1])), days])
+        win = np.lib.stride_tricks.sliding_window_view(days, window, axis=0)[ok]
         win = np.transpose(win, (0, 2, 1)).copy()  # (n, window, channels)
         win[:, :, :3] -= np.nan_to_num(level[ok])[:, None, :]  # shape relative to today
         stat = np.nan_to_num(rows[STATIC].to_numpy(float)[ok])

@@ -44,7 +44,8 @@ def choke_whatif(
     origins = origin_frame(rows)
     origins = origins[origins["date"] >= origins["date"].max() - pd.Timedelta(days=60)]
     last = origins["date"].max()
-    base = model.predict_rows(origins, choke="hold", level=level)
+    # an empty plan holds every choke, through the same exactly-monotone path as the what-if
+    base = model.predict_rows(origins, choke={}, level=level)
     new = model.predict_rows(origins, choke={well: choke}, level=level)
     base, new = (r[r["origin"] == last] for r in (base, new))
     if days is not None:

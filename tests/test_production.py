@@ -345,3 +345,41 @@ def test_cli_field_view(synth_path: Path) -> None:
     shares = [w["share_of_oil"] for w in summary["wells"].values()]
     assert sum(shares) == pytest.approx(1.0, abs=1e-3)
     assert all(0 <= m["water_cut"] <= 1 for m in summary["field"] if m["water_cut"] is not None)
+
+
+# --- API ----------------------------------------------------------------------------
+
+
+def test_api_predict_and_whatif(home: Path, synth_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from odlar.core import jobs
+    from odlar.governance.accounts import ensure_admin
+    from odlar.server.app import create_app
+
+    spec = jobs.FitSpec(
+        task="energy.production", data=str(synth_path), method="gbm",
+        params={"max_iter": 10, "calibration_days": 60},
+    )  # fmt: skip
+    version = jobs.run(jobs.create(spec).id).result["model"]["version"]
+    task = ProductionTask()
+    request = task.request_from(task.load(synth_path))
+    wells = [json_ready(w.model_dump()) for w in request.wells[:1]]
+    url = "/api/v1/tasks/energy.production/predict"
+    with TestClient(create_app()) as client:
+        client.headers["Authorization"] = f"Bearer {ensure_admin()}"
+        r = client.post(url, json={"wells": wells, "horizons": [1, 7], "choke": {"W-0": 99}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model_version"] == version
+        assert {p["horizon_days"] for p in body["predictions"]} == {1, 7}
+        assert all(p["extrapolates"] and p["choke"] == 99 for p in body["predictions"])
+        short = [dict(wells[0], days=wells[0]["days"][-5:])]
+        r = client.post(url, json={"wells": short})
+        assert r.status_code == 422 and r.json()["field"] == "wells[0].days"
+        r = client.post(url, json={"wells": wells, "choke": {"W-0": 150}})
+        assert r.status_code == 422
+
+
+def json_ready(well: dict) -> dict:
+    return {"well": well["well"], "days": [dict(d, date=str(d["date"])) for d in well["days"]]}

@@ -383,3 +383,21 @@ def test_api_predict_and_whatif(home: Path, synth_path: Path) -> None:
 
 def json_ready(well: dict) -> dict:
     return {"well": well["well"], "days": [dict(d, date=str(d["date"])) for d in well["days"]]}
+
+
+def test_monthly_volve_gives_the_same_eur_as_daily() -> None:
+    from conftest import SHARED_DATA
+
+    folder = SHARED_DATA / "energy" / "volve"
+    monthly = load_production(folder / "volve_monthly.csv")
+    assert monthly.summary["frequency"] == "monthly"
+    assert monthly.summary["repairs"][0] == {
+        "line": 2, "column": "year", "value": None, "action": "skipped",
+        "reason": "a units row, not data",
+    }  # fmt: skip
+    daily = load_production(folder / "volve_daily.csv").frame
+    m = analyse_well(monthly.frame[monthly.frame["well"] == "15/9-F-14"], boot=0, min_days=6)
+    d = analyse_well(daily[daily["well"] == "15/9-F-14 H"], boot=0)
+    assert m is not None and d is not None
+    assert m.cumulative == pytest.approx(d.cumulative, rel=1e-6)  # the same oil, summed
+    assert m.eur["eur"] == pytest.approx(d.eur["eur"], rel=0.03)

@@ -210,8 +210,13 @@ def analyse_well(
     best = min(fits, key=lambda m: fits[m].aic)
     last = rows["date"].max()
     year_ago = rows[rows["date"] > last - pd.Timedelta(days=365)]
-    known = year_ago["on_stream_hours"].dropna()
-    uptime = float(np.clip(known.sum() / (24.0 * max(len(known), 1)), 0.0, 1.0))
+    year_ago = year_ago[year_ago["on_stream_hours"].notna()]
+    monthly = len(rows) > 1 and rows["date"].diff().dt.days.median() > 20
+    # each row stands for a day, or for its month in monthly data
+    days_each = year_ago["date"].dt.days_in_month if monthly else 1
+    hours = float(year_ago["on_stream_hours"].sum())
+    span = float(np.sum(days_each * np.ones(len(year_ago)))) * 24.0
+    uptime = float(np.clip(hours / span, 0.0, 1.0)) if span else 0.0
     seg_start = prod["date"].iloc[start]
     out = WellDecline(
         well=str(rows["well"].iloc[0]),

@@ -3,9 +3,10 @@ conformal intervals, and the walk-forward backtest that measures them.
 
 Methods: `persistence` (the last flowing rate), `decline` (the well's Arps curve: the physics
 baseline), `gbm` (gradient boosting on lagged features, monotone in the planned choke) and
-`sequence` (a GRU in PyTorch over the last 30 days). Every model is trained on days before
-`end - calibration_days` and calibrated on the origins after that whose targets lie before
-`end` (inductive conformal prediction); nothing on or after `end` is ever seen.
+`sequence` (a seed ensemble of 3 GRUs in PyTorch over the last 30 days). Every model is
+trained on days before `end - calibration_days` and calibrated on the origins after that
+whose targets lie before `end` (inductive conformal prediction); nothing on or after `end`
+is ever seen.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "window": 30,
         "hidden": 32,
         "epochs": 10,
+        "members": 3,
         "epoch_fraction": 1.0,
         "lr": 3e-3,
         "batch": 256,

@@ -139,41 +139,52 @@ def fit_net(
     latest = pd.Timestamp(dates[keep][used].max()) if used.any() else None
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # small net; see models.fit_forecaster on threads
+    tensors = [
+        torch.from_numpy(a) for a in (seq, stat, y.astype(np.float32), mask.astype(np.float32))
+    ]
+    members = int(p["members"])
+    states = []
     try:
-        torch.manual_seed(int(p["seed"]))
-        gen = torch.Generator().manual_seed(int(p["seed"]))
-        net = GruNet(seq.shape[2], stat.shape[1], int(p["hidden"]), y.shape[1])
-        opt = torch.optim.Adam(net.parameters(), lr=float(p["lr"]))
-        tensors = [
-            torch.from_numpy(a) for a in (seq, stat, y.astype(np.float32), mask.astype(np.float32))
-        ]
-        epochs = int(p["epochs"])
-        frac = float(p.get("epoch_fraction", 1.0))
-        batch = int(p["batch"])
-        for epoch in range(epochs):
-            order = torch.randperm(len(y), generator=gen)[: max(1, int(len(y) * frac))]
-            for start in range(0, len(order), batch):
-                take = order[start : start + batch]
-                s, st, t, m = (a[take] for a in tensors)
-                loss = (
-                    nn.functional.smooth_l1_loss(net(s, st), t, reduction="none", beta=0.1) * m
-                ).sum()
-                loss = loss / m.sum().clamp(min=1.0)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            progress(0.05 + 0.8 * (epoch + 1) / epochs, f"sequence epoch {epoch + 1}/{epochs}")
+        for k in range(members):  # seeds seed, seed+1, ...: their mean is the forecast
+            states.append(_train_member(tensors, int(p["seed"]) + k, p, progress, k, members))
     finally:
         torch.set_num_threads(before)
-    net.eval()
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     spec = {
         "channels": seq.shape[2],
         "static": stat.shape[1],
         "hidden": int(p["hidden"]),
         "out": y.shape[1],
     }
-    return {"state": state, "spec": spec, "scale": scale, "window": window}, latest
+    return {"states": states, "spec": spec, "scale": scale, "window": window}, latest
+
+
+def _train_member(
+    tensors: list[torch.Tensor], seed: int, p: dict[str, Any], progress: Progress, k: int, n: int
+) -> dict[str, torch.Tensor]:
+    seq, stat, y, _ = tensors
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = GruNet(seq.shape[2], stat.shape[1], int(p["hidden"]), y.shape[1])
+    opt = torch.optim.Adam(net.parameters(), lr=float(p["lr"]))
+    epochs = int(p["epochs"])
+    frac = float(p.get("epoch_fraction", 1.0))
+    batch = int(p["batch"])
+    for epoch in range(epochs):
+        order = torch.randperm(len(y), generator=gen)[: max(1, int(len(y) * frac))]
+        for start in range(0, len(order), batch):
+            take = order[start : start + batch]
+            s, st, t, m = (a[take] for a in tensors)
+            loss = (
+                nn.functional.smooth_l1_loss(net(s, st), t, reduction="none", beta=0.1) * m
+            ).sum()
+            loss = loss / m.sum().clamp(min=1.0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        done = (k * epochs + epoch + 1) / (n * epochs)
+        progress(0.05 + 0.8 * done, f"sequence member {k + 1}/{n} epoch {epoch + 1}/{epochs}")
+    net.eval()
+    return {name: v.detach().clone() for name, v in net.state_dict().items()}
 
 
 def predict_net(
@@ -181,11 +192,13 @@ def predict_net(
 ) -> dict[str, np.ndarray]:
     """Deltas for horizon h at every row of `rows` (rows without a full window: NaN, which
     the caller never sees: rows come from a block with look-back)."""
-    model = GruNet(
-        net["spec"]["channels"], net["spec"]["static"], net["spec"]["hidden"], net["spec"]["out"]
-    )
-    model.load_state_dict(net["state"])
-    model.eval()
+    spec = net["spec"]
+    models = []
+    for state in net["states"]:
+        model = GruNet(spec["channels"], spec["static"], spec["hidden"], spec["out"])
+        model.load_state_dict(state)
+        model.eval()
+        models.append(model)
     seq, stat, _, _, keys = _arrays(rows, horizons, net["window"], net["scale"], training=False)
     out = {p: np.full(len(rows), np.nan) for p in PHASES}
     if len(seq) == 0:
@@ -194,7 +207,8 @@ def predict_net(
     torch.set_num_threads(1)
     try:
         with torch.no_grad():
-            pred = model(torch.from_numpy(seq), torch.from_numpy(stat)).numpy()
+            x_seq, x_stat = torch.from_numpy(seq), torch.from_numpy(stat)
+            pred = np.mean([m(x_seq, x_stat).numpy() for m in models], axis=0)
     finally:
         torch.set_num_threads(before)
     where = pd.MultiIndex.from_frame(rows[["well", "date"]]).get_indexer(

@@ -116,7 +116,13 @@ class ProductionTask(Task):
         "persistence": {"end": "2016-01-01"},
         "decline": {"end": "2016-01-01"},
         "gbm": {"end": "2016-01-01", "max_iter": 10},
-        "sequence": {"end": "2016-01-01", "epochs": 1, "epoch_fraction": 0.2, "hidden": 8},
+        "sequence": {
+            "end": "2016-01-01",
+            "epochs": 1,
+            "epoch_fraction": 0.2,
+            "hidden": 8,
+            "members": 1,
+        },
     }
     purpose: ClassVar[str] = (
         "Forecast each producing well's daily oil, gas and water rates 1 to 90 days ahead "

@@ -164,11 +164,16 @@ def test_injectors_told_apart() -> None:
 
     data = load_production(SHARED_DATA / "energy" / "volve" / "volve_daily.csv")
     wells = data.summary["wells"]
-    assert wells["15/9-F-4 AH"]["role"] == "producer and injector"  # WI rows only
+    assert wells["15/9-F-4 AH"]["role"] == "injector"  # its missing days too
     assert wells["15/9-F-4 AH"]["producing"] == 0 and wells["15/9-F-4 AH"]["injecting"] > 3000
+    assert wells["15/9-F-5 AH"]["role"] == "producer and injector"
     assert wells["15/9-F-14 H"]["role"] == "producer"
     lines = {r["line"] for r in data.summary["repairs"] if r["column"] == "water"}
     assert lines == {1984, 3504, 5352, 6560}  # the four negative water volumes in Volve
+    # every Sm3 of oil is on a producer day: the field total is the README's 10,037,080.61
+    from odlar.energy.production.field import field_summary
+
+    assert field_summary(data.frame)["totals"]["oil"] == pytest.approx(10_037_080.6, abs=0.1)
 
 
 # --- decline curves -----------------------------------------------------------------
@@ -401,3 +406,21 @@ def test_monthly_volve_gives_the_same_eur_as_daily() -> None:
     assert m is not None and d is not None
     assert m.cumulative == pytest.approx(d.cumulative, rel=1e-6)  # the same oil, summed
     assert m.eur["eur"] == pytest.approx(d.eur["eur"], rel=0.03)
+
+
+def test_departure_alert_for_a_well_below_its_band(tmp_path: Path) -> None:
+    from odlar.energy.production.field import departures
+
+    raw = synthetic()
+    raw = raw[~((raw["WELL_BORE_CODE"] == "W-2") & (raw["DATEPRD"] > "2021-03-01"))]  # stops
+    late = (raw["WELL_BORE_CODE"] == "W-0") & (raw["DATEPRD"] > "2021-04-15")
+    raw.loc[late, "BORE_OIL_VOL"] *= 0.3  # W-0 loses 70 % of its oil at the end
+    path = tmp_path / "late.csv"
+    raw.to_csv(path, index=False)
+    frame = load_production(path).frame
+    model = fit_forecaster(frame, "persistence", {"end": "2021-04-01", "calibration_days": 60})
+    alerts = {a.key: a for a in departures(model, frame, days=30)}
+    # W-1 may alert too: its choke moves every 40 days and the forecast holds the choke
+    assert "W-0" in alerts and "W-2" not in alerts
+    assert alerts["W-0"].kind == "production_departure" and "below" in alerts["W-0"].detail
+    assert alerts["W-0"].score == max(a.score for a in alerts.values())

@@ -458,10 +458,14 @@ def _rates(frame: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Role, status and flowing rates: volume per 24 on-stream hours, what an engineer means
     by a well's rate on a partial day."""
     wtype = frame["well_type"].map(lambda t: str(t).strip().upper() if isinstance(t, str) else "")
-    injecting = wtype.isin(INJECTOR_TYPES) | (
-        (frame["water_injected"].fillna(0) > 0) & (frame["oil"].fillna(0) == 0)
-    )
-    frame["role"] = np.where(injecting, "injector", "producer")
+    # a day with oil produced is a producing day whatever the well type says (F-5 AH has
+    # 16 days typed WI with oil); otherwise the type or injected water makes an injector
+    no_oil = frame["oil"].fillna(0) == 0
+    injecting = no_oil & (wtype.isin(INJECTOR_TYPES) | (frame["water_injected"].fillna(0) > 0))
+    role = pd.Series(np.where(injecting, "injector", "producer"), index=frame.index)
+    # a missing day takes the role of the well's day before (F-4 AH's gaps are injector days)
+    role = role.where(~frame["missing"]).groupby(frame["well"]).ffill().fillna("producer")
+    frame["role"] = role
     hours = frame["on_stream_hours"]
     produced = frame[list(PHASES)].fillna(0).sum(axis=1) > 0
     status = np.select(

@@ -68,10 +68,16 @@ def departures(
     """An alert for each well whose actual oil rate fell outside the model's `level` band on
     at least `min_outside` of its last `days` producing days (forecasts made `horizon` days
     earlier, by a model trained before them; days before the model's end are skipped)."""
-    horizon = horizon or model.horizons[0]
+    # a week ahead by default: a 1-day forecast follows a drop the next day and hides it
+    horizon = horizon or (7 if 7 in model.horizons else model.horizons[0])
     origins = origin_frame(frame)
-    since = origins["date"].max() - pd.Timedelta(days=days + horizon + 40)
+    # each well's own last days (wells stop at different dates)
+    since = origins.groupby("well")["date"].transform("max") - pd.Timedelta(
+        days + horizon + 40, "D"
+    )
     rows = model.predict_rows(origins[origins["date"] >= since], level=level)
+    if rows.empty:
+        return []
     rows = rows[(rows["phase"] == "oil") & (rows["horizon"] == horizon) & rows["truth"].notna()]
     rows = rows[rows["origin"] >= model.end]
     changes = []

@@ -292,7 +292,7 @@ def _calibrate(model: Forecaster, origins: pd.DataFrame) -> None:
     window = origins[(origins["date"] >= since) & (origins["date"] < model.end)]
     preds = model.predict_rows(window, choke="hold")
     if preds.empty:
-        model.metrics = {"val_points": 0.0}
+        model.metrics = {"calibration_points": 0.0}
         return
     preds = preds[
         (preds["date"] >= model.calibration_start)
@@ -310,9 +310,9 @@ def _calibrate(model: Forecaster, origins: pd.DataFrame) -> None:
             point, truth, np.zeros(len(rows), int), edges
         )
         m = point_metrics(rows["rate"].to_numpy(), rows["truth"].to_numpy())
-        metrics[f"val_mae_{phase}_{int(h)}d"] = m["mae"]
-        metrics[f"val_mape_{phase}_{int(h)}d"] = m["mape"]
-    model.metrics = metrics or {"val_points": 0.0}
+        metrics[f"mae_{phase}_{int(h)}d"] = m["mae"]
+        metrics[f"mape_{phase}_{int(h)}d"] = m["mape"]
+    model.metrics = metrics or {"calibration_points": 0.0}
 
 
 def point_metrics(rate: np.ndarray, truth: np.ndarray) -> dict[str, float]:

@@ -42,8 +42,9 @@ def choke_whatif(
     if not (rows["status"] == "producing").any():
         raise DataError(f"well {well} never produced in the data: no what-if", field="well")
     origins = origin_frame(rows)
-    origins = origins[origins["date"] >= origins["date"].max() - pd.Timedelta(days=60)]
     last = origins["date"].max()
+    # the gbm reads only the origin's own feature row (its look-back is in the features)
+    origins = origins[origins["date"] == last]
     # an empty plan holds every choke, through the same exactly-monotone path as the what-if
     base = model.predict_rows(origins, choke={}, level=level)
     new = model.predict_rows(origins, choke={well: choke}, level=level)

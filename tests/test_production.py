@@ -426,3 +426,15 @@ def test_departure_alert_for_a_well_below_its_band(tmp_path: Path) -> None:
     assert "W-0" in alerts and "W-2" not in alerts
     assert alerts["W-0"].kind == "production_departure" and "below" in alerts["W-0"].detail
     assert alerts["W-0"].score == max(a.score for a in alerts.values())
+
+
+def test_excel_workbook_daily_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "Volve production data.xlsx"
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"Wellbore name": ["x"]}).to_excel(book, sheet_name="Monthly Production Data")
+        synthetic(days=40, wells=1).to_excel(book, sheet_name="Daily Production Data", index=False)
+    data = load_production(path)
+    assert data.summary["frequency"] == "daily" and data.rows == 40
+    with pytest.raises(DataError) as e:
+        load_production(path, sheet="Nope")
+    assert "no sheet 'Nope'" in str(e.value)

@@ -1,2 +1,3 @@
-"""Energy sector (oil and gas): remaining useful life (energy.rul) and fault detection
-(energy.faults). Declared in `sector.py`; importing this package imports nothing else."""
+"""Energy sector (oil and gas): remaining useful life (energy.rul), fault detection
+(energy.faults) and production analytics (energy.production). Declared in `sector.py`;
+importing this package imports nothing else."""

@@ -7,10 +7,15 @@ from pathlib import Path
 
 import typer
 
+from odlar.energy.production.cli import app as production_app
 from odlar.governance.roles import Permission as P
 from odlar.terminal import acting, console
 
-app = typer.Typer(no_args_is_help=True, help="Energy: live monitoring of fault streams.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Energy: live monitoring of fault streams; production analytics of wells.",
+)
+app.add_typer(production_app, name="production")
 
 
 @app.command()

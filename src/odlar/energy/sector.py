@@ -5,7 +5,12 @@ from odlar.core.sectors import NavEntry, Sector
 SECTOR = Sector(
     name="energy",
     title="Energy",
-    tasks=("odlar.energy.cmapss", "odlar.energy.rul.task", "odlar.energy.faults.task"),
+    tasks=(
+        "odlar.energy.cmapss",
+        "odlar.energy.rul.task",
+        "odlar.energy.faults.task",
+        "odlar.energy.production.task",
+    ),
     cli="odlar.energy.cli:app",
     api="odlar.energy.api:router",
     web="odlar.energy.web:router",

@@ -85,9 +85,11 @@ def test_tasks_and_openapi(client: TestClient) -> None:
     tasks = {t["name"]: t for t in client.get("/api/v1/tasks").json()}
     assert {"energy.rul", "energy.faults"} <= set(tasks)
     # every capability is high-risk (EU AI Act Annex III) except course timetabling, which
-    # admits, assigns or assesses no one
+    # admits, assigns or assesses no one, and production forecasts, which advise engineers
+    # and set nothing
     tiers = {name: t["risk"]["tier"] for name, t in tasks.items()}
-    assert tiers == {n: "minimal" if n == "admin.timetabling" else "high" for n in tiers}
+    other = {"admin.timetabling": "minimal", "energy.production": "limited"}
+    assert tiers == {n: other.get(n, "high") for n in tiers}
     spec = client.get("/openapi.json").json()
     assert "/api/v1/tasks/energy.rul/predict" in spec["paths"]
     assert "/api/v1/tasks/energy.faults/monitor/{stream}" in spec["paths"]

@@ -262,7 +262,5 @@ def field(
         out.print(f"ALERT {a.key}: {a.detail}", markup=False, highlight=False)
 
 
-if (
-    __name__ == "__main__"
-):  # until the plug-in CLI mounts `app`: python -m odlar.energy.production.cli
+if __name__ == "__main__":
     app()

@@ -152,7 +152,7 @@ class ProductionTask(Task[Forecaster, ProductionRequest, ProductionResponse]):
         if data.summary.get("frequency") == "monthly":
             raise DataError(
                 "forecasts need daily data; monthly data serve decline curves and the field "
-                "view (odlar-production decline / field)",
+                "view (odlar energy production decline / field)",
                 file=data.source,
             )
         return fit_forecaster(data.frame, method, params, progress)

@@ -145,7 +145,9 @@ def fit(
     spec = jobs.FitSpec(task=task, data=data, method=method, params=_params(param), eval=eval_data)
     if detach:
         job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
-        console.print(f"job {job.id} started; follow it with: odlar jobs show {job.id}")
+        status = "started" if job.message == "starting" else f"queued ({job.message})"
+        console.print(f"job {job.id} {status} on {job.backend}; follow it with: "
+                      f"odlar jobs show {job.id} --follow")  # fmt: skip
         return
     job = jobs.create(spec, tenant=me.tenant, created_by=me.name)
     with progress_bar(f"fit {task} ({job.spec['method']})") as update:
@@ -396,9 +398,7 @@ def jobs_logs(job_id: str) -> None:
     me = _as(P.READ)
     from odlar.core import jobs
 
-    jobs.get(job_id, tenant=me.tenant)
-    path = jobs.log_path(job_id)
-    console.print(path.read_text() if path.exists() else "(no output)")
+    console.print(jobs.logs(job_id, tenant=me.tenant) or "(no output)", markup=False)
 
 
 @app.command()

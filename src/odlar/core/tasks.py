@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from odlar.core.compute.resources import Resources
 from odlar.core.errors import NotFound, UsageError
 
 #: progress(fraction in [0, 1], message) — called by long-running task code.
@@ -176,6 +177,11 @@ class Task(ABC):
     def bench_folder(self, dataset: str | None) -> str:
         """Folder under ODLAR_DATA holding a benchmark's data."""
         return self.bench_data
+
+    def resources(self, method: str) -> Resources:
+        """What a fit of `method` asks of the machine (a job may ask otherwise): one CPU by
+        default; tasks whose methods use more (threads, a GPU) override."""
+        return Resources()
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1122,6 +1122,11 @@ def mobility_run(
         console.print(f"wrote {out}")
 
 
+from odlar import cli_compute  # noqa: E402  (compute, quotas, usage: platform commands)
+
+cli_compute.register(app)
+
+
 def main() -> None:
     try:
         app()

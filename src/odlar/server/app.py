@@ -33,6 +33,7 @@ from odlar.energy.faults.live import HUB, MonitorResponse
 from odlar.energy.faults.task import FaultRequest
 from odlar.governance import accounts, approval, audit, checks, documentation
 from odlar.governance.roles import Principal, acting_tenant
+from odlar.server import compute_routes
 from odlar.server.auth import ADMIN, APPROVE, AUDIT, FAILURES, OPERATE, READ
 
 
@@ -52,7 +53,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
     # out of the garbage collector's full passes, which otherwise stall requests for ms
     gc.freeze()
+    from odlar.server.compute_routes import scheduling_loop
+
+    scheduler = asyncio.create_task(scheduling_loop())  # queued jobs start, Ray jobs reconcile
     yield
+    scheduler.cancel()
 
 
 def _log_configuration() -> None:
@@ -110,6 +115,7 @@ def create_app() -> FastAPI:
     _education_routes(api)
     _governance_routes(api)
     app.include_router(api)
+    app.include_router(compute_routes.router)
 
     from odlar.web.console import install
 

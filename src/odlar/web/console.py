@@ -37,6 +37,7 @@ NAV = [
     ("Models", "/ui/models", Permission.READ),
     ("Benchmarks", "/ui/benchmarks", Permission.READ),
     ("Event log", "/ui/audit", Permission.AUDIT),
+    ("Compute", "/ui/compute", Permission.AUDIT),  # admins and auditors
 ]
 
 
@@ -137,6 +138,9 @@ def console_router() -> APIRouter:
     from odlar.web import pages  # the sector and governance pages
 
     pages.add(ui)
+    from odlar.web import compute_page  # the platform's shared compute
+
+    compute_page.add(ui)
     return ui
 
 

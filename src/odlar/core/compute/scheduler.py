@@ -243,3 +243,33 @@ def _start_local(job_id: str) -> None:
         rec = s.get(JobRecord, job_id)
         if rec.pid is None:  # the child may already have recorded itself
             rec.pid = proc.pid
+
+
+def overview(tenant: str | None = None) -> dict[str, Any]:
+    """The cluster's capacity and, per tenant, the jobs running and waiting (tenant None:
+    every tenant), for `GET /api/v1/compute` and the Compute page."""
+    backend = default_backend()
+    try:
+        cap: dict[str, Any] = capacity(backend)
+    except OdlarError as exc:
+        cap = {"backend": backend, "error": str(exc), "nodes": [], "cpus": 0.0, "gpus": 0.0}
+    per: dict[str, dict[str, Any]] = {}
+    waiting = []
+    with session_scope() as s:
+        q = select(JobRecord).where(JobRecord.state.in_(("queued", "running")))
+        if tenant is not None:
+            q = q.where(JobRecord.tenant == tenant)
+        for r in s.scalars(q.order_by(JobRecord.created_at)):
+            t = per.setdefault(r.tenant, {"running": 0, "queued": 0, "cpus": 0.0, "gpus": 0.0})
+            started = r.state == "running" or r.dispatched_at is not None
+            t["running" if started else "queued"] += 1
+            if started:
+                t["cpus"] += r.cpus
+                t["gpus"] += r.gpus
+            else:
+                waiting.append({"id": r.id, "tenant": r.tenant, "task": r.task,
+                                "backend": r.backend, "cpus": r.cpus, "gpus": r.gpus,
+                                "created_at": as_utc(r.created_at).isoformat(),
+                                "message": r.message})  # fmt: skip
+    quotas = {k: v.to_dict() for k, v in all_quotas().items() if tenant in (None, k)}
+    return {"capacity": cap, "tenants": per, "queued": waiting, "quotas": quotas}

@@ -89,9 +89,11 @@ class RayJobs:
         return self._client
 
     def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        from ray.util.state.exception import ServerUnavailable
+
         try:
             return fn(*args, **kw)
-        except (ConnectionError, OSError, TimeoutError) as exc:
+        except (ConnectionError, OSError, TimeoutError, ServerUnavailable) as exc:
             raise self._unreachable(exc) from None
         except RuntimeError as exc:  # the SDK wraps HTTP failures in RuntimeError
             if "404" in str(exc) or "does not exist" in str(exc):

@@ -316,7 +316,7 @@ def _reconcile_ray(
                            f"retry {job_id}`")  # fmt: skip
                     ended.append(job_id)
                 continue
-            if st.node and rec.node is None:
+            if st.node:
                 rec.node = st.node
             if not st.over:
                 continue
@@ -398,7 +398,7 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
             raise Conflict(f"job '{job_id}' is {rec.state}, not queued")
         rec.state, rec.started_at, rec.pid = "running", utcnow(), os.getpid()
         rec.host, rec.heartbeat_at = socket.gethostname(), utcnow()
-        rec.node, rec.message = _node(), "started"
+        rec.node, rec.message = _node(rec), "started"
         if rec.dispatched_at is None:
             rec.dispatched_at = rec.started_at
         spec, tenant, created_by = FitSpec.model_validate(rec.spec), rec.tenant, rec.created_by
@@ -434,10 +434,16 @@ def _next() -> None:
         traceback.print_exc()
 
 
-def _node() -> str:
-    """Where this process runs: the Ray node id inside a Ray job, else the host name."""
-    ray_node = os.environ.get("RAY_NODE_ID") or os.environ.get("ODLAR_NODE")
-    return ray_node or socket.gethostname()
+def _node(rec: JobRecord) -> str:
+    """Where this process runs: the Ray node's id for a Ray job, else the host name."""
+    if rec.backend == "ray":
+        from odlar.core.compute.ray_jobs import SUBMISSION_PREFIX, RayJobs
+
+        with contextlib.suppress(OdlarError):
+            node = RayJobs().state(rec.external_id or SUBMISSION_PREFIX + rec.id).node
+            if node:
+                return node
+    return socket.gethostname()
 
 
 class _Meter:

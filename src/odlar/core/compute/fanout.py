@@ -95,20 +95,34 @@ def connect(address: str | None = None) -> Any:
         import ray
     except ImportError:
         raise Unavailable("the ray backend needs Ray: pip install 'odlar[ray]'") from None
-    address = address or get_settings().ray_gcs_address
+    # inside a Ray job, Ray names its own cluster (RAY_ADDRESS) and this node
+    address = address or os.environ.get("RAY_ADDRESS") or get_settings().ray_gcs_address
     if not address:
         raise UsageError("no Ray cluster configured (set ODLAR_RAY_ADDRESS)")
     if _connected == address and ray.is_initialized():
         return ray
     if ray.is_initialized():
         ray.shutdown()
+    kw: dict[str, Any] = {}
+    host = address.rsplit(":", 1)[0]
+    if host.startswith("127.") and "RAY_ADDRESS" not in os.environ:
+        kw["_node_ip_address"] = host  # a cluster on loopback: this is the head's machine
     try:
-        ray.init(address=address, logging_level="warning", log_to_driver=False)
+        ray.init(address=address, logging_level="warning", log_to_driver=False, **kw)
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise Unavailable(f"Ray cluster at {address} is unreachable: {first}") from None
     _connected = address
     return ray
+
+
+def disconnect() -> None:
+    global _connected
+    if _connected is not None:
+        import ray
+
+        ray.shutdown()
+        _connected = None
 
 
 def _ray_map(

@@ -37,7 +37,8 @@ def run(
     progress: Progress = no_progress,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    platform_benches = {"governance": "odlar.governance.bench", "console": "odlar.web.bench"}
+    platform_benches = {"governance": "odlar.governance.bench", "console": "odlar.web.bench",
+                        "compute": "odlar.core.compute.bench"}  # fmt: skip
     if task_name in platform_benches:  # the platform's own targets, not a task's
         import importlib
 

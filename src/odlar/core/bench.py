@@ -43,8 +43,13 @@ def run(
         import importlib
 
         module = importlib.import_module(platform_benches[task_name])
+        settings: dict[str, Any] = {}
+        if params:
+            if "params" not in inspect.signature(module.run_bench).parameters:
+                raise UsageError(f"the {task_name} benchmark takes no --param settings")
+            settings["params"] = params
         start = time.perf_counter()
-        result = module.run_bench(quick=quick, progress=progress)
+        result = module.run_bench(quick=quick, progress=progress, **settings)
         return _package(result, quick, time.perf_counter() - start, record=False)
     task = get_task(task_name)
     if dataset is not None and task.datasets and dataset not in task.datasets:

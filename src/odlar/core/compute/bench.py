@@ -103,12 +103,52 @@ def _resco(quick: bool, backend: str | None) -> tuple[float, dict[str, float]]:
     return time.perf_counter() - t0, delays
 
 
-def run_bench(quick: bool, progress: Progress) -> BenchResult:
+def _fan_out(cluster: Any, quick: bool, progress: Progress, notes: list[str]) -> list[dict]:
+    """The RESCO baselines on one Ray worker, then two, then the local pool (2 processes);
+    leaves the cluster with two workers."""
+    from odlar.core.compute import fanout
+
+    progress(0.15, "one vs two workers: RESCO baselines on one Ray worker")
+    with _env(**cluster.client_env()):
+        one_s, one_delays = _resco(quick, "ray")
+        fanout.disconnect()
+    progress(0.35, "adding a second worker node")
+    cluster.add_worker(cpus=1)
+    with _env(**cluster.client_env()):
+        two_s, two_delays = _resco(quick, "ray")
+        fanout.disconnect()
+    progress(0.55, "RESCO baselines on the local process pool (2 processes)")
+    with _env(ODLAR_RAY_ADDRESS=None):
+        local_s, local_delays = _resco(quick, "local")
+    same = one_delays == two_delays == local_delays
+    scope = "2 scenarios, 600 s (quick)" if quick else "8 scenarios, one hour"
+    notes.append(f"RESCO: 4 controllers, {scope}, seed 42; delays identical on the three "
+                 f"runs: {same}")  # fmt: skip
+    return [
+        {"method": "RESCO baselines, local pool (2 processes)",
+         "metrics": {"seconds": round(local_s, 1)}},
+        {"method": "RESCO baselines, Ray tasks, 1 worker (1 CPU)",
+         "metrics": {"seconds": round(one_s, 1)}},
+        {"method": "RESCO baselines, Ray tasks, 2 workers (1 CPU each)",
+         "metrics": {"seconds": round(two_s, 1),
+                     "speedup_vs_1_worker": round(one_s / two_s, 3),
+                     "ratio_to_local_pool": round(two_s / local_s, 3)}},
+    ]  # fmt: skip
+
+
+def run_bench(
+    quick: bool, progress: Progress, params: dict[str, Any] | None = None
+) -> BenchResult:
+    """`params`: `jobs` (short jobs for throughput, default 50; --quick 4), `latency` (jobs
+    timed one at a time, default 5; --quick 2), `resco` (false: skip the fan-out part)."""
     from odlar.core.bench import scratch_store
     from odlar.core.compute import fanout
     from odlar.core.compute.local_cluster import LocalCluster
 
-    n_latency, n_jobs = (2, 4) if quick else (5, 50)
+    params = params or {}
+    n_latency = int(params.get("latency", 2 if quick else 5))
+    n_jobs = int(params.get("jobs", 4 if quick else 50))
+    with_resco = str(params.get("resco", "true")).lower() not in ("false", "0", "no")
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     progress(0.0, "starting a Ray head and one worker node")
@@ -133,32 +173,11 @@ def run_bench(quick: bool, progress: Progress) -> BenchResult:
             rows.append({"method": "Ray per-job overhead (median latency, ray - local)",
                          "metrics": {"seconds": round(overhead, 3)}})  # fmt: skip
 
-            progress(0.15, "one vs two workers: RESCO baselines on one Ray worker")
-            with _env(**cluster.client_env()):
-                one_s, one_delays = _resco(quick, "ray")
-                fanout.disconnect()
-            progress(0.35, "adding a second worker node")
-            cluster.add_worker(cpus=1)
-            with _env(**cluster.client_env()):
-                two_s, two_delays = _resco(quick, "ray")
-                fanout.disconnect()
-            progress(0.55, "RESCO baselines on the local process pool (2 processes)")
-            with _env(ODLAR_RAY_ADDRESS=None):
-                local_s, local_delays = _resco(quick, "local")
-            same = one_delays == two_delays == local_delays
-            scope = "2 scenarios, 600 s (quick)" if quick else "8 scenarios, one hour"
-            rows += [
-                {"method": "RESCO baselines, local pool (2 processes)",
-                 "metrics": {"seconds": round(local_s, 1)}},
-                {"method": "RESCO baselines, Ray tasks, 1 worker (1 CPU)",
-                 "metrics": {"seconds": round(one_s, 1)}},
-                {"method": "RESCO baselines, Ray tasks, 2 workers (1 CPU each)",
-                 "metrics": {"seconds": round(two_s, 1),
-                             "speedup_vs_1_worker": round(one_s / two_s, 3),
-                             "ratio_to_local_pool": round(two_s / local_s, 3)}},
-            ]  # fmt: skip
-            notes.append(f"RESCO: 4 controllers, {scope}, seed 42; delays identical on the "
-                         f"three runs: {same}")  # fmt: skip
+            if with_resco:
+                rows += _fan_out(cluster, quick, progress, notes)
+            else:
+                cluster.add_worker(cpus=1)
+                notes.append("fan-out part skipped (--param resco=false)")
 
             progress(0.7, f"throughput: {n_jobs} short jobs, local")
             with _env(ODLAR_RAY_ADDRESS=None, ODLAR_LOCAL_CPUS="2"):

@@ -201,7 +201,7 @@ def run_bench(
     return BenchResult(
         task="compute",
         dataset="ray",
-        protocol=__doc__.split("\n\n", 1)[1].strip().replace("\n", " "),
+        protocol=" ".join(__doc__.split("\n\n", 1)[1].split()),
         results=rows,
         anchors=[
             Anchor("target: Ray per-job overhead", {"seconds": 1.0}, "issue 15"),

@@ -160,15 +160,15 @@ def test_entrypoints_never_carry_a_users_string(
         with pytest.raises(UsageError):
             ray_jobs.entrypoint(bad)
     # every field of a spec that reaches a job: metacharacters stay in the store
-    for field in ("params", "method", "data", "eval"):
+    for field in ("params", "method", "task", "data", "eval"):
         kw = {"params": {SHELL: SHELL, "seed": SHELL}} if field == "params" else {}
         spec = _spec(cmapss, **kw)
         if field == "method":
             with pytest.raises(UsageError):  # an unknown method is refused first
                 jobs.submit(spec.model_copy(update={"method": SHELL}))
             continue
-        if field in ("data", "eval"):
-            with pytest.raises(OdlarError):  # a missing file, whatever its name
+        if field in ("task", "data", "eval"):
+            with pytest.raises(OdlarError):  # no such task or file, whatever its name
                 jobs.submit(spec.model_copy(update={field: SHELL}))
             continue
         job = jobs.submit(spec)

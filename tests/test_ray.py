@@ -43,9 +43,38 @@ def cluster() -> Iterator:
     c.stop()
 
 
+class SlowStartServer(Server):
+    """`odlar serve` given up to 4 minutes to answer: the Ray tests share 2 cores with a
+    cluster of three nodes."""
+
+    def start(self) -> str | None:
+        import subprocess
+        import sys
+
+        import httpx
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "odlar", "serve", "--port", str(self.port)], env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("server did not start")
+        if self.token is None:  # the first start prints the token as its only stdout line
+            self.token = self.proc.stdout.readline().strip()
+            return self.token
+        return None
+
+
 @pytest.fixture
 def server(tmp_path: Path, cluster) -> Iterator[Server]:
-    srv = Server(tmp_path / "home")
+    srv = SlowStartServer(tmp_path / "home")
     srv.env.update(cluster.client_env())
     srv.env["PYTHONPATH"] = cluster.env["PYTHONPATH"]
     yield srv

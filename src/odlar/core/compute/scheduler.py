@@ -164,13 +164,30 @@ def check_fits(resources: Resources, tenant: str, backend: str) -> None:
 def dispatch() -> list[str]:
     """One scheduling pass: start the queued jobs that fit; returns their ids."""
     with session_scope() as s:
+        waiting = select(JobRecord.backend).where(
+            JobRecord.state == "queued", JobRecord.dispatched_at.is_(None)
+        )
+        backends = set(s.scalars(waiting.distinct()))
+    if not backends:
+        return []
+    # the clusters are asked before the lock is taken: no network call while holding it
+    caps: dict[str, tuple[float, float] | None] = {}
+    for backend in backends:
+        try:
+            cap = capacity(backend)
+        except OdlarError:
+            continue  # unreachable: its jobs wait
+        limited = backend == "ray" or cap.get("limited")
+        caps[backend] = (cap["cpus"], cap["gpus"]) if limited else None
+    with session_scope() as s:
         # the first statement writes: passes in other processes wait here for this one
         s.execute(update(SchedulerLock).where(SchedulerLock.id == 1).values(at=utcnow()))
         rows = list(s.scalars(select(JobRecord).where(JobRecord.state.in_(("queued", "running")))))
         queued = [
             Pending(r.id, r.tenant, r.backend, r.cpus, r.gpus, as_utc(r.created_at))
             for r in rows
-            if r.state == "queued" and r.dispatched_at is None
+            # a backend first seen after its capacity was read waits for the next pass
+            if r.state == "queued" and r.dispatched_at is None and r.backend in backends
         ]
         if not queued:
             return []
@@ -179,14 +196,6 @@ def dispatch() -> list[str]:
             for r in rows
             if r.state == "running" or r.dispatched_at is not None
         ]
-        caps: dict[str, tuple[float, float] | None] = {}
-        for backend in {p.backend for p in queued}:
-            try:
-                cap = capacity(backend)
-            except OdlarError:
-                continue  # unreachable: its jobs wait
-            limited = backend == "ray" or cap.get("limited")
-            caps[backend] = (cap["cpus"], cap["gpus"]) if limited else None
         start, reasons = plan(queued, held, all_quotas(), caps)
         by_id = {r.id: r for r in rows}
         now = utcnow()

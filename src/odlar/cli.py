@@ -83,7 +83,9 @@ def fit(
     spec = jobs.FitSpec(task=task, data=data, method=method, params=params, eval=eval_data)
     if detach:
         job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
-        console.print(f"job {job.id} started; follow it with: odlar jobs show {job.id}")
+        status = "started" if job.message == "starting" else f"queued ({job.message})"
+        console.print(f"job {job.id} {status} on {job.backend}; follow it with: "
+                      f"odlar jobs show {job.id} --follow")  # fmt: skip
         return
     job = jobs.create(spec, tenant=me.tenant, created_by=me.name)
     with progress_bar(f"fit {task} ({job.spec['method']})") as update:
@@ -338,9 +340,7 @@ def jobs_logs(job_id: str) -> None:
     me = acting(P.READ)
     from odlar.core import jobs
 
-    jobs.get(job_id, tenant=me.tenant)
-    path = jobs.log_path(job_id)
-    console.print(path.read_text() if path.exists() else "(no output)")
+    console.print(jobs.logs(job_id, tenant=me.tenant) or "(no output)", markup=False)
 
 
 @app.command()
@@ -399,6 +399,7 @@ def bench(
     """Run the task's published protocol; print ours beside the published figures."""
     acting(P.OPERATE)
     from odlar.core import bench as bench_mod
+    from odlar.core.compute import bench as _compute_bench  # noqa: F401  (registers it)
     from odlar.core.datasets import refuse_state
     from odlar.governance import bench as _governance_bench  # noqa: F401  (registers it)
     from odlar.web import bench as _console_bench  # noqa: F401  (registers it)
@@ -750,6 +751,11 @@ def _mount_sectors() -> None:
 
 
 _mount_sectors()
+
+
+from odlar import cli_compute  # noqa: E402  (compute, quotas, usage: platform commands)
+
+cli_compute.register(app)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from odlar.core.compute.resources import Resources
 from odlar.core.errors import NotFound, UsageError
 
 #: the largest model version a request may name: versions are counted from 1, and a
@@ -221,6 +222,11 @@ class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
     def bench_folder(self, dataset: str | None) -> str:
         """Folder under ODLAR_DATA holding a benchmark's data."""
         return self.bench_data
+
+    def resources(self, method: str) -> Resources:
+        """What a fit of `method` asks of the machine (a job may ask otherwise): one CPU by
+        default; tasks whose methods use more (threads, a GPU) override."""
+        return Resources()
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
+from odlar.core.compute.fanout import map_items
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
 from odlar.mobility import dqn
@@ -118,7 +117,7 @@ def run(
     if "dqn" in chosen:
         minutes = float(params.get("minutes", 0.2 if quick else dqn.DEFAULTS["minutes"]))
         progress(0.0, f"training dqn on {len(plan)} scenarios ({minutes:g} min each)")
-        for name, trained in train_many(plan, {"minutes": minutes}):
+        for name, trained in train_many(plan, {"minutes": minutes}, params.get("backend")):
             weights[name] = trained.weights
             notes.append(
                 f"dqn {name}: trained {trained.episodes} episodes in {trained.seconds:.0f} s "
@@ -140,14 +139,15 @@ def run(
                  f"{r['scenario']} {r['method']} seed {r['seed']}: {r['delay']:.1f} s")  # fmt: skip
 
     t_episodes = time.perf_counter()
-    raw = run_many(runs, on_result=tick)
+    raw = run_many(runs, on_result=tick, backend=params.get("backend"))
     episodes_wall = time.perf_counter() - t_episodes
     for sc in plan:
         for m in chosen:
             rows = [r for r in raw if r["scenario"] == sc.name and r["method"] == m]
             results.append(summarise(rows))
     notes.append(
-        f"{len(runs)} episodes in {episodes_wall:.0f} s on {_workers(len(runs))} processes "
+        f"{len(runs)} episodes in {episodes_wall:.0f} s on "
+        f"{'Ray tasks' if params.get('backend') == 'ray' else f'{_workers(len(runs))} processes'} "
         f"(whole bench {time.perf_counter() - t0:.0f} s)"
     )
     if not quick and set(BASELINES) <= set(chosen):
@@ -184,12 +184,12 @@ def _train_one(args: tuple[Scenario, dict[str, Any]]) -> tuple[str, dqn.Trained]
 
 
 def train_many(
-    plan: list[Scenario], params: dict[str, Any]
+    plan: list[Scenario], params: dict[str, Any], backend: Any = None
 ) -> list[tuple[str, dqn.Trained]]:
-    """One DQN per scenario, trained in parallel processes (one core each: libsumo allows
-    one simulation per process, and each training runs one torch thread)."""
-    with ProcessPoolExecutor(_workers(len(plan)), mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_train_one, [(sc, params) for sc in plan]))
+    """One DQN per scenario, trained in parallel fresh processes (one core each: libsumo
+    allows one simulation per process, and each training runs one torch thread)."""
+    return map_items(_train_one, [(sc, params) for sc in plan], fresh_process=True,
+                     backend=backend)  # fmt: skip
 
 
 def next_phase_latency(requests: int, progress: Progress) -> BenchResult:

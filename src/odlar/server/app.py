@@ -38,6 +38,7 @@ from odlar.core.tasks import get_task, task_names
 from odlar.governance import accounts, approval, checks, documentation, serving
 from odlar.governance import views as G
 from odlar.governance.roles import Principal, acting_tenant
+from odlar.server import compute_routes
 from odlar.server.auth import (
     ADMIN,
     APPROVE,
@@ -120,7 +121,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
     # out of the garbage collector's full passes, which otherwise stall requests for ms
     gc.freeze()
+    from odlar.server.compute_routes import scheduling_loop
+
+    scheduler = asyncio.create_task(scheduling_loop())  # queued jobs start, Ray jobs reconcile
     yield
+    scheduler.cancel()
 
 
 def _bound_threads() -> None:
@@ -206,6 +211,7 @@ def create_app() -> FastAPI:
     _governance_routes(api)
     _sector_routes(api)
     app.include_router(api)
+    app.include_router(compute_routes.router)
 
     from odlar.web.app import install
 

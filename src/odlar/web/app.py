@@ -87,6 +87,9 @@ def console_router() -> APIRouter:
     from odlar.web import pages  # the platform's pages
 
     pages.add(ui)
+    from odlar.web import compute_page  # the platform's shared compute
+
+    compute_page.add(ui)
     for sector in sectors():
         if sector.web is not None:
             ui.include_router(load(sector.web), include_in_schema=False)

@@ -34,6 +34,7 @@ NAV_LAST = (
     NavEntry("Models", "/ui/models", "read"),
     NavEntry("Benchmarks", "/ui/benchmarks", "read"),
     NavEntry("Event log", "/ui/audit", "audit"),
+    NavEntry("Compute", "/ui/compute", "audit"),  # admins and auditors
 )
 
 

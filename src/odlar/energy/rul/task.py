@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, FiniteFloat
 
+from odlar.core.compute.resources import Resources
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
     MAX_VERSION,
@@ -94,6 +95,10 @@ class RulTask(Task[RulModel, RulRequest, RulResponse]):
         "gbm": {"folds": 2, "max_iter": 40, "cuts_per_unit": 3},
         "sequence": {"folds": 2, "epochs": 1, "epoch_fraction": 0.2, "cuts_per_unit": 3},
     }
+
+    def resources(self, method: str) -> Resources:
+        # the sequence network trains on two torch threads (models.fit_rul)
+        return Resources(cpus=2.0) if method == "sequence" else Resources()
 
     purpose: ClassVar[str] = (
         "Estimate the remaining useful life (in cycles, with an interval) of each unit of a "

@@ -34,9 +34,8 @@ def placement_latency(data_dir: Path, requests: int, progress: Progress) -> Benc
     """Time `POST /api/v1/tasks/datacenter.scheduling/predict` on `odlar serve` over
     loopback, governed (token, role, approval, event log), as an extender calls it."""
     from odlar.core import jobs
-    from odlar.core.bench import scratch_store
+    from odlar.core.bench import scratch_store, server_process
     from odlar.governance import accounts, approval
-    from odlar.governance.bench import _serve
 
     pods = load_pods(data_dir / "openb_pod_list_default.csv")
     nodes = busy_cluster(data_dir)
@@ -55,7 +54,7 @@ def placement_latency(data_dir: Path, requests: int, progress: Progress) -> Benc
                          reason="bench", override=True)  # fmt: skip
         progress(0.3, "policy registered; timing requests")
         rng = np.random.default_rng(1)
-        with _serve("odlar", "serve") as url:
+        with server_process("odlar", "serve") as url:
             conn = http.client.HTTPConnection(url.removeprefix("http://"))
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             times, server = [], []

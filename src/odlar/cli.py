@@ -399,9 +399,9 @@ def bench(
     """Run the task's published protocol; print ours beside the published figures."""
     acting(P.OPERATE)
     from odlar.core import bench as bench_mod
-    from odlar.core.compute import bench as _compute_bench  # noqa: F401  (registers it)
     from odlar.core.datasets import refuse_state
     from odlar.governance import bench as _governance_bench  # noqa: F401  (registers it)
+    from odlar.server import compute_bench as _compute_bench  # noqa: F401  (registers it)
     from odlar.web import bench as _console_bench  # noqa: F401  (registers it)
 
     if data is not None:

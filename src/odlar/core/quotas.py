@@ -58,7 +58,7 @@ def set_quota(
         row.updated_by, row.updated_at = actor, utcnow()
         s.add(row)
         quota = _of(row)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     audit.record(tenant=tenant, actor=actor, action="quota_set", target=tenant,
                  output=quota.to_dict())  # fmt: skip

@@ -34,7 +34,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("ODLAR_DATABASE_URL", raising=False)
     monkeypatch.delenv("ODLAR_MLFLOW_URI", raising=False)
     monkeypatch.delenv("ODLAR_TOKEN", raising=False)
-    # Tests of other features serve unapproved versions; tests/test_governance.py turns
+    # Tests of other features serve unapproved versions; tests/governance/test_governance.py turns
     # approval back on (the default) and exercises it.
     monkeypatch.setenv("ODLAR_REQUIRE_APPROVAL", "false")
     _reset_caches()

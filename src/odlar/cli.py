@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from odlar.core.errors import Conflict, OdlarError, UsageError
+from odlar.core.params import parse_params
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Permission as P
-from odlar.governance.roles import Principal, acting_tenant
+from odlar.governance.roles import acting_tenant
+from odlar.terminal import acting, console, err, progress_bar
 
 app = typer.Typer(
     name="odlar",
@@ -46,72 +44,10 @@ audit_app = typer.Typer(no_args_is_help=True, help="The event log: verify, show,
 app.add_typer(audit_app, name="audit")
 alerts_app = typer.Typer(no_args_is_help=True, help="Alerts raised by live monitors.")
 app.add_typer(alerts_app, name="alerts")
-education_app = typer.Typer(
-    no_args_is_help=True, help="Students' answers, mastery, next exercises, class reports."
-)
-app.add_typer(education_app, name="education")
-mobility_app = typer.Typer(
-    no_args_is_help=True, help="Traffic-signal scenarios: import, list, run controllers."
-)
-mobility_import_app = typer.Typer(
-    no_args_is_help=True,
-    help="Bring a network: OpenStreetMap, SUMO files, origin-destination counts, or a "
-    "synthetic city.",
-)
-mobility_app.add_typer(mobility_import_app, name="import")
-app.add_typer(mobility_app, name="mobility")
-
-# Wide enough for benchmark tables when output is piped to a file or a CI log.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
-
-
-def _as(permission: P) -> Principal:
-    """The user running this command (``ODLAR_TOKEN``, else the installation's owner), if
-    their role has ``permission``."""
-    from odlar.governance.accounts import cli_principal
-    from odlar.governance.roles import check
-
-    return check(cli_principal(), permission)
-
-
-@contextmanager
-def progress_bar(title: str) -> Iterator[Any]:
-    """A Rich progress bar fed by a task's progress(fraction, message) callback."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=err,
-        transient=True,
-    ) as bar:
-        handle = bar.add_task(title, total=1.0, note="")
-
-        def update(fraction: float, message: str) -> None:
-            bar.update(handle, completed=fraction, note=message)
-
-        yield update
-
-
-def _params(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UsageError(f"--param '{pair}' must look like name=value")
-        key, value = pair.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
-
-
 @app.command()
 def tasks() -> None:
     """List the registered tasks with their risk tier."""
-    _as(P.READ)
+    acting(P.READ)
     from odlar.core.tasks import get_task, task_names
 
     table = Table("task", "title", "risk", "methods")
@@ -128,7 +64,7 @@ def fit(
     task: str = typer.Argument(help="Task name, e.g. energy.rul"),
     data: str | None = typer.Option(None, "--data", "-d", help="Training data: file or dataset id"),
     scenario: str | None = typer.Option(
-        None, "--scenario", help="mobility.signals: a RESCO name, an imported scenario or folder"
+        None, "--scenario", help="A named scenario (traffic): RESCO name, imported name or folder"
     ),
     method: str | None = typer.Option(None, "--method", "-m", help="Model family"),
     param: list[str] = typer.Option([], "--param", "-p", help="Hyperparameter name=value"),
@@ -136,16 +72,20 @@ def fit(
     detach: bool = typer.Option(False, "--detach", help="Run as a background job and return"),
 ) -> None:
     """Train a model; it is recorded as a job and registered as a model version."""
-    me = _as(P.OPERATE)
+    me = acting(P.OPERATE)
     from odlar.core import jobs
+    from odlar.core.tasks import named_input
 
     if (data is None) == (scenario is None):
         raise UsageError("give the training data: --data FILE (or --scenario for traffic)")
-    data = data if scenario is None else _scenario_ref(scenario)
-    spec = jobs.FitSpec(task=task, data=data, method=method, params=_params(param), eval=eval_data)
+    data = data if scenario is None else named_input("scenario", scenario)
+    params = parse_params(param)
+    spec = jobs.FitSpec(task=task, data=data, method=method, params=params, eval=eval_data)
     if detach:
         job = jobs.submit(spec, tenant=me.tenant, created_by=me.name)
-        console.print(f"job {job.id} started; follow it with: odlar jobs show {job.id}")
+        status = "started" if job.message == "starting" else f"queued ({job.message})"
+        console.print(f"job {job.id} {status} on {job.backend}; follow it with: "
+                      f"odlar jobs show {job.id} --follow")  # fmt: skip
         return
     job = jobs.create(spec, tenant=me.tenant, created_by=me.name)
     with progress_bar(f"fit {task} ({job.spec['method']})") as update:
@@ -171,17 +111,17 @@ def predict(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write results (.json or .csv)"),
 ) -> None:
     """Predict with a registered model version."""
-    me = _as(P.OPERATE)
-    from odlar.core import tracking
+    me = acting(P.OPERATE)
     from odlar.core.datasets import resolve_source
     from odlar.core.privacy import tenant_scope
     from odlar.core.tasks import get_task
+    from odlar.governance import serving
 
     t = get_task(task)
     with tenant_scope(me.tenant):  # people in the input get the tenant's pseudonyms
         loaded = t.load(resolve_source(data, tenant=me.tenant))
     request = t.request_from(loaded, level=level, model_version=model)
-    response = tracking.predict(t, request, tenant=me.tenant, actor=me.name)
+    response = serving.predict(t, request, tenant=me.tenant, actor=me.name)
     rows = t.response_rows(response)
     if out:
         _write_rows(out, rows, response.model_dump())
@@ -204,12 +144,13 @@ SHOW_ROWS = 50
 def _write_rows(out: Path, rows: list[dict[str, Any]], full: dict[str, Any]) -> None:
     import pandas as pd
 
-    tmp = out.with_name(out.name + ".tmp")
-    if out.suffix.lower() == ".csv":
-        pd.DataFrame(rows).convert_dtypes().to_csv(tmp, index=False)
-    else:
-        tmp.write_text(json.dumps(full, indent=2))
-    tmp.replace(out)  # never a half-written file
+    from odlar.core.files import atomic_path
+
+    with atomic_path(out) as tmp:  # never a half-written file
+        if out.suffix.lower() == ".csv":
+            pd.DataFrame(rows).convert_dtypes().to_csv(tmp, index=False)
+        else:
+            tmp.write_text(json.dumps(full, indent=2))
 
 
 @models_app.callback()
@@ -222,22 +163,19 @@ def models_default(ctx: typer.Context) -> None:
 @models_app.command("list")
 def models_list(task: str | None = typer.Argument(None, help="Only this task")) -> None:
     """Model versions with their state (pending, approved, revoked), risk tier and metrics."""
-    me = _as(P.READ)
-    from odlar.core import tracking
+    me = acting(P.READ)
     from odlar.core.tasks import get_task
     from odlar.governance import approval
 
     if task:
         get_task(task)
     table = Table("task", "version", "state", "risk", "method", "created", "metrics", "data")
-    states: dict[str, dict[int, str]] = {}
-    for v in tracking.list_versions(task, tenant=me.tenant):
-        states.setdefault(v.task, approval.states(me.tenant, v.task))
+    for v, state in approval.versions(me.tenant, task):
         shown = {k: f"{x:.3g}" for k, x in sorted(v.metrics.items())}
         table.add_row(
             v.task,
             str(v.version),
-            states[v.task].get(v.version, "pending"),
+            state,
             get_task(v.task).risk.tier.value,
             v.method,
             v.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -257,7 +195,7 @@ def _check_table(report: dict[str, Any]) -> None:
 @models_app.command("check")
 def models_check(task: str, version: int) -> None:
     """Run the automatic checks (metrics, data, robustness) on a version."""
-    me = _as(P.APPROVE)
+    me = acting(P.APPROVE)
     from odlar.core import tracking
     from odlar.governance import checks
 
@@ -275,7 +213,7 @@ def models_approve(
     override: bool = typer.Option(False, "--override", help="Approve although checks failed"),
 ) -> None:
     """Approve a version after its checks: from now on it serves predictions."""
-    me = _as(P.APPROVE)
+    me = acting(P.APPROVE)
     from odlar.governance import approval
 
     try:
@@ -295,7 +233,7 @@ def models_revoke(
     task: str, version: int, reason: str = typer.Option(..., "--reason", help="Why")
 ) -> None:
     """Revoke an approval: the version stops serving at once."""
-    me = _as(P.APPROVE)
+    me = acting(P.APPROVE)
     from odlar.governance import approval
 
     approval.revoke(me.tenant, task, version, actor=me.name, reason=reason)
@@ -310,7 +248,7 @@ def models_doc(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file"),
 ) -> None:
     """Technical documentation of a version, generated from what the platform recorded."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     from odlar.governance import documentation
 
     if fmt not in ("markdown", "html", "json"):
@@ -324,9 +262,9 @@ def models_doc(
     if out is None:
         print(text, end="")
         return
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    from odlar.core.files import write_atomic
+
+    write_atomic(out, text)
     console.print(f"wrote {out}")
 
 
@@ -340,7 +278,7 @@ def jobs_default(ctx: typer.Context) -> None:
 @jobs_app.command("list")
 def jobs_list(limit: int = typer.Option(20, help="How many, newest first")) -> None:
     """Recent jobs and their state."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     from odlar.core import jobs
 
     table = Table("id", "task", "state", "progress", "message", "created")
@@ -359,7 +297,7 @@ def jobs_list(limit: int = typer.Option(20, help="How many, newest first")) -> N
 @jobs_app.command("show")
 def jobs_show(job_id: str, follow: bool = typer.Option(False, "--follow", "-f")) -> None:
     """One job in full; --follow shows a progress bar until it ends."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     import time
 
     from odlar.core import jobs
@@ -381,7 +319,7 @@ def jobs_show(job_id: str, follow: bool = typer.Option(False, "--follow", "-f"))
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str) -> None:
     """Stop a queued or running job."""
-    me = _as(P.OPERATE)
+    me = acting(P.OPERATE)
     from odlar.core import jobs
 
     console.print(f"job {jobs.cancel(job_id, tenant=me.tenant).id} cancelled")
@@ -390,7 +328,7 @@ def jobs_cancel(job_id: str) -> None:
 @jobs_app.command("retry")
 def jobs_retry(job_id: str) -> None:
     """Start a finished, failed or interrupted job again as a new job."""
-    me = _as(P.OPERATE)
+    me = acting(P.OPERATE)
     from odlar.core import jobs
 
     console.print(f"job {jobs.retry(job_id, tenant=me.tenant, created_by=me.name).id} started")
@@ -399,12 +337,10 @@ def jobs_retry(job_id: str) -> None:
 @jobs_app.command("logs")
 def jobs_logs(job_id: str) -> None:
     """The output of a background job's process."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     from odlar.core import jobs
 
-    jobs.get(job_id, tenant=me.tenant)
-    path = jobs.log_path(job_id)
-    console.print(path.read_text() if path.exists() else "(no output)")
+    console.print(jobs.logs(job_id, tenant=me.tenant) or "(no output)", markup=False)
 
 
 @app.command()
@@ -413,7 +349,7 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default ODLAR_PORT or 8000)"),
 ) -> None:
     """Start the HTTP API (docs at /docs); the first start prints the admin token once."""
-    _as(P.ADMIN)
+    acting(P.ADMIN)
     from odlar.core.config import get_settings
     from odlar.core.threads import limit_threads
 
@@ -461,9 +397,12 @@ def bench(
     ),
 ) -> None:
     """Run the task's published protocol; print ours beside the published figures."""
-    _as(P.OPERATE)
+    acting(P.OPERATE)
     from odlar.core import bench as bench_mod
     from odlar.core.datasets import refuse_state
+    from odlar.governance import bench as _governance_bench  # noqa: F401  (registers it)
+    from odlar.server import compute_bench as _compute_bench  # noqa: F401  (registers it)
+    from odlar.web import bench as _console_bench  # noqa: F401  (registers it)
 
     if data is not None:
         refuse_state(data)
@@ -475,7 +414,7 @@ def bench(
             dataset=dataset,
             methods=tuple(method) or None,
             progress=update,
-            params=_params(param),
+            params=parse_params(param),
         )
     console.print(bench_mod.table(result))
     for note in result["notes"]:
@@ -486,33 +425,6 @@ def bench(
         console.print(f"wrote {out}")
 
 
-@app.command()
-def monitor(
-    file: Path = typer.Argument(help="CSV of readings (header first); may still be growing"),
-    stream: str | None = typer.Option(None, "--stream", help="Stream name (default: file name)"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
-    follow: bool = typer.Option(False, "--follow", "-f", help="Keep reading new rows"),
-    batch: int = typer.Option(1000, "--batch", min=1, help="Rows scored per batch"),
-    poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between reads (--follow)"),
-) -> None:
-    """Monitor a stream of readings with energy.faults: score every row, store alerts."""
-    me = _as(P.OPERATE)
-    from odlar.core.datasets import refuse_state
-    from odlar.energy.faults.follow import follow_csv
-
-    follow_csv(
-        refuse_state(file),
-        stream=stream or file.stem,
-        model_version=model,
-        follow=follow,
-        batch=batch,
-        poll=poll,
-        echo=console.print,
-        tenant=me.tenant,
-        actor=me.name,
-    )
-
-
 @alerts_app.command("list")
 def alerts_list(
     state: str | None = typer.Option(None, "--state", help="open or cleared"),
@@ -520,7 +432,7 @@ def alerts_list(
     limit: int = typer.Option(50, "--limit"),
 ) -> None:
     """Alerts, newest first."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     from odlar.core import alerts
 
     rows = alerts.list_alerts(tenant=me.tenant, state=state, stream=stream, limit=limit)
@@ -555,7 +467,7 @@ def alerts_list(
 @alerts_app.command("show")
 def alerts_show(alert_id: str) -> None:
     """One alert, whole."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     from odlar.core import alerts
 
     console.print_json(json.dumps(alerts.get(alert_id, tenant=me.tenant)))
@@ -566,138 +478,11 @@ def alerts_ack(
     alert_id: str, note: str | None = typer.Option(None, "--note", help="What was done")
 ) -> None:
     """Acknowledge an alert (it stays open until the stream returns to normal)."""
-    me = _as(P.OPERATE)
+    me = acting(P.OPERATE)
     from odlar.core import alerts
 
     a = alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note)
     console.print(f"acknowledged {a['id']} ({a['state']})")
-
-
-@education_app.command("record")
-def education_record(
-    file: Path = typer.Argument(help="Answers: CSV/TSV with student, item/skill, correct"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
-) -> None:
-    """Store answers (students pseudonymised) and update their mastery."""
-    me = _as(P.OPERATE)
-    from odlar.core.datasets import refuse_state
-    from odlar.education.interactions import read_log
-    from odlar.education.service import TRACKER
-
-    frame = read_log(refuse_state(file))
-    result = TRACKER.record(
-        tenant=me.tenant,
-        records=frame.to_dict(orient="records"),
-        model_version=model,
-        actor=me.name,
-    )
-    console.print(
-        f"stored {result['stored']} answers of {len(result['students'])} students"
-        + (
-            f"; mastery from model v{result['model_version']}"
-            if result.get("model_version")
-            else "; no model yet"
-        )
-    )
-
-
-@education_app.command("mastery")
-def education_mastery(student: str, model: int | None = typer.Option(None, "--model")) -> None:
-    """A student's mastery of each practised skill, weakest first."""
-    me = _as(P.READ)
-    from odlar.education.service import TRACKER
-
-    m = TRACKER.mastery(tenant=me.tenant, student=student, model_version=model, actor=me.name)
-    table = Table(
-        "skill",
-        "mastery",
-        "answers",
-        "mastered",
-        title=f"{m['student']}: {m['answers']} answers, model v{m['model_version']}",
-    )
-    for row in m["skills"]:
-        table.add_row(
-            row["skill"],
-            f"{row['mastery']:.2f}",
-            str(row["answers"]),
-            "yes" if row["mastered"] else "",
-        )
-    console.print(table)
-
-
-@education_app.command("next")
-def education_next(
-    student: str,
-    n: int = typer.Option(5, "--n", min=1, max=50),
-    low: float = typer.Option(0.6, "--low"),
-    high: float = typer.Option(0.8, "--high"),
-    model: int | None = typer.Option(None, "--model"),
-) -> None:
-    """The next exercises for a student: success probability in [low, high]."""
-    me = _as(P.READ)
-    from odlar.education.learning import Policy
-    from odlar.education.service import TRACKER
-
-    try:
-        policy = Policy(low=low, high=high)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    out = TRACKER.next_exercises(
-        tenant=me.tenant,
-        student=student,
-        n=n,
-        model_version=model,
-        policy=policy,
-        actor=me.name,
-    )
-    table = Table("item", "skills", "success", "in band", title=f"next for {out['student']}")
-    for row in out["exercises"]:
-        table.add_row(
-            row["item"],
-            ", ".join(row["skills"]),
-            f"{row['success_probability']:.2f}",
-            "yes" if row["in_target_band"] else "",
-        )
-    console.print(table)
-
-
-@education_app.command("report")
-def education_report(class_id: str, model: int | None = typer.Option(None, "--model")) -> None:
-    """Where a class is stuck and which students need help."""
-    me = _as(P.READ)
-    from odlar.education.service import TRACKER
-
-    r = TRACKER.class_report(
-        tenant=me.tenant, class_id=class_id, model_version=model, actor=me.name
-    )
-    skills = Table(
-        "skill",
-        "mean mastery",
-        "practised",
-        "mastered",
-        "answers",
-        title=f"class {class_id}: weakest skills ({r['students']} students)",
-    )
-    for row in r["weakest_skills"]:
-        skills.add_row(
-            row["skill"],
-            f"{row['mean_mastery']:.2f}",
-            str(row["students_practised"]),
-            str(row["students_mastered"]),
-            str(row["answers"]),
-        )
-    console.print(skills)
-    risk = Table(
-        "student", "mean mastery", "recent accuracy", "weakest skills", title="students at risk"
-    )
-    for row in r["students_at_risk"]:
-        risk.add_row(
-            row["student"],
-            f"{row['mean_mastery']:.2f}",
-            f"{row['recent_accuracy']:.2f}",
-            ", ".join(row["weakest_skills"]),
-        )
-    console.print(risk)
 
 
 @data_app.command("fetch")
@@ -707,7 +492,7 @@ def data_fetch(
     dest: Path | None = typer.Option(None, "--dest", help="Folder (default under ODLAR_DATA)"),
 ) -> None:
     """Download a public dataset from its publisher, unpack it and verify its checksums."""
-    _as(P.OPERATE)
+    acting(P.OPERATE)
     from odlar.core.datasets import fetch, refuse_state
 
     files = fetch(name, source_file=source and refuse_state(source), dest=dest)
@@ -723,7 +508,7 @@ def data_add(
     ),
 ) -> None:
     """Validate a file and register it as a dataset (usable by id in fit jobs)."""
-    me = _as(P.OPERATE)
+    me = acting(P.OPERATE)
     from odlar.core.datasets import refuse_state, save_upload
 
     if not refuse_state(file).is_file():
@@ -743,7 +528,7 @@ def data_add(
 @data_app.command("list")
 def data_list() -> None:
     """Registered datasets."""
-    me = _as(P.READ)
+    me = acting(P.READ)
     from odlar.core.datasets import list_datasets
 
     table = Table("id", "task", "name", "rows", "created")
@@ -761,7 +546,7 @@ def tenants_create(
     name: str | None = typer.Option(None, "--name", help="Display name"),
 ) -> None:
     """Create a tenant."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     if me.tenant != DEFAULT_TENANT:
@@ -775,7 +560,7 @@ def tenants_create(
 @tenants_app.command("list")
 def tenants_list() -> None:
     """Tenants."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     table = Table("id", "name", "created")
@@ -793,7 +578,7 @@ def users_create(
     tenant: str | None = TENANT_OPT,
 ) -> None:
     """Create a user (with a token from `odlar tokens create`, or a password to sign in)."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     secret = (
@@ -808,7 +593,7 @@ def users_create(
 @users_app.command("list")
 def users_list(tenant: str | None = TENANT_OPT) -> None:
     """Users of the tenant."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     table = Table("name", "role", "password", "locked until", "disabled")
@@ -823,7 +608,7 @@ def users_list(tenant: str | None = TENANT_OPT) -> None:
 @users_app.command("role")
 def users_role(name: str, role: str, tenant: str | None = TENANT_OPT) -> None:
     """Change a user's role (their tokens follow at once)."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     accounts.set_role(name, role, tenant=acting_tenant(me, tenant), actor=me.name)
@@ -833,7 +618,7 @@ def users_role(name: str, role: str, tenant: str | None = TENANT_OPT) -> None:
 @users_app.command("disable")
 def users_disable(name: str, tenant: str | None = TENANT_OPT) -> None:
     """Disable a user and revoke all their tokens."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     accounts.disable_user(name, tenant=acting_tenant(me, tenant), actor=me.name)
@@ -848,7 +633,7 @@ def tokens_create(
     tenant: str | None = TENANT_OPT,
 ) -> None:
     """Create an API token for a user and print it once."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     print(
@@ -861,7 +646,7 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(tenant: str | None = TENANT_OPT) -> None:
     """Tokens (never their secrets)."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     table = Table("id", "user", "label", "prefix", "role", "created", "expires", "revoked")
@@ -876,7 +661,7 @@ def tokens_list(tenant: str | None = TENANT_OPT) -> None:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: str, tenant: str | None = TENANT_OPT) -> None:
     """Revoke a token at once."""
-    me = _as(P.ADMIN)
+    me = acting(P.ADMIN)
     from odlar.governance import accounts
 
     accounts.revoke_token(token_id, tenant=acting_tenant(me, tenant), actor=me.name)
@@ -887,8 +672,8 @@ def tokens_revoke(token_id: str, tenant: str | None = TENANT_OPT) -> None:
 def audit_verify(tenant: str | None = TENANT_OPT) -> None:
     """Check every record of the event log: edited, removed or reordered records are named.
     Platform admins without --tenant verify every tenant."""
-    me = _as(P.AUDIT)
-    from odlar.governance import audit
+    me = acting(P.AUDIT)
+    from odlar.core import audit
 
     scope = None if me.tenant == DEFAULT_TENANT and tenant is None else acting_tenant(me, tenant)
     result = audit.verify(scope)
@@ -910,8 +695,8 @@ def audit_show(
     tenant: str | None = TENANT_OPT,
 ) -> None:
     """The newest records."""
-    me = _as(P.AUDIT)
-    from odlar.governance import audit
+    me = acting(P.AUDIT)
+    from odlar.core import audit
 
     table = Table("seq", "at", "actor", "action", "target", "model", "hash")
     rows = audit.events(acting_tenant(me, tenant), action=action, limit=limit, newest_first=True)
@@ -929,8 +714,8 @@ def audit_export(
     tenant: str | None = TENANT_OPT,
 ) -> None:
     """Export the tenant's records (with their hashes) as JSON Lines."""
-    me = _as(P.AUDIT)
-    from odlar.governance import audit
+    me = acting(P.AUDIT)
+    from odlar.core import audit
 
     scope = acting_tenant(me, tenant)
     n = audit.export(scope, out, actor=me.name)
@@ -941,209 +726,36 @@ def audit_export(
 def audit_prune(tenant: str | None = TENANT_OPT) -> None:
     """Remove records older than the retention period (ODLAR_AUDIT_RETENTION_DAYS, at
     least 183 days); the chain stays verifiable from the last removed record."""
-    me = _as(P.ADMIN)
-    from odlar.governance import audit
+    me = acting(P.ADMIN)
+    from odlar.core import audit
 
     n = audit.prune(acting_tenant(me, tenant), actor=me.name)
     console.print(f"removed {n} records older than the retention period")
 
 
-def _scenarios_dir() -> Path:
-    from odlar.core.config import get_settings
+def _mount_sectors() -> None:
+    """Each installed sector's own commands as `odlar <sector> ...` (core/sectors.py), and
+    the commands a sector keeps at the top level (its cli module's TOP_LEVEL)."""
+    import importlib
 
-    return get_settings().scenarios_dir
+    from odlar.core.sectors import load, sectors
 
-
-def _scenario_ref(ref: str) -> str:
-    """A RESCO name, the name of an imported scenario, or a path."""
-    from odlar.mobility.scenarios import scenario_ref
-
-    if scenario_ref(ref):
-        return f"resco:{scenario_ref(ref)}"
-    named = _scenarios_dir() / ref
-    return str(named) if (named / "scenario.json").exists() else ref
-
-
-def _imported(scenario: Any) -> None:
-    from odlar.mobility.scenarios import validate
-
-    facts = validate(scenario)
-    console.print(
-        f"scenario [bold]{scenario.name}[/bold] ({scenario.origin}): {facts['signals']} "
-        f"signals, {facts['edges']} edges, {facts['vehicles_in_episode']} vehicles from "
-        f"{scenario.begin} to {scenario.end} s, in {scenario.net.parent}"
-    )
-    console.print(f"next: odlar mobility run --scenario {scenario.name} "
-                  "-c fixed -c max_pressure --plot delay.png")  # fmt: skip
+    for sector in sectors():
+        if sector.cli is None:
+            continue
+        sub = load(sector.cli)
+        app.add_typer(sub, name=sector.name)
+        module = importlib.import_module(sector.cli.partition(":")[0])
+        for name, command in getattr(module, "TOP_LEVEL", {}).items():
+            app.command(name)(command)
 
 
-def _import_out(name: str, out: Path | None) -> Path:
-    return out or _scenarios_dir() / name
+_mount_sectors()
 
 
-@mobility_import_app.command("osm")
-def mobility_import_osm(
-    osm: Path = typer.Argument(help="OpenStreetMap extract (.osm XML)"),
-    name: str | None = typer.Option(None, help="Scenario name (default: the file's stem)"),
-    guess_signals: bool = typer.Option(
-        True, help="Also guess traffic lights where the map has none (netconvert --tls.guess)"
-    ),
-    routes: list[Path] = typer.Option(
-        [], "--routes", help="Own route files (default: random trips)"
-    ),
-    begin: int = typer.Option(0),
-    end: int = typer.Option(3600),
-    period: float = typer.Option(2.0, help="Random trips: seconds between departures"),
-    seed: int = typer.Option(42),
-    out: Path | None = typer.Option(None, help="Folder (default: ODLAR_HOME/scenarios/NAME)"),
-    overwrite: bool = typer.Option(False, help="Replace an imported scenario of that name"),
-) -> None:
-    """Convert an OpenStreetMap extract with netconvert and SUMO's type map."""
-    _as(P.OPERATE)
-    from odlar.mobility.importing import import_osm
+from odlar import cli_compute  # noqa: E402  (compute, quotas, usage: platform commands)
 
-    name = name or osm.stem.split(".")[0]
-    _imported(import_osm(osm, _import_out(name, out), name=name, guess_signals=guess_signals,
-                         routes=routes or None, begin=begin, end=end, period=period, seed=seed,
-                         overwrite=overwrite))  # fmt: skip
-
-
-@mobility_import_app.command("sumo")
-def mobility_import_sumo(
-    net: Path = typer.Argument(help="SUMO network (.net.xml)"),
-    routes: list[Path] = typer.Argument(help="Route files (.rou.xml)"),
-    name: str | None = typer.Option(None),
-    begin: int = typer.Option(0),
-    end: int = typer.Option(3600),
-    delta: int = typer.Option(10, help="Seconds between decisions"),
-    yellow: int = typer.Option(3, help="Yellow seconds"),
-    out: Path | None = typer.Option(None),
-    overwrite: bool = typer.Option(False),
-) -> None:
-    """Take a SUMO network and route files as they are."""
-    _as(P.OPERATE)
-    from odlar.mobility.importing import import_sumo
-
-    name = name or net.name.split(".")[0]
-    _imported(import_sumo(net, routes, _import_out(name, out), name=name, begin=begin, end=end,
-                          delta=delta, yellow=yellow, overwrite=overwrite))  # fmt: skip
-
-
-@mobility_import_app.command("od")
-def mobility_import_od(
-    net: Path = typer.Argument(help="SUMO network (.net.xml)"),
-    counts: Path = typer.Argument(help="CSV: origin,destination,count[,begin,end] (edge ids)"),
-    name: str | None = typer.Option(None),
-    begin: int = typer.Option(0),
-    end: int = typer.Option(3600),
-    seed: int = typer.Option(42),
-    out: Path | None = typer.Option(None),
-    overwrite: bool = typer.Option(False),
-) -> None:
-    """Demand from origin-destination counts, routed with duarouter."""
-    _as(P.OPERATE)
-    from odlar.mobility.importing import import_od
-
-    name = name or counts.stem
-    _imported(import_od(net, counts, _import_out(name, out), name=name, begin=begin, end=end,
-                        seed=seed, overwrite=overwrite))  # fmt: skip
-
-
-@mobility_import_app.command("synthetic")
-def mobility_import_synthetic(
-    kind: str = typer.Option("grid", help="grid, spider or rand (netgenerate)"),
-    size: int = typer.Option(3, help="Junctions per side (grid), rings (spider)"),
-    length: float = typer.Option(200.0, help="Metres between junctions"),
-    lanes: int = typer.Option(2),
-    begin: int = typer.Option(0),
-    end: int = typer.Option(3600),
-    period: float = typer.Option(2.0, help="Seconds between random departures"),
-    seed: int = typer.Option(42),
-    name: str | None = typer.Option(None),
-    out: Path | None = typer.Option(None),
-    overwrite: bool = typer.Option(False),
-) -> None:
-    """A synthetic city (netgenerate and randomTrips), for trying things without data."""
-    _as(P.OPERATE)
-    from odlar.mobility.importing import synthetic
-
-    name = name or f"{kind}{size}"
-    _imported(synthetic(_import_out(name, out), kind=kind, size=size, length=length,
-                        lanes=lanes, begin=begin, end=end, period=period, seed=seed, name=name,
-                        overwrite=overwrite))  # fmt: skip
-
-
-@mobility_app.command("scenarios")
-def mobility_scenarios() -> None:
-    """The RESCO benchmark scenarios and the ones imported here."""
-    _as(P.READ)
-    from odlar.mobility import scenarios as sc
-
-    table = Table("scenario", "origin", "begin", "end", "decision / yellow s", "where")
-    found = [sc.resco(n) for n in sc.RESCO_NAMES]
-    folder = _scenarios_dir()
-    for manifest in sorted(folder.glob("*/scenario.json")) if folder.exists() else []:
-        try:
-            found.append(sc.load(manifest.parent))
-        except OdlarError as exc:
-            err.print(f"skipped {manifest.parent}: {exc}")
-    for s in found:
-        table.add_row(s.name, s.origin, str(s.begin), str(s.end), f"{s.delta} / {s.yellow}",
-                      str(s.net.parent))  # fmt: skip
-    console.print(table)
-
-
-@mobility_app.command("run")
-def mobility_run(
-    scenario: str = typer.Option(..., "--scenario", "-s", help="RESCO name, imported name, path"),
-    controller: list[str] = typer.Option(
-        [], "--controller", "-c", help="fixed, actuated, greedy, max_pressure (repeatable)"
-    ),
-    model: list[int] = typer.Option([], "--model", help="A trained model version (repeatable)"),
-    seed: list[int] = typer.Option([], "--seed", help="Seeds (default 42, 1, 2)"),
-    junction_blocker: float | None = typer.Option(
-        None, help="SUMO --ignore-junction-blocker SECONDS (a deviation from RESCO)"
-    ),
-    plot: Path | None = typer.Option(None, "--plot", help="Delay over time: .png or .html"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Write all metrics as JSON"),
-) -> None:
-    """Simulate controllers on a scenario (seeds in parallel processes) and compare them."""
-    me = _as(P.OPERATE)
-    from odlar.core import tracking
-    from odlar.core.datasets import resolve_source
-    from odlar.mobility import runs
-    from odlar.mobility import scenarios as sc
-
-    scen = sc.load(resolve_source(_scenario_ref(scenario), tenant=me.tenant))
-    sc.validate(scen)
-    models = {
-        f"v{v}": tracking.load_version("mobility.signals", v, tenant=me.tenant)[1] for v in model
-    }
-    with progress_bar(f"simulating {scen.name}") as update:
-        update(0.0, "running episodes")
-        result = runs.compare(scen, controller or ([] if models else ["fixed", "max_pressure"]),
-                              seed or [42, 1, 2], models=models,
-                              junction_blocker=junction_blocker)  # fmt: skip
-        update(1.0, "done")
-    table = Table("controller", "delay s", "± sd", "RESCO-code delay", "trip time s",
-                  "waiting s", "queue (mean/max)", "arrived", "never inserted", "teleports",
-                  "deadlocks",
-                  title=f"{scen.name}, seeds {', '.join(map(str, result['seeds']))}")  # fmt: skip
-    for c in result["controllers"]:
-        table.add_row(c["controller"], f"{c['delay']:.2f}", f"{c['delay_sd']:.2f}",
-                      f"{c['delay_resco_code']:.2f}", f"{c['trip_time']:.1f}",
-                      f"{c['waiting_time']:.1f}", f"{c['queue']:.0f}/{c['queue_max']:.0f}",
-                      f"{c['throughput']:.0f}",
-                      f"{c['never_inserted']:.0f}", f"{c['teleports']:.0f}",
-                      str(c["deadlocks"]))  # fmt: skip
-    console.print(table)
-    if plot:
-        console.print(f"wrote {runs.plot(result, plot)}")
-    if out:
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=2))
-        tmp.replace(out)
-        console.print(f"wrote {out}")
+cli_compute.register(app)
 
 
 def main() -> None:

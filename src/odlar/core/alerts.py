@@ -152,7 +152,7 @@ def acknowledge(alert_id: str, *, tenant: str, by: str, note: str | None = None)
         alert.acknowledged_at, alert.acknowledged_by, alert.note = utcnow(), by, note
         s.flush()
         out = to_dict(alert)
-    from odlar.governance import audit  # every channel (API, CLI, console) logs it here
+    from odlar.core import audit  # every channel (API, CLI, console) logs it here
 
     audit.record(
         tenant=tenant, actor=by, action="alert_ack", target=alert_id, output={"note": note}

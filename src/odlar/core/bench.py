@@ -10,7 +10,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -25,6 +25,21 @@ from odlar.core.errors import NotFound, UsageError
 from odlar.core.tasks import Progress, get_task, no_progress
 
 PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow", "eclipse-sumo")
+
+#: The platform's own benchmarks (not a task's): name -> run(quick=, progress=) -> BenchResult.
+#: The layer that owns each registers it (governance/bench.py, web/bench.py); the command
+#: line imports those modules before running one.
+PLATFORM: dict[str, Callable[..., Any]] = {}
+
+
+def register_platform(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: `odlar bench NAME` runs the decorated function."""
+
+    def add(run: Callable[..., Any]) -> Callable[..., Any]:
+        PLATFORM[name] = run
+        return run
+
+    return add
 
 
 def _parameters(func: Any) -> set[str]:
@@ -43,16 +58,13 @@ def run(
     progress: Progress = no_progress,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    platform_benches = {"governance": "odlar.governance.bench", "console": "odlar.web.bench"}
-    if task_name in platform_benches:  # the platform's own targets, not a task's
-        import importlib
-
-        module = importlib.import_module(platform_benches[task_name])
+    if task_name in PLATFORM:  # the platform's own targets, not a task's
         start = time.perf_counter()
-        extra = {"params": params} if params and "params" in _parameters(module.run_bench) else {}
+        bench = PLATFORM[task_name]
+        extra = {"params": params} if params and "params" in _parameters(bench) else {}
         if params and not extra:
             raise UsageError(f"the {task_name} bench takes no --param")
-        result = module.run_bench(quick=quick, progress=progress, **extra)
+        result = bench(quick=quick, progress=progress, **extra)
         return _package(result, quick, time.perf_counter() - start, record=False)
     task = get_task(task_name)
     if dataset is not None and task.datasets and dataset not in task.datasets:
@@ -169,6 +181,40 @@ def scratch_store() -> Iterator[None]:
                 os.environ["ODLAR_HOME"] = old
             config.reset_settings()
             store.reset_store()
+
+
+@contextmanager
+def server_process(*command: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A server process on a free loopback port (its own process, as in production)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-P", "-m", *command, "--port", str(port)],
+        # one thread each: the model's OpenMP threads of two servers and this client would
+        # otherwise fight over 2 cores and drown the difference being measured in noise
+        env=env if env is not None else {**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def write(result: dict[str, Any], out: Path) -> None:

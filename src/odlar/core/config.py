@@ -16,7 +16,26 @@ class Settings(BaseSettings):
     data: Path | None = Field(default=None, description="Datasets; default $ODLAR_HOME/data.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL of the store.")
     mlflow_uri: str | None = Field(default=None, description="MLflow tracking URI.")
-    ray_address: str | None = Field(default=None, description="Existing Ray cluster (later).")
+    ray_address: str | None = Field(
+        default=None,
+        description="Jobs API of an existing Ray cluster (its head's dashboard, e.g. "
+        "http://10.0.0.5:8265): fit jobs and fan-out run there; unset: local processes.",
+    )
+    ray_gcs: str | None = Field(
+        default=None,
+        description="The Ray head's GCS address for fan-out tasks (host:port); default: the "
+        "host of ODLAR_RAY_ADDRESS, port 6379.",
+    )
+    ray_python: str = Field(
+        default="python",
+        description="Python on the Ray nodes that has odlar installed (a job's entrypoint).",
+    )
+    local_cpus: float | None = Field(
+        default=None,
+        gt=0,
+        description="CPUs that local jobs may hold at once (jobs beyond wait queued); "
+        "default: no limit but tenant quotas.",
+    )
     pseudonym_key: str | None = Field(
         default=None,
         description="Secret for keyed pseudonyms of personal identifiers; default: a random key "
@@ -79,6 +98,14 @@ class Settings(BaseSettings):
     @property
     def tracking_uri(self) -> str:
         return self.mlflow_uri or f"sqlite:///{self.home.expanduser() / 'mlflow.db'}"
+
+    @property
+    def ray_gcs_address(self) -> str | None:
+        if self.ray_gcs or not self.ray_address:
+            return self.ray_gcs
+        from urllib.parse import urlsplit
+
+        return f"{urlsplit(self.ray_address).hostname}:6379"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -218,7 +218,7 @@ def save_upload(
             summary=data.summary | ({"privacy": privacy} if privacy else {}),
         )
         s.add(rec)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     audit.record(
         tenant=tenant, actor=actor, action="dataset_upload", target=dataset_id,
@@ -253,7 +253,7 @@ def _mask_personal_data(path: Path, personal: tuple[str, ...]) -> dict[str, Any]
     (fixed-width sensor text, sequence files) carry no free text and are left alone."""
     import pandas as pd
 
-    from odlar.governance.pii import mask_frame
+    from odlar.core.pii import mask_frame
 
     suffix = path.suffix.lower()
     frame, sep = None, ","

@@ -1,9 +1,16 @@
 """Jobs: one interface, state in the store, so a restart never loses or strands a job.
 
-The local backend runs each job in its own process (`python -P -m odlar.core.jobs ID`) in a
-new session, so a job keeps going if the server that started it dies; on the next start
-`recover()` marks any job whose process is gone as interrupted, never "running" forever,
-and ends the MLflow run it left open, so MLflow and odlar agree.
+A job is recorded `queued` and started by the scheduler (`core/compute/scheduler.py`) when
+its tenant's quota and the backend's capacity allow. Both backends run the same command,
+`python -P -m odlar.core.jobs ID` (-P: the server's working directory is never on its
+import path), which reads the job from the store and writes its progress, result and
+accounting back:
+
+- local: a process on this machine in a new session, so a job keeps going if the server
+  that started it dies; `recover()` marks a job whose process is gone as interrupted and
+  ends the MLflow run it left open, so MLflow and odlar agree;
+- ray (with ODLAR_RAY_ADDRESS): a Ray Job with the resources the job declares;
+  `recover()` reconciles every active Ray job with the cluster's state.
 """
 
 from __future__ import annotations
@@ -11,27 +18,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
-import subprocess
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from odlar.core.compute import scheduler
+from odlar.core.compute.resources import Resources
 from odlar.core.config import get_settings
 from odlar.core.datasets import resolve_source
 from odlar.core.errors import Conflict, NotFound, OdlarError, UsageError
 from odlar.core.privacy import tenant_scope
 from odlar.core.store import DEFAULT_TENANT, JobRecord, as_utc, session_scope, utcnow
 from odlar.core.tasks import Progress, get_task
-from odlar.core.threads import thread_env
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "interrupted", "cancelled")
@@ -49,6 +57,14 @@ class FitSpec(BaseModel):
         default_factory=dict, description="Hyperparameters, seed included"
     )
     eval: str | None = Field(default=None, description="Dataset id or path with ground truth")
+    resources: Resources | None = Field(
+        default=None,
+        description="CPUs, GPUs, memory; the task's declaration for the method if omitted",
+    )
+    backend: Literal["local", "ray"] | None = Field(
+        default=None,
+        description="Where to run: 'ray' when ODLAR_RAY_ADDRESS is set, else local",
+    )
 
 
 @dataclass
@@ -66,6 +82,11 @@ class JobView:
     started_at: datetime | None
     finished_at: datetime | None
     pid: int | None
+    tenant: str
+    backend: str
+    node: str | None
+    resources: dict[str, Any]
+    usage: dict[str, float | None]
 
     @classmethod
     def of(cls, r: JobRecord) -> JobView:
@@ -83,6 +104,16 @@ class JobView:
             as_utc(r.started_at),
             as_utc(r.finished_at),
             r.pid,
+            r.tenant,
+            r.backend,
+            r.node,
+            {"cpus": r.cpus, "gpus": r.gpus, "memory_mb": r.memory_mb},
+            {
+                "wall_seconds": r.wall_seconds,
+                "cpu_seconds": r.cpu_seconds,
+                "gpu_seconds": r.gpu_seconds,
+                "peak_memory_mb": r.peak_memory_mb,
+            },
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,18 +125,29 @@ class JobView:
 
 
 def create(
-    spec: FitSpec, *, tenant: str = DEFAULT_TENANT, created_by: str | None = None
+    spec: FitSpec,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    created_by: str | None = None,
+    queue: bool = False,
 ) -> JobView:
-    """Validate and record a fit job (state queued); nothing runs yet."""
+    """Validate and record a fit job (state queued); nothing runs yet. Without `queue` the
+    caller runs it (`run(id)`: `odlar fit` without --detach, benches); with it, the
+    scheduler starts it when quotas and capacity allow."""
+    foreground = not queue
     task = get_task(spec.task)
     method = spec.method or task.default_method
     if method not in task.methods:
         raise UsageError(
             f"task '{task.name}' has no method '{method}' (choose from: {', '.join(task.methods)})"
         )
-    spec = spec.model_copy(update={"method": method})
+    backend = "local" if foreground else (spec.backend or scheduler.default_backend())
+    res = spec.resources or task.resources(method)
+    spec = spec.model_copy(update={"method": method, "backend": backend, "resources": res})
     for ref in filter(None, (spec.data, spec.eval)):
         resolve_source(ref, tenant=tenant)  # a missing file fails now, not in the job
+    if not foreground:  # a job that could never start is refused now (409), not queued
+        scheduler.check_fits(res, tenant, backend)
     with session_scope() as s:
         rec = JobRecord(
             kind="fit",
@@ -114,11 +156,16 @@ def create(
             tenant=tenant,
             created_by=created_by,
             host=socket.gethostname(),
+            backend=backend,
+            cpus=res.cpus,
+            gpus=res.gpus,
+            memory_mb=res.memory_mb,
+            dispatched_at=utcnow() if foreground else None,
         )
         s.add(rec)
         s.flush()
         job = JobView.of(rec)
-    from odlar.governance import audit
+    from odlar.core import audit
 
     audit.record(
         tenant=tenant, actor=created_by or "odlar", action="job_submit", target=task.name,
@@ -130,29 +177,11 @@ def create(
 def submit(
     spec: FitSpec, *, tenant: str = DEFAULT_TENANT, created_by: str | None = None
 ) -> JobView:
-    """Record a job and start it in its own process (local backend)."""
-    job = create(spec, tenant=tenant, created_by=created_by)
-    with (get_settings().jobs_dir / f"{job.id}.log").open("ab") as log:
-        proc = subprocess.Popen(
-            # -P: the server's working directory is not on the job's import path (a file
-            # named like a module there would run in every job); PYTHONPATH still applies
-            [sys.executable, "-P", "-m", "odlar.core.jobs", job.id],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # outlives the server; cancel signals the whole group
-            # its own bounded thread pools: a job must not take every core from the server
-            env=os.environ | thread_env(get_settings().job_threads),
-        )
-    _children[proc.pid] = proc
-    with session_scope() as s:
-        rec = s.get(JobRecord, job.id)
-        if rec.pid is None:  # the child may already have recorded itself
-            rec.pid = proc.pid
+    """Record a job and start it when its tenant's quota and the backend allow: at once if
+    they do, else it waits `queued` with a message saying what for."""
+    job = create(spec, tenant=tenant, created_by=created_by, queue=True)
+    scheduler.dispatch()
     return get(job.id, tenant=tenant)
-
-
-_children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def get(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
@@ -179,8 +208,21 @@ def log_path(job_id: str) -> Path:
     return get_settings().jobs_dir / f"{job_id}.log"
 
 
+def logs(job_id: str, *, tenant: str = DEFAULT_TENANT) -> str:
+    """A job's output: its log file (local) or the Ray job's logs (ray)."""
+    job = get(job_id, tenant=tenant)
+    with session_scope() as s:
+        external = s.get(JobRecord, job_id).external_id
+    if job.backend == "ray" and external:
+        from odlar.core.compute.ray_jobs import RayJobs
+
+        return RayJobs().logs(external)
+    path = log_path(job_id)
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
 def _alive(pid: int) -> bool:
-    child = _children.get(pid)
+    child = scheduler._children.get(pid)
     if child is not None:
         return child.poll() is None  # also reaps our own finished children
     try:
@@ -196,32 +238,42 @@ def _alive(pid: int) -> bool:
 
 
 def recover(grace_seconds: float = 30.0) -> list[str]:
-    """Mark jobs of this host whose process is gone as interrupted; returns their ids."""
+    """Mark started jobs whose process is gone as interrupted (local jobs of this host) or
+    as Ray reports them (Ray jobs), then start what may start; returns the ended ids."""
     host = socket.gethostname()
     interrupted = []
     now = utcnow()
+    ray_jobs: list[tuple[str, str | None, datetime]] = []
     with session_scope() as s:
         for rec in s.scalars(select(JobRecord).where(JobRecord.state.in_(ACTIVE))):
+            if rec.dispatched_at is None and rec.state == "queued":
+                continue  # waiting in the queue: nothing was started
+            since = as_utc(rec.dispatched_at or rec.created_at)
+            if rec.backend == "ray":
+                ray_jobs.append((rec.id, rec.external_id, since))
+                continue
             if rec.backend != "local" or rec.host != host:
                 continue
-            created = as_utc(rec.created_at)
             if rec.pid is None:
-                if (now - created).total_seconds() < grace_seconds:
-                    continue  # just submitted: its process is starting
+                if (now - since).total_seconds() < grace_seconds:
+                    continue  # just started: its process is starting
                 gone = True
             else:
                 gone = not _alive(rec.pid)
             if gone:
-                rec.state = "interrupted"
-                rec.finished_at = now
-                rec.error = (
+                _ended(rec, now, (
                     f"the job's process (pid {rec.pid}) ended without reporting a result: "
                     "the server or machine was restarted or the process was killed; "
                     f"run `odlar jobs retry {rec.id}` to start it again"
-                )
+                ))  # fmt: skip
                 interrupted.append(rec.id)
     for job_id in interrupted:
         _end_runs(job_id, "KILLED")
+    if ray_jobs:
+        interrupted += _reconcile_ray(ray_jobs, grace_seconds)
+    if get_settings().ray_address or interrupted or _has_waiting():
+        with contextlib.suppress(OdlarError):
+            scheduler.dispatch()
     return interrupted
 
 
@@ -238,6 +290,70 @@ def _end_runs(job_id: str, status: str) -> None:
         )
 
 
+def _has_waiting() -> bool:
+    with session_scope() as s:
+        return (
+            s.scalar(
+                select(JobRecord.id)
+                .where(JobRecord.state == "queued", JobRecord.dispatched_at.is_(None))
+                .limit(1)
+            )
+            is not None
+        )
+
+
+def _ended(rec: JobRecord, now: datetime, error: str, state: str = "interrupted") -> None:
+    rec.state, rec.finished_at, rec.error = state, now, error
+    if rec.started_at is not None and rec.wall_seconds is None:
+        rec.wall_seconds = (now - as_utc(rec.started_at)).total_seconds()
+        rec.gpu_seconds = rec.wall_seconds * rec.gpus
+
+
+def _reconcile_ray(
+    active: list[tuple[str, str | None, datetime]], grace_seconds: float
+) -> list[str]:
+    """Ray jobs that ended without their process reporting (a node died, Ray stopped them)
+    end in the store with Ray's reason; while the cluster is unreachable nothing changes."""
+    from odlar.core.compute.ray_jobs import RayJobs
+
+    try:
+        cluster = RayJobs()
+        states = {job_id: cluster.state(ext) for job_id, ext, _ in active if ext}
+    except OdlarError:
+        return []  # unreachable or not configured: keep the jobs as they are
+    ended = []
+    now = utcnow()
+    with session_scope() as s:
+        for job_id, _ext, since in active:
+            rec = s.get(JobRecord, job_id)
+            if rec.state not in ACTIVE:
+                continue
+            st = states.get(job_id)
+            if st is None:  # claimed, not yet submitted
+                if (now - since).total_seconds() > grace_seconds:
+                    _ended(rec, now, "the job was never submitted to Ray; run `odlar jobs "
+                           f"retry {job_id}`")  # fmt: skip
+                    ended.append(job_id)
+                continue
+            if st.node:
+                rec.node = st.node
+            if not st.over:
+                continue
+            # the process reports its own outcome; a moment's grace for its last commit
+            s.refresh(rec)
+            if rec.state not in ACTIVE:
+                continue
+            state = "failed" if st.status == "FAILED" else "interrupted"
+            if st.status == "MISSING":
+                why = "Ray has no record of it (the cluster was restarted?)"
+            else:
+                why = f"Ray reports {st.status}: {st.message or 'no reason given'}"
+            _ended(rec, now, f"the Ray job ended without reporting a result: {why}; run "
+                   f"`odlar jobs retry {job_id}` to start it again", state)  # fmt: skip
+            ended.append(job_id)
+    return ended
+
+
 def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
     with session_scope() as s:
         rec = s.get(JobRecord, job_id)
@@ -245,9 +361,14 @@ def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
             raise NotFound(f"no job '{job_id}'")
         if rec.state not in ACTIVE:
             raise Conflict(f"job '{job_id}' is already {rec.state}")
-        rec.state, rec.finished_at, rec.error = "cancelled", utcnow(), "cancelled by a user"
-        pid = rec.pid
-    if not (pid and _alive(pid)):
+        _ended(rec, utcnow(), "cancelled by a user", "cancelled")
+        pid, backend, external = rec.pid, rec.backend, rec.external_id
+    if backend == "ray":
+        if external:
+            from odlar.core.compute.ray_jobs import RayJobs
+
+            RayJobs().stop(external)
+    elif not (pid and _alive(pid)):
         _end_runs(job_id, "KILLED")  # no process left to end its own run
     elif pid != os.getpid():
         try:  # a background job leads its own process group; a CLI foreground job does not
@@ -255,6 +376,8 @@ def cancel(job_id: str, *, tenant: str = DEFAULT_TENANT) -> JobView:
         except (ProcessLookupError, PermissionError):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(OdlarError):
+        scheduler.dispatch()  # its slot is free
     return get(job_id, tenant=tenant)
 
 
@@ -305,7 +428,11 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
             raise Conflict(f"job '{job_id}' is {rec.state}, not queued")
         rec.state, rec.started_at, rec.pid = "running", utcnow(), os.getpid()
         rec.host, rec.heartbeat_at = socket.gethostname(), utcnow()
+        rec.node, rec.message = _node(rec), "started"
+        if rec.dispatched_at is None:
+            rec.dispatched_at = rec.started_at
         spec, tenant, created_by = FitSpec.model_validate(rec.spec), rec.tenant, rec.created_by
+    meter = _Meter()
     try:
         result = _fit(job_id, spec, tenant, _Reporter(job_id, echo), created_by)
     except BaseException as exc:
@@ -314,18 +441,67 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
             traceback.print_exc()  # to the job's log file, for the developer
         with session_scope() as s:
             rec = s.get(JobRecord, job_id)
+            meter.record(rec)
             if rec.state == "running":
                 rec.state = "interrupted" if isinstance(exc, Terminated) else "failed"
                 rec.error, rec.finished_at = message, utcnow()
         if "odlar.core.tracking" in sys.modules:  # a run may be open only if MLflow was used
             _end_runs(job_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
+        _next()
         raise
     with session_scope() as s:
         rec = s.get(JobRecord, job_id)
+        meter.record(rec)
         if rec.state == "running":
             rec.state, rec.result, rec.progress = "succeeded", result, 1.0
             rec.message, rec.finished_at = "done", utcnow()
+    _next()
     return get(job_id, tenant=tenant)
+
+
+def _next() -> None:
+    """A job that ends starts the next queued ones (its slot is free)."""
+    try:
+        scheduler.dispatch()
+    except Exception:  # the job's own outcome is recorded; the server's pass retries
+        traceback.print_exc()
+
+
+def _node(rec: JobRecord) -> str:
+    """Where this process runs: the Ray node's id for a Ray job, else the host name."""
+    if rec.backend == "ray":
+        from odlar.core.compute.ray_jobs import SUBMISSION_PREFIX, RayJobs
+
+        with contextlib.suppress(OdlarError):
+            node = RayJobs().state(rec.external_id or SUBMISSION_PREFIX + rec.id).node
+            if node:
+                return node
+    return socket.gethostname()
+
+
+class _Meter:
+    """Wall time, CPU seconds (this process and its waited-for children, e.g. a fan-out
+    pool) and peak resident memory of a job, read from the kernel's resource usage."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.cpu0 = self._cpu()
+
+    @staticmethod
+    def _cpu() -> float:
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+            resource.RUSAGE_CHILDREN
+        )
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def record(self, rec: JobRecord) -> None:
+        wall = time.monotonic() - self.t0
+        rec.wall_seconds = round(wall, 3)
+        rec.cpu_seconds = round(self._cpu() - self.cpu0, 3)
+        rec.gpu_seconds = round(wall * rec.gpus, 3)  # GPU time held, as a cluster bills it
+        peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)  # fmt: skip
+        rec.peak_memory_mb = round(peak_kb / 1024, 1)
 
 
 def _fit(

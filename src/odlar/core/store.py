@@ -1,5 +1,5 @@
-"""Platform state that MLflow does not model: tenants, users, API tokens, datasets, jobs,
-alerts, learner interactions, model approvals and the event log.
+"""Platform state that MLflow does not model: tenants, users, API tokens, datasets, jobs
+(with quotas and accounting), alerts, learner interactions, model approvals, the event log.
 
 SQLAlchemy 2 over any URL (SQLite under $ODLAR_HOME by default); the schema is owned by
 the Alembic migrations in `odlar/core/migrations`, applied on first use.
@@ -175,6 +175,7 @@ class JobRecord(Base):
     """A unit of work (fit, bench) whose state survives any restart of the server."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_tenant_created", "tenant", "created_at"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant: Mapped[str] = mapped_column(String(64), default=DEFAULT_TENANT, index=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -193,6 +194,38 @@ class JobRecord(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    # compute: what the job asked for, where it ran, what it used (core/compute, core/usage)
+    cpus: Mapped[float] = mapped_column(Float, default=1.0)
+    gpus: Mapped[float] = mapped_column(Float, default=0.0)
+    memory_mb: Mapped[int | None] = mapped_column(Integer, default=None)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    external_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    node: Mapped[str | None] = mapped_column(String(200), default=None)
+    wall_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    gpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    peak_memory_mb: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class TenantQuota(Base):
+    """Limits on what one tenant's jobs may hold at once; None means no limit."""
+
+    __tablename__ = "tenant_quotas"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    max_jobs: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_cpus: Mapped[float | None] = mapped_column(Float, default=None)
+    max_gpus: Mapped[float | None] = mapped_column(Float, default=None)
+    updated_by: Mapped[str] = mapped_column(String(200), default="odlar")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerLock(Base):
+    """One row, updated first by every scheduling pass: the store's own write lock makes
+    passes from several processes (server, ending jobs, other nodes) take turns."""
+
+    __tablename__ = "scheduler_lock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AlertRecord(Base):

@@ -6,16 +6,16 @@ against published anchors and answers prediction requests with pydantic models.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from odlar.core.compute.resources import Resources
 from odlar.core.errors import NotFound, UsageError
 
 #: the largest model version a request may name: versions are counted from 1, and a
@@ -97,8 +97,18 @@ class BenchResult:
     notes: list[str] = field(default_factory=list)
 
 
-class Task(ABC):
-    """The contract every capability fulfils; see tests/test_task_contract.py."""
+ModelT = TypeVar("ModelT")
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResponseT = TypeVar("ResponseT", bound=BaseModel)
+
+#: The seed a fit uses when its parameters name none.
+DEFAULT_SEED = 0
+
+
+class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
+    """The contract every capability fulfils, generic over its model, request and response
+    types (``class RulTask(Task[RulModel, RulRequest, RulResponse])``); checked by
+    `odlar.testing.check_task`."""
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -133,18 +143,50 @@ class Task(ABC):
     def load(self, source: str | Path, **options: Any) -> Dataset:
         """Parse and validate; raise DataError naming the file, line and field."""
 
-    @abstractmethod
-    def fit(self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress) -> Any:
-        """Train a model (a picklable object); reproducible from `params` (seed included)."""
+    def fit(
+        self,
+        data: Dataset,
+        *,
+        method: str,
+        params: dict[str, Any],
+        progress: Progress = no_progress,
+    ) -> ModelT:
+        """Train a model (a picklable object), reproducible from `params`: checks the
+        method and the parameters, fixes the seed (``params["seed"]``, default 0) for
+        Python's and numpy's global generators (and torch's, once imported), calls the
+        task's `_fit` with it and records it in ``model.params``."""
+        if method not in self.methods:
+            raise UsageError(
+                f"task '{self.name}' has no method '{method}' "
+                f"(choose from: {', '.join(self.methods)})"
+            )
+        bad = [k for k in params if not isinstance(k, str) or not k]
+        if bad:
+            raise UsageError(f"parameter names must be text: {bad}")
+        seed = params.get("seed", DEFAULT_SEED)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise UsageError(f"seed={seed!r}: give a whole number >= 0")
+        _seed_everything(seed)
+        model = self._fit(data, method=method, params={**params, "seed": seed}, progress=progress)
+        recorded = getattr(model, "params", None)
+        if isinstance(recorded, dict):
+            recorded.setdefault("seed", seed)
+        return model
 
     @abstractmethod
-    def evaluate(self, model: Any, data: Dataset) -> Report: ...
+    def _fit(
+        self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
+    ) -> ModelT:
+        """The task's training, given a known method and params with their seed."""
 
     @abstractmethod
-    def predict(self, model: Any, request: BaseModel) -> BaseModel: ...
+    def evaluate(self, model: ModelT, data: Dataset) -> Report: ...
 
     @abstractmethod
-    def request_from(self, data: Dataset, **options: Any) -> BaseModel:
+    def predict(self, model: ModelT, request: RequestT) -> ResponseT: ...
+
+    @abstractmethod
+    def request_from(self, data: Dataset, **options: Any) -> RequestT:
         """Build a prediction request from loaded data (the CLI's `odlar predict`)."""
 
     @abstractmethod
@@ -163,7 +205,7 @@ class Task(ABC):
     ) -> BenchResult:
         """Run the published protocol; `methods` limits it to some of the task's methods."""
 
-    def robustness(self, model: Any, data: Dataset, seed: int = 0) -> list[Robustness]:
+    def robustness(self, model: ModelT, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Perturb the inputs (noise, missing values) and measure how far the model moves;
         each result names its limit. Tasks override; none declared fails the check."""
         return []
@@ -173,13 +215,18 @@ class Task(ABC):
         returns whether the file changed."""
         return False
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
+    def response_rows(self, response: ResponseT) -> list[dict[str, Any]]:
         """A response as flat rows for CSV files and terminal tables."""
         return response.model_dump()["predictions"]
 
     def bench_folder(self, dataset: str | None) -> str:
         """Folder under ODLAR_DATA holding a benchmark's data."""
         return self.bench_data
+
+    def resources(self, method: str) -> Resources:
+        """What a fit of `method` asks of the machine (a job may ask otherwise): one CPU by
+        default; tasks whose methods use more (threads, a GPU) override."""
+        return Resources()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -192,12 +239,25 @@ class Task(ABC):
         }
 
 
-_REGISTRY: dict[str, type[Task]] = {}
+def _seed_everything(seed: int) -> None:
+    import random
+    import sys
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:  # never import torch only to seed it
+        sys.modules["torch"].manual_seed(seed)
+
+
+_REGISTRY: dict[str, type[Task[Any, Any, Any]]] = {}
 #: Data that ships inside an installed package, named by a prefix (e.g. ``resco:cologne1``):
 #: prefix -> function giving the folder or file. Read-only, so the API may name it too.
 PACKAGED_SOURCES: dict[str, Callable[[str], Path]] = {}
-#: Sector packages whose import registers their tasks; a new sector adds one line here.
-SECTOR_PACKAGES = ("odlar.energy", "odlar.education", "odlar.mobility")
+#: Inputs a sector lets users name (`odlar fit --scenario cologne1`): kind -> function giving
+#: the data reference (a packaged source, a folder, a path) for a name.
+NAMED_INPUTS: dict[str, Callable[[str], str]] = {}
 
 
 def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> list[Any]:
@@ -214,15 +274,17 @@ def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> li
     return [r for r in rows if method_of(r) in methods]
 
 
-def register(cls: type[Task]) -> type[Task]:
+def register(cls: type[Task[Any, Any, Any]]) -> type[Task[Any, Any, Any]]:
     """Class decorator: make a task discoverable by name."""
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def _discover() -> None:
-    for package in SECTOR_PACKAGES:
-        importlib.import_module(package)
+    """Import the task modules of every installed sector (`core.sectors`), once."""
+    from odlar.core.sectors import import_tasks
+
+    import_tasks()
 
 
 def packaged_source(ref: str) -> Path | None:
@@ -233,12 +295,20 @@ def packaged_source(ref: str) -> Path | None:
     return None
 
 
+def named_input(kind: str, name: str) -> str:
+    """The data reference a sector gives a named input of `kind` (e.g. a scenario)."""
+    _discover()
+    if kind not in NAMED_INPUTS:
+        raise UsageError(f"no installed task takes a named {kind}")
+    return NAMED_INPUTS[kind](name)
+
+
 def task_names() -> list[str]:
     _discover()
     return sorted(_REGISTRY)
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> Task[Any, Any, Any]:
     _discover()
     try:
         return _REGISTRY[name]()

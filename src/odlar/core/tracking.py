@@ -23,8 +23,7 @@ import joblib
 
 from odlar import __version__
 from odlar.core.config import get_settings
-from odlar.core.errors import Conflict, NotFound
-from odlar.core.privacy import tenant_scope
+from odlar.core.errors import NotFound
 from odlar.core.store import DEFAULT_TENANT
 from odlar.core.tasks import Dataset
 
@@ -260,36 +259,6 @@ def get_version(
 _cache: dict[tuple[str, str, str, int], Any] = {}
 
 
-def serving_version(task: str, version: int | None, *, tenant: str) -> int:
-    """The version that may serve: the one asked for if approved, else the newest approved
-    (any version when approval is switched off)."""
-    from odlar.governance import approval
-
-    if not get_settings().require_approval:
-        return get_version(task, version, tenant=tenant).version
-    if version is not None:
-        state = approval.state(tenant, task, version)
-        if state != "approved":
-            get_version(task, version, tenant=tenant)  # 404 first for a version that never was
-            raise Conflict(
-                f"model version {version} of {task} is {state}, not approved: it does not "
-                f"serve (an approver runs: odlar models approve {task} {version})"
-            )
-        return version
-    decided = approval.states(tenant, task)
-    approved = [v for v, d in decided.items() if d == "approved"]
-    if not approved:
-        get_version(task, None, tenant=tenant)  # 404 when nothing was trained at all
-        revoked = sorted(v for v, d in decided.items() if d == "revoked")
-        # say so when serving stopped because of a revocation, not for lack of an approval
-        why = f" (revoked: version {', '.join(map(str, revoked))})" if revoked else ""
-        raise Conflict(
-            f"no approved model version of {task}{why}: an approver must approve one first "
-            f"(odlar models list {task}; odlar models approve {task} VERSION)"
-        )
-    return max(approved)
-
-
 def load_version(task: str, version: int, *, tenant: str) -> tuple[ModelVersion, Any]:
     """Any version's model object, approved or not (for checks and documentation), cached
     per process."""
@@ -310,43 +279,3 @@ def is_loaded(task: str, version: int, *, tenant: str) -> bool:
     """Whether this process holds the version's model already (loading takes seconds)."""
     with _lock:
         return (get_settings().tracking_uri, tenant, task, version) in _cache
-
-
-def load_model(
-    task: str, version: int | None = None, *, tenant: str = DEFAULT_TENANT
-) -> tuple[ModelVersion, Any]:
-    """The model object of a version that may serve (newest approved by default); the
-    approval is read on every call, so a revocation acts at once."""
-    return load_version(task, serving_version(task, version, tenant=tenant), tenant=tenant)
-
-
-def predict(
-    task: Any,
-    request: Any,
-    *,
-    tenant: str = DEFAULT_TENANT,
-    actor: str,
-    serving: int | None = None,
-) -> Any:
-    """Answer a task's request with the version it names (newest approved by default),
-    stamping the version used on the response, and log the prediction (model version,
-    input digest, output): the one path the CLI and the API both serve through.
-    `serving`: the version `serving_version` just gave for this request, if the caller
-    asked already."""
-    from odlar.governance import audit
-
-    if serving is None:
-        serving = serving_version(task.name, getattr(request, "model_version", None), tenant=tenant)
-    mv, model = load_version(task.name, serving, tenant=tenant)
-    with tenant_scope(tenant):  # people in the response carry the tenant's own pseudonyms
-        response = task.predict(model, request)
-    response = response.model_copy(update={"model_version": mv.version})
-    audit.record(
-        tenant=tenant, actor=actor, action="predict", target=task.name,
-        model_version=f"{task.name}/{mv.version}",
-        # pydantic's JSON (fields in schema order): fast, and the same request always
-        # gives the same digest
-        input_digest=audit.digest(request.model_dump_json().encode()),
-        output=response.model_dump_json(),
-    )  # fmt: skip
-    return response

@@ -1,3 +1,2 @@
-"""Education sector: tasks register themselves on import."""
-
-from odlar.education import task  # noqa: F401  (registers education.tracing)
+"""Education sector: knowledge tracing (education.tracing), next exercises, class reports.
+Declared in `sector.py`; importing this package imports nothing else."""

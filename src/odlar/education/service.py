@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from odlar.core import tracking
+from odlar.core import audit
 from odlar.core.errors import Conflict, NotFound
 from odlar.core.privacy import pseudonym, tenant_scope
 from odlar.core.store import LearnerInteraction, session_scope
+from odlar.education.exercises import Policy, choose_exercises, class_report, eligible_skills
 from odlar.education.interactions import from_log
-from odlar.education.learning import Policy, choose_exercises, class_report, eligible_skills
-from odlar.governance import audit
+from odlar.governance import serving
 
 TASK = "education.tracing"
 RECENT = 10  # answers behind "recent accuracy"
@@ -42,7 +42,7 @@ class Tracker:
         self._states: dict[tuple[str, int, str], StudentState] = {}
 
     def model(self, tenant: str, version: int | None) -> tuple[int, Any]:
-        mv, model = tracking.load_model(TASK, version, tenant=tenant)
+        mv, model = serving.load_model(TASK, version, tenant=tenant)
         return mv.version, model
 
     @staticmethod

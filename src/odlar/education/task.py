@@ -4,7 +4,7 @@ answer, from interaction logs or the pyKT sequence formats."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,9 @@ from odlar.education.interactions import (
     read_log,
     read_sequences,
 )
-from odlar.education.model import NETS, TracingModel, fit_tracing
+
+if TYPE_CHECKING:  # torch stays unimported until a model is fitted or loaded
+    from odlar.education.model import TracingModel
 
 
 class Answer(BaseModel):
@@ -85,7 +87,7 @@ class TracingResponse(BaseModel):
 
 
 @register
-class TracingTask(Task):
+class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
     name: ClassVar[str] = "education.tracing"
     title: ClassVar[str] = "Knowledge tracing and personalised next exercises"
     risk: ClassVar[Risk] = Risk(
@@ -109,7 +111,7 @@ class TracingTask(Task):
         "from stored ones.",
     )
     acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_auc": (">=", 0.70)}
-    methods: ClassVar[tuple[str, ...]] = tuple(NETS)
+    methods: ClassVar[tuple[str, ...]] = ("bkt", "dkt", "akt")  # education.model.NETS
     default_method: ClassVar[str] = "akt"
     Request: ClassVar[type[BaseModel]] = TracingRequest
     Response: ClassVar[type[BaseModel]] = TracingResponse
@@ -157,9 +159,11 @@ class TracingTask(Task):
         frame.to_csv(staged, sep=sep, index=False)
         return True
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> TracingModel:
+        from odlar.education.model import fit_tracing  # torch: only when a model is fitted
+
         return fit_tracing(data.frame, method, params, progress)
 
     def robustness(self, model: TracingModel, data: Dataset, seed: int = 0) -> list[Robustness]:
@@ -206,8 +210,7 @@ class TracingTask(Task):
             "student's earlier answers only",
         )
 
-    def predict(self, model: TracingModel, request: BaseModel) -> TracingResponse:
-        assert isinstance(request, TracingRequest)
+    def predict(self, model: TracingModel, request: TracingRequest) -> TracingResponse:
         rows = [
             {
                 "student": s.student,
@@ -270,8 +273,7 @@ class TracingTask(Task):
             students.append(StudentAnswers(student=name, answers=answers))
         return TracingRequest(students=students, model_version=options.get("model_version"))
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
-        assert isinstance(response, TracingResponse)
+    def response_rows(self, response: TracingResponse) -> list[dict[str, Any]]:
         return [
             {"student": p.student, "skill": m.skill, "mastery": m.mastery, "answers": p.answers}
             for p in response.predictions

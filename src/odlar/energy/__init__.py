@@ -1,5 +1,3 @@
-"""Energy sector (oil and gas): tasks register themselves on import."""
-
-from odlar.energy import cmapss  # noqa: F401  (registers the `cmapss` download)
-from odlar.energy.faults import task as faults_task  # noqa: F401  (registers energy.faults)
-from odlar.energy.rul import task  # noqa: F401  (registers energy.rul)
+"""Energy sector (oil and gas): remaining useful life (energy.rul), fault detection
+(energy.faults) and production analytics (energy.production). Declared in `sector.py`;
+importing this package imports nothing else."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
+from odlar.core import audit
 from odlar.core.config import get_settings
 from odlar.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, UsageError
 from odlar.core.store import (
@@ -25,7 +26,6 @@ from odlar.core.store import (
     session_scope,
     utcnow,
 )
-from odlar.governance import audit
 from odlar.governance.roles import Principal, valid_role
 
 TOKEN_PREFIX = "odl_"

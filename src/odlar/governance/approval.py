@@ -5,14 +5,17 @@ overrides with a recorded reason."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
+from odlar.core import audit
 from odlar.core.config import get_settings
 from odlar.core.errors import Conflict, UsageError
 from odlar.core.store import ModelDecision, as_utc, get_engine, session_scope
-from odlar.governance import audit
+
+if TYPE_CHECKING:
+    from odlar.core.tracking import ModelVersion
 
 _DECISIONS = ModelDecision.__table__
 # the serving path's reads, built once with bound parameters (no per-call construction)
@@ -47,6 +50,20 @@ def states(tenant: str, task: str) -> dict[int, str]:
     with get_engine(get_settings().db_url).connect() as conn:
         rows = conn.execute(_STATES, {"tenant": tenant, "task": task}).all()
     return {int(v): d for v, d in rows}
+
+
+def versions(tenant: str, task: str | None = None) -> list[tuple[ModelVersion, str]]:
+    """The tenant's model versions (of one task, or of all) with their approval state:
+    the one listing the CLI, the API and the console show."""
+    from odlar.core import tracking
+
+    decided: dict[str, dict[int, str]] = {}
+    out = []
+    for v in tracking.list_versions(task, tenant=tenant):
+        if v.task not in decided:
+            decided[v.task] = states(tenant, v.task)
+        out.append((v, decided[v.task].get(v.version, "pending")))
+    return out
 
 
 def decisions(tenant: str, task: str, version: int) -> list[dict[str, Any]]:

@@ -18,13 +18,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from odlar.core.bench import scratch_store
+from odlar.core.bench import register_platform, scratch_store, server_process
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
@@ -45,8 +43,8 @@ ANCHORS = [
 def _bulk_chain(n: int, tenant: str = "default", batch: int = 50_000) -> None:
     from sqlalchemy import insert
 
+    from odlar.core.audit import FIELDS, GENESIS, canonical, chain_hash, digest
     from odlar.core.store import AuditEvent, AuditHead, session_scope, utcnow
-    from odlar.governance.audit import FIELDS, GENESIS, canonical, chain_hash, digest
 
     prev, at = GENESIS, utcnow().isoformat(timespec="microseconds")
     out = canonical({"rul": 101.5, "lower": 90.0, "upper": 118.0})
@@ -64,7 +62,7 @@ def _bulk_chain(n: int, tenant: str = "default", batch: int = 50_000) -> None:
 
 
 def verify_speed(n: int, progress: Progress) -> dict[str, Any]:
-    from odlar.governance import audit
+    from odlar.core import audit
 
     with scratch_store():
         start = time.perf_counter()
@@ -121,7 +119,11 @@ def predict_overhead(requests: int, progress: Progress) -> dict[str, Any]:
         timings: dict[str, list[float]] = {"governed": [], "bare": []}
         governed = ("odlar", "serve")
         plain = ("uvicorn", "odlar.governance.bench:bare_app", "--factory", "--log-level", "error")
-        with _serve(*governed) as gov_url, _serve(*plain) as bare_url, httpx.Client() as http:
+        with (
+            server_process(*governed) as gov_url,
+            server_process(*plain) as bare_url,
+            httpx.Client() as http,
+        ):
             headers = {"Authorization": f"Bearer {token}"}
             calls = {
                 "governed": lambda: http.post(
@@ -178,7 +180,8 @@ def predict_under_fit(requests: int, seconds: float, progress: Progress) -> dict
         for k, (name, extra) in enumerate(configs.items()):
             progress(0.6 + 0.2 * k, f"{name}: predicts alone, then during a fit job")
             env = {v: x for v, x in os.environ.items() if v not in _THREAD_VARS} | extra
-            with _serve("odlar", "serve", env=env) as url, httpx.Client(timeout=300) as http:
+            serving = server_process("odlar", "serve", env=env)
+            with serving as url, httpx.Client(timeout=300) as http:
 
                 def predict() -> float:
                     start = time.perf_counter()
@@ -221,40 +224,6 @@ def predict_under_fit(requests: int, seconds: float, progress: Progress) -> dict
 
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextmanager
-def _serve(*command: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A server process on a free loopback port (its own process, as in production)."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-P", "-m", *command, "--port", str(port)],
-        # one thread each: the model's OpenMP threads of two servers and this client would
-        # otherwise fight over 2 cores and drown the difference being measured in noise
-        env=env if env is not None else {**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def bare_app() -> Any:
@@ -327,6 +296,7 @@ def limits_overhead(calls: int) -> dict[str, Any]:
 PARTS = ("verify", "overhead", "contention", "limits")
 
 
+@register_platform("governance")
 def run_bench(
     *, quick: bool, progress: Progress, params: dict[str, Any] | None = None
 ) -> BenchResult:

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from odlar.core import audit
 from odlar.core.errors import OdlarError
 from odlar.core.store import utcnow
 from odlar.core.tasks import get_task
-from odlar.governance import audit
 
 
 def _check(name: str, passed: bool, detail: str, value: Any = None, limit: Any = None) -> dict:

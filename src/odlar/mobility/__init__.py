@@ -1,3 +1,2 @@
-"""Transport sector: tasks register themselves on import."""
-
-from odlar.mobility import task  # noqa: F401  (registers mobility.signals)
+"""Transport sector: traffic-signal control (mobility.signals) on SUMO scenarios.
+Declared in `sector.py`; importing this package imports nothing else."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
+from odlar.core.compute.fanout import map_items
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
-from odlar.mobility import learning
+from odlar.mobility import dqn
 from odlar.mobility.scenarios import RESCO_NAMES, Scenario, resco
 from odlar.mobility.sim import Options, run_many
 
@@ -116,9 +115,9 @@ def run(
     t0 = time.perf_counter()
     weights: dict[str, Any] = {}
     if "dqn" in chosen:
-        minutes = float(params.get("minutes", 0.2 if quick else learning.DEFAULTS["minutes"]))
+        minutes = float(params.get("minutes", 0.2 if quick else dqn.DEFAULTS["minutes"]))
         progress(0.0, f"training dqn on {len(plan)} scenarios ({minutes:g} min each)")
-        for name, trained in train_many(plan, {"minutes": minutes}):
+        for name, trained in train_many(plan, {"minutes": minutes}, params.get("backend")):
             weights[name] = trained.weights
             notes.append(
                 f"dqn {name}: trained {trained.episodes} episodes in {trained.seconds:.0f} s "
@@ -140,14 +139,15 @@ def run(
                  f"{r['scenario']} {r['method']} seed {r['seed']}: {r['delay']:.1f} s")  # fmt: skip
 
     t_episodes = time.perf_counter()
-    raw = run_many(runs, on_result=tick)
+    raw = run_many(runs, on_result=tick, backend=params.get("backend"))
     episodes_wall = time.perf_counter() - t_episodes
     for sc in plan:
         for m in chosen:
             rows = [r for r in raw if r["scenario"] == sc.name and r["method"] == m]
             results.append(summarise(rows))
     notes.append(
-        f"{len(runs)} episodes in {episodes_wall:.0f} s on {_workers(len(runs))} processes "
+        f"{len(runs)} episodes in {episodes_wall:.0f} s on "
+        f"{'Ray tasks' if params.get('backend') == 'ray' else f'{_workers(len(runs))} processes'} "
         f"(whole bench {time.perf_counter() - t0:.0f} s)"
     )
     if not quick and set(BASELINES) <= set(chosen):
@@ -178,18 +178,18 @@ def run(
     )
 
 
-def _train_one(args: tuple[Scenario, dict[str, Any]]) -> tuple[str, learning.Trained]:
+def _train_one(args: tuple[Scenario, dict[str, Any]]) -> tuple[str, dqn.Trained]:
     sc, params = args
-    return sc.name, learning.train(sc, params, lambda f, m: None)
+    return sc.name, dqn.train(sc, params, lambda f, m: None)
 
 
 def train_many(
-    plan: list[Scenario], params: dict[str, Any]
-) -> list[tuple[str, learning.Trained]]:
-    """One DQN per scenario, trained in parallel processes (one core each: libsumo allows
-    one simulation per process, and each training runs one torch thread)."""
-    with ProcessPoolExecutor(_workers(len(plan)), mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_train_one, [(sc, params) for sc in plan]))
+    plan: list[Scenario], params: dict[str, Any], backend: Any = None
+) -> list[tuple[str, dqn.Trained]]:
+    """One DQN per scenario, trained in parallel fresh processes (one core each: libsumo
+    allows one simulation per process, and each training runs one torch thread)."""
+    return map_items(_train_one, [(sc, params) for sc in plan], fresh_process=True,
+                     backend=backend)  # fmt: skip
 
 
 def next_phase_latency(requests: int, progress: Progress) -> BenchResult:
@@ -201,9 +201,8 @@ def next_phase_latency(requests: int, progress: Progress) -> BenchResult:
     import numpy as np
 
     from odlar.core import jobs
-    from odlar.core.bench import scratch_store
+    from odlar.core.bench import scratch_store, server_process
     from odlar.governance import accounts, approval
-    from odlar.governance.bench import _serve
 
     rows = []
     with scratch_store():
@@ -232,7 +231,7 @@ def next_phase_latency(requests: int, progress: Progress) -> BenchResult:
                 }
             ]
         }
-        with _serve("odlar", "serve") as url:
+        with server_process("odlar", "serve") as url:
             # a lean client (the standard library's, one kept-alive connection): on 2 shared
             # cores a heavier client's own CPU time would be counted against the server
             conn = http.client.HTTPConnection(url.removeprefix("http://"))

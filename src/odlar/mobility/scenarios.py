@@ -123,6 +123,21 @@ def scenario_ref(ref: str) -> str | None:
     return name if name in _RESCO else None
 
 
+def imported_dir() -> Path:
+    """Where `odlar mobility import` keeps scenarios: ODLAR_HOME/scenarios/NAME."""
+    from odlar.core.config import get_settings
+
+    return get_settings().scenarios_dir
+
+
+def named(ref: str) -> str:
+    """A RESCO name, the name of an imported scenario, or a path, as a data reference."""
+    if scenario_ref(ref):
+        return f"resco:{scenario_ref(ref)}"
+    folder = imported_dir() / ref
+    return str(folder) if (folder / "scenario.json").exists() else ref
+
+
 def load(source: str | Path) -> Scenario:
     """A RESCO name, an imported folder (with scenario.json), its manifest, or a .sumocfg."""
     name = scenario_ref(str(source))

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
     MAX_VERSION,
+    NAMED_INPUTS,
     PACKAGED_SOURCES,
     Anchor,
     BenchResult,
@@ -32,13 +33,14 @@ from odlar.core.tasks import (
     register,
 )
 from odlar.mobility import bench as resco_bench
-from odlar.mobility import learning, scenarios
+from odlar.mobility import dqn, scenarios
 from odlar.mobility.layout import SignalLayout, transition_state
 from odlar.mobility.policies import Clock, LinkCounts, decide
 from odlar.mobility.scenarios import Scenario
 from odlar.mobility.sim import Options, read_layouts, run_many
 
 PACKAGED_SOURCES["resco:"] = scenarios.packaged_folder
+NAMED_INPUTS["scenario"] = scenarios.named
 
 
 class LinkDetectors(BaseModel):
@@ -102,7 +104,7 @@ METHODS = ("dqn", "max_pressure", "greedy")
 
 
 @register
-class SignalsTask(Task):
+class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     name: ClassVar[str] = "mobility.signals"
     title: ClassVar[str] = "Adaptive traffic signal control"
     risk: ClassVar[Risk] = Risk(
@@ -154,7 +156,7 @@ class SignalsTask(Task):
             summary={**facts, "scenario": sc.describe()},
         )
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> SignalsModel:
         if method not in METHODS:
@@ -164,7 +166,7 @@ class SignalsTask(Task):
         weights, history = None, []
         if method == "dqn":
             progress(0.02, f"training on {sc.name}")
-            trained = learning.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m))
+            trained = dqn.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m))
             weights, history = trained.weights, trained.history
             p["trained_episodes"] = trained.episodes
             p["trained_seconds"] = round(trained.seconds, 1)
@@ -185,8 +187,7 @@ class SignalsTask(Task):
         )
         return Report(metrics=metrics, anchors=anchors, protocol=resco_bench.PROTOCOL)
 
-    def predict(self, model: SignalsModel, request: BaseModel) -> NextPhaseResponse:
-        assert isinstance(request, NextPhaseRequest)
+    def predict(self, model: SignalsModel, request: NextPhaseRequest) -> NextPhaseResponse:
         yellow_s = int(model.scenario.get("yellow", 3))
         hold = int(model.scenario.get("delta", 10))
         out = []
@@ -228,7 +229,7 @@ class SignalsTask(Task):
             ],
         )
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
+    def response_rows(self, response: NextPhaseResponse) -> list[dict[str, Any]]:
         return response.model_dump()["predictions"]
 
     def example(self, data_dir: Path) -> tuple[Path, Path]:

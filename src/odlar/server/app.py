@@ -8,9 +8,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import (
     HTMLResponse,
@@ -24,23 +24,21 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from odlar import __version__
-from odlar.core import alerts, datasets, jobs, tracking
+from odlar.core import alerts, audit, datasets, jobs, tracking
+from odlar.core import views as V
 from odlar.core.errors import (
     Conflict,
     DataError,
     Forbidden,
     OdlarError,
     TooManyRequests,
-    UsageError,
 )
 from odlar.core.store import DEFAULT_TENANT, get_engine
-from odlar.core.tasks import MAX_VERSION, get_task, task_names
-from odlar.education.learning import Policy
-from odlar.education.service import TRACKER
-from odlar.energy.faults.live import HUB, MonitorResponse
-from odlar.energy.faults.task import FaultRequest
-from odlar.governance import accounts, approval, audit, checks, documentation
+from odlar.core.tasks import get_task, task_names
+from odlar.governance import accounts, approval, checks, documentation, serving
+from odlar.governance import views as G
 from odlar.governance.roles import Principal, acting_tenant
+from odlar.server import compute_routes
 from odlar.server.auth import (
     ADMIN,
     APPROVE,
@@ -51,6 +49,7 @@ from odlar.server.auth import (
     client_address,
     proxy_middleware,
 )  # fmt: skip
+from odlar.server.parameters import VERSION
 from odlar.server.strict import reject_unknown_query
 
 
@@ -122,7 +121,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # what start-up loaded (MLflow, SQLAlchemy, torch) stays for the process's life: keep it
     # out of the garbage collector's full passes, which otherwise stall requests for ms
     gc.freeze()
+    from odlar.server.compute_routes import scheduling_loop
+
+    scheduler = asyncio.create_task(scheduling_loop())  # queued jobs start, Ray jobs reconcile
     yield
+    scheduler.cancel()
 
 
 def _bound_threads() -> None:
@@ -204,13 +207,13 @@ def create_app() -> FastAPI:
     _dataset_routes(api)
     _job_routes(api)
     _model_routes(api)
-    _monitor_routes(api)
     _alert_routes(api)
-    _education_routes(api)
     _governance_routes(api)
+    _sector_routes(api)
     app.include_router(api)
+    app.include_router(compute_routes.router)
 
-    from odlar.web.console import install
+    from odlar.web.app import install
 
     install(app)
 
@@ -219,6 +222,15 @@ def create_app() -> FastAPI:
         return RedirectResponse("/ui/", status_code=303)
 
     return app
+
+
+def _sector_routes(api: APIRouter) -> None:
+    """Each installed sector's own routes (core/sectors.py), under /api/v1."""
+    from odlar.core.sectors import load, sectors
+
+    for sector in sectors():
+        if sector.api is not None:
+            api.include_router(load(sector.api))
 
 
 def _console_error(request: Request, exc: OdlarError) -> Response:
@@ -232,11 +244,11 @@ def _console_error(request: Request, exc: OdlarError) -> Response:
 
 
 def _tasks_routes(api: APIRouter) -> None:
-    @api.get("/tasks", tags=["tasks"])
+    @api.get("/tasks", tags=["tasks"], response_model=list[V.TaskView])
     def list_tasks(principal: Principal = Depends(READ)) -> list[dict[str, Any]]:
         return [get_task(n).describe() for n in task_names()]
 
-    @api.get("/tasks/{name}", tags=["tasks"])
+    @api.get("/tasks/{name}", tags=["tasks"], response_model=V.TaskView)
     def show_task(name: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return get_task(name).describe()
 
@@ -254,18 +266,18 @@ def _predict_route(
 
         async def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
             tenant, actor = principal.tenant, principal.name
-            v = tracking.serving_version(name, getattr(body, "model_version", None), tenant=tenant)
+            v = serving.serving_version(name, getattr(body, "model_version", None), tenant=tenant)
             if tracking.is_loaded(name, v, tenant=tenant):
-                return tracking.predict(task, body, tenant=tenant, actor=actor, serving=v)
+                return serving.predict(task, body, tenant=tenant, actor=actor, serving=v)
             # the first request of a version loads it from MLflow (seconds): not on the loop
             return await run_in_threadpool(
-                tracking.predict, task, body, tenant=tenant, actor=actor, serving=v
+                serving.predict, task, body, tenant=tenant, actor=actor, serving=v
             )
 
     else:
 
         def predict(body: BaseModel, principal: Principal = Depends(OPERATE)) -> Any:
-            return tracking.predict(task, body, tenant=principal.tenant, actor=principal.name)
+            return serving.predict(task, body, tenant=principal.tenant, actor=principal.name)
 
     # The task's own request model, set at run time (annotations are strings here).
     predict.__annotations__["body"] = request_model
@@ -281,7 +293,7 @@ def _predict_route(
 
 
 def _dataset_routes(api: APIRouter) -> None:
-    @api.post("/datasets", status_code=201, tags=["data"])
+    @api.post("/datasets", status_code=201, tags=["data"], response_model=V.DatasetView)
     async def upload_dataset(
         task: str = Query(description="Task whose loader validates the file"),
         file: UploadFile = File(description="CSV, Parquet or C-MAPSS text"),
@@ -301,17 +313,17 @@ def _dataset_routes(api: APIRouter) -> None:
             personal=tuple(c.strip() for c in personal.split(",") if c.strip()),
         )  # fmt: skip
 
-    @api.get("/datasets", tags=["data"])
+    @api.get("/datasets", tags=["data"], response_model=list[V.DatasetView])
     def list_datasets(principal: Principal = Depends(READ)) -> list[dict[str, Any]]:
         return datasets.list_datasets(tenant=principal.tenant)
 
-    @api.get("/datasets/{dataset_id}", tags=["data"])
+    @api.get("/datasets/{dataset_id}", tags=["data"], response_model=V.DatasetView)
     def show_dataset(dataset_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return datasets.dataset_record(dataset_id, tenant=principal.tenant)
 
 
 def _job_routes(api: APIRouter) -> None:
-    @api.post("/jobs", status_code=202, tags=["jobs"])
+    @api.post("/jobs", status_code=202, tags=["jobs"], response_model=V.JobView)
     def submit_job(spec: jobs.FitSpec, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
         # Check data references now (and confine paths to ODLAR_DATA) so mistakes get a 4xx.
         for ref in filter(None, (spec.data, spec.eval)):
@@ -319,13 +331,13 @@ def _job_routes(api: APIRouter) -> None:
         job = jobs.submit(spec, tenant=principal.tenant, created_by=principal.name)
         return job.to_dict()
 
-    @api.get("/jobs", tags=["jobs"])
+    @api.get("/jobs", tags=["jobs"], response_model=list[V.JobView])
     def list_jobs(
         limit: int = Query(50, ge=1, le=1000), principal: Principal = Depends(READ)
     ) -> list[dict[str, Any]]:
         return [j.to_dict() for j in jobs.list_jobs(tenant=principal.tenant, limit=limit)]
 
-    @api.get("/jobs/{job_id}", tags=["jobs"])
+    @api.get("/jobs/{job_id}", tags=["jobs"], response_model=V.JobView)
     def show_job(job_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         jobs.recover()
         return jobs.get(job_id, tenant=principal.tenant).to_dict()
@@ -350,11 +362,11 @@ def _job_routes(api: APIRouter) -> None:
 
         return StreamingResponse(stream(), media_type="text/event-stream")
 
-    @api.post("/jobs/{job_id}/cancel", tags=["jobs"])
+    @api.post("/jobs/{job_id}/cancel", tags=["jobs"], response_model=V.JobView)
     def cancel_job(job_id: str, principal: Principal = Depends(OPERATE)) -> dict:
         return jobs.cancel(job_id, tenant=principal.tenant).to_dict()
 
-    @api.post("/jobs/{job_id}/retry", status_code=202, tags=["jobs"])
+    @api.post("/jobs/{job_id}/retry", status_code=202, tags=["jobs"], response_model=V.JobView)
     def retry_job(job_id: str, principal: Principal = Depends(OPERATE)) -> dict:
         return jobs.retry(job_id, tenant=principal.tenant, created_by=principal.name).to_dict()
 
@@ -364,31 +376,23 @@ class DecisionBody(BaseModel):
     override: bool = Field(default=False, description="Approve although checks failed")
 
 
-VERSION = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Model version")]
-OPTIONAL_VERSION = Annotated[
-    int | None, Query(ge=1, le=MAX_VERSION, description="Default: newest version")
-]
 
 
 def _model_routes(api: APIRouter) -> None:
     def described(tenant: str, mv: tracking.ModelVersion) -> dict[str, Any]:
         return mv.to_dict() | {"state": approval.state(tenant, mv.task, mv.version)}
 
-    @api.get("/models", tags=["models"])
+    @api.get("/models", tags=["models"], response_model=list[V.ModelVersionView])
     def list_models(
         task: str | None = None, principal: Principal = Depends(READ)
     ) -> list[dict[str, Any]]:
         if task:
             get_task(task)  # 404 for an unknown task
-        states: dict[str, dict[int, str]] = {}
-        out = []
-        for v in tracking.list_versions(task, tenant=principal.tenant):
-            if v.task not in states:
-                states[v.task] = approval.states(principal.tenant, v.task)
-            out.append(v.to_dict() | {"state": states[v.task].get(v.version, "pending")})
-        return out
+        return [
+            v.to_dict() | {"state": state} for v, state in approval.versions(principal.tenant, task)
+        ]
 
-    @api.get("/models/{task}/{version}", tags=["models"])
+    @api.get("/models/{task}/{version}", tags=["models"], response_model=V.ModelVersionDetail)
     def show_model(
         task: str, version: VERSION, principal: Principal = Depends(READ)
     ) -> dict[str, Any]:
@@ -413,13 +417,16 @@ def _model_routes(api: APIRouter) -> None:
             return HTMLResponse(documentation.to_html(doc))
         return doc
 
-    @api.post("/models/{task}/{version}/checks", tags=["models"])
+    @api.post("/models/{task}/{version}/checks", tags=["models"], response_model=G.CheckReport)
     def run_checks(task: str, version: VERSION, principal: Principal = Depends(APPROVE)) -> dict:
         get_task(task)
         mv = tracking.get_version(task, version, tenant=principal.tenant)
         return checks.run(mv, actor=principal.name)
 
-    @api.post("/models/{task}/{version}/approve", tags=["models"])
+    @api.post(
+        "/models/{task}/{version}/approve", tags=["models"], response_model=G.DecisionAnswer,
+        response_model_exclude_unset=True,  # the answer as given: no added nulls
+    )
     def approve_model(
         task: str,
         version: VERSION,
@@ -436,7 +443,10 @@ def _model_routes(api: APIRouter) -> None:
         except approval.ChecksFailed as exc:
             raise Conflict(f"{exc.message} (send override: true with a reason)") from None
 
-    @api.post("/models/{task}/{version}/revoke", tags=["models"])
+    @api.post(
+        "/models/{task}/{version}/revoke", tags=["models"], response_model=G.DecisionAnswer,
+        response_model_exclude_unset=True,  # the answer as given: no added nulls
+    )
     def revoke_model(
         task: str, version: VERSION, body: DecisionBody, principal: Principal = Depends(APPROVE)
     ) -> dict[str, Any]:
@@ -446,39 +456,12 @@ def _model_routes(api: APIRouter) -> None:
         )
 
 
-STREAM = Path(
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$",
-    description="Stream name: a plant, unit or well (letters, digits, . _ : -)",
-)
-
-
 class AckBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-def _monitor_routes(api: APIRouter) -> None:
-    @api.post(
-        "/tasks/energy.faults/monitor/{stream}",
-        tags=["monitor"],
-        response_model=MonitorResponse,
-        summary="Score a batch of live readings; raise, update and clear stored alerts",
-    )
-    def monitor_readings(
-        body: FaultRequest,
-        stream: str = STREAM,
-        principal: Principal = Depends(OPERATE),
-    ) -> MonitorResponse:
-        return HUB.push(
-            tenant=principal.tenant,
-            stream=stream,
-            readings=body.readings,
-            model_version=body.model_version,
-            actor=principal.name,
-        )
-
-
 def _alert_routes(api: APIRouter) -> None:
-    @api.get("/alerts", tags=["alerts"])
+    @api.get("/alerts", tags=["alerts"], response_model=list[V.AlertView])
     def list_alerts(
         state: str | None = Query(None, description="open or cleared"),
         stream: str | None = None,
@@ -487,11 +470,11 @@ def _alert_routes(api: APIRouter) -> None:
     ) -> list[dict[str, Any]]:
         return alerts.list_alerts(tenant=principal.tenant, state=state, stream=stream, limit=limit)
 
-    @api.get("/alerts/{alert_id}", tags=["alerts"])
+    @api.get("/alerts/{alert_id}", tags=["alerts"], response_model=V.AlertView)
     def show_alert(alert_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
         return alerts.get(alert_id, tenant=principal.tenant)
 
-    @api.post("/alerts/{alert_id}/ack", tags=["alerts"])
+    @api.post("/alerts/{alert_id}/ack", tags=["alerts"], response_model=V.AlertView)
     def acknowledge_alert(
         alert_id: str,
         body: AckBody | None = None,
@@ -499,97 +482,6 @@ def _alert_routes(api: APIRouter) -> None:
     ) -> dict[str, Any]:
         note = body.note if body else None
         return alerts.acknowledge(alert_id, tenant=principal.tenant, by=principal.name, note=note)
-
-
-class AnswerIn(BaseModel):
-    student: str = Field(min_length=1, max_length=200, description="Pseudonymised on arrival")
-    item: str = Field(default="", max_length=200)
-    skills: str = Field(default="", max_length=2000, description="Several: separated by ~~")
-    correct: int = Field(ge=0, le=1)
-    time: str | None = Field(default=None, max_length=64, description="ISO time or order")
-    class_id: str | None = Field(default=None, max_length=200)
-
-
-class AnswersIn(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
-    answers: list[AnswerIn] = Field(min_length=1, max_length=100_000)
-
-
-def _education_routes(api: APIRouter) -> None:
-    base = "/tasks/education.tracing"
-
-    def policy(low: float, high: float) -> Policy:
-        try:
-            return Policy(low=low, high=high)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-
-    @api.post(f"{base}/answers", tags=["education"], summary="Record answers; update mastery")
-    def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
-        records = [
-            {
-                "student": a.student,
-                "item": a.item,
-                "skills": a.skills,
-                "correct": a.correct,
-                "time": a.time or "",
-                "class": a.class_id or "",
-            }
-            for a in body.answers
-        ]
-        if not any(a.time for a in body.answers):
-            for r in records:
-                r.pop("time")
-        return TRACKER.record(
-            tenant=principal.tenant,
-            records=records,
-            model_version=body.model_version,
-            actor=principal.name,
-        )
-
-    @api.get(f"{base}/students/{{student}}/mastery", tags=["education"])
-    def student_mastery(
-        student: str,
-        model_version: OPTIONAL_VERSION = None,
-        principal: Principal = Depends(READ),
-    ) -> dict[str, Any]:
-        return TRACKER.mastery(
-            tenant=principal.tenant,
-            student=student,
-            model_version=model_version,
-            actor=principal.name,
-        )
-
-    @api.get(f"{base}/students/{{student}}/next", tags=["education"])
-    def next_exercises(
-        student: str,
-        n: int = Query(5, ge=1, le=50),
-        low: float = Query(0.6, gt=0, lt=1),
-        high: float = Query(0.8, gt=0, lt=1),
-        model_version: OPTIONAL_VERSION = None,
-        principal: Principal = Depends(READ),
-    ) -> dict[str, Any]:
-        return TRACKER.next_exercises(
-            tenant=principal.tenant,
-            student=student,
-            n=n,
-            model_version=model_version,
-            policy=policy(low, high),
-            actor=principal.name,
-        )
-
-    @api.get(f"{base}/classes/{{class_id}}/report", tags=["education"])
-    def class_report(
-        class_id: str,
-        model_version: OPTIONAL_VERSION = None,
-        principal: Principal = Depends(READ),
-    ) -> dict[str, Any]:
-        return TRACKER.class_report(
-            tenant=principal.tenant,
-            class_id=class_id,
-            model_version=model_version,
-            actor=principal.name,
-        )
 
 
 class SignIn(BaseModel):
@@ -619,7 +511,10 @@ class TokenIn(BaseModel):
 
 
 def _governance_routes(api: APIRouter) -> None:
-    @api.post("/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours")
+    @api.post(
+        "/sign-in", tags=["access"], summary="Password sign-in: a token for 12 hours",
+        response_model=G.SignedIn,
+    )
     def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
         client = client_address(request)
         try:
@@ -629,7 +524,7 @@ def _governance_routes(api: APIRouter) -> None:
                 FAILURES.add(client)
             raise
 
-    @api.get("/me", tags=["access"])
+    @api.get("/me", tags=["access"], response_model=G.Me)
     def whoami(principal: Principal = Depends(READ)) -> dict[str, Any]:
         from odlar.governance.roles import ROLES
 
@@ -640,35 +535,38 @@ def _governance_routes(api: APIRouter) -> None:
             "permissions": sorted(p.value for p in ROLES[principal.role]),
         }
 
-    @api.get("/tenants", tags=["access"])
+    @api.get("/tenants", tags=["access"], response_model=list[G.TenantView])
     def list_tenants(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
         rows = accounts.list_tenants()
         if principal.tenant != DEFAULT_TENANT:
             rows = [t for t in rows if t["id"] == principal.tenant]
         return rows
 
-    @api.post("/tenants", tags=["access"], status_code=201)
+    @api.post(
+        "/tenants", tags=["access"], status_code=201, response_model=G.TenantView,
+        response_model_exclude_unset=True,  # the answer as given: no added nulls
+    )
     def create_tenant(body: TenantIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         if principal.tenant != DEFAULT_TENANT:
             raise Forbidden("only the platform's admins (tenant 'default') create tenants")
         return accounts.create_tenant(body.id, body.name, actor=principal.name)
 
-    @api.get("/users", tags=["access"])
+    @api.get("/users", tags=["access"], response_model=list[G.UserView])
     def list_users(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
         return accounts.list_users(principal.tenant)
 
-    @api.post("/users", tags=["access"], status_code=201)
+    @api.post("/users", tags=["access"], status_code=201, response_model=G.UserView)
     def create_user(body: UserIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         return accounts.create_user(
             body.name, body.role, tenant=acting_tenant(principal, body.tenant),
             actor=principal.name, password=body.password,
         )  # fmt: skip
 
-    @api.get("/tokens", tags=["access"])
+    @api.get("/tokens", tags=["access"], response_model=list[G.TokenView])
     def list_tokens(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
         return accounts.list_tokens(principal.tenant)
 
-    @api.post("/tokens", tags=["access"], status_code=201)
+    @api.post("/tokens", tags=["access"], status_code=201, response_model=G.NewToken)
     def create_token(body: TokenIn, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         token = accounts.create_token(
             body.user, tenant=principal.tenant, actor=principal.name, label=body.label,
@@ -676,12 +574,12 @@ def _governance_routes(api: APIRouter) -> None:
         )  # fmt: skip
         return {"token": token, "user": body.user, "shown": "once: store it now"}
 
-    @api.post("/tokens/{token_id}/revoke", tags=["access"])
+    @api.post("/tokens/{token_id}/revoke", tags=["access"], response_model=G.TokenRevoked)
     def revoke_token(token_id: str, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
         accounts.revoke_token(token_id, tenant=principal.tenant, actor=principal.name)
         return {"id": token_id, "revoked": True}
 
-    @api.get("/audit/events", tags=["audit"])
+    @api.get("/audit/events", tags=["audit"], response_model=list[V.AuditEventView])
     def audit_events(
         action: str | None = Query(None, max_length=64),
         since: datetime | None = None,
@@ -694,7 +592,7 @@ def _governance_routes(api: APIRouter) -> None:
             newest_first=True,
         )  # fmt: skip
 
-    @api.get("/audit/verify", tags=["audit"])
+    @api.get("/audit/verify", tags=["audit"], response_model=V.VerificationView)
     def audit_verify(principal: Principal = Depends(AUDIT)) -> dict[str, Any]:
         return audit.verify(principal.tenant).to_dict()
 

@@ -25,9 +25,9 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from odlar.core import audit
 from odlar.core.errors import TooManyRequests, Unauthorized, UsageError
 from odlar.core.store import DEFAULT_TENANT
-from odlar.governance import audit
 from odlar.governance.accounts import authenticate
 from odlar.governance.roles import Permission, Principal, check
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from odlar.core.bench import scratch_store
+from odlar.core.bench import register_platform, scratch_store
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
 PROTOCOL = (
@@ -69,6 +69,7 @@ def _seed(progress: Progress) -> dict[str, str]:
     return {"fleet": fleet["id"], "job": job.id}
 
 
+@register_platform("console")
 def run_bench(*, quick: bool, progress: Progress) -> BenchResult:
     from fastapi.testclient import TestClient
 

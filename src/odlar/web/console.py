@@ -1,43 +1,59 @@
-"""The web console: server-rendered pages (Jinja2) with htmx for interaction and Plotly.js
-for charts, every asset served by odlar itself (it works with no internet).
+"""What every console page shares, the platform's and the sectors': the signed-in user,
+rendering a template with the navigation, charts, permission checks, error pages.
 
-Pages call the same core and governance functions as the API, as the signed-in user: the
-session cookie holds a sign-in token (HttpOnly, SameSite=Strict), so roles, tenants and the
-event log apply exactly as they do to the API. Navigation shows each role what it may do.
+Layer: surface helpers (docs/architecture.md). Sector pages import this module, never
+`odlar.web.app`. Pages call the same core and governance functions as the API, as the
+signed-in user: the session cookie holds a sign-in token (HttpOnly, SameSite=Strict), so
+roles, tenants and the event log apply exactly as they do to the API. Navigation shows each
+role what it may do.
 """
 
 from __future__ import annotations
 
 import json
-import time
+from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from odlar.core.errors import Forbidden, NotFound, OdlarError, TooManyRequests, Unauthorized
-from odlar.core.store import DEFAULT_TENANT
+from odlar.core.errors import Forbidden, OdlarError, Unauthorized
+from odlar.core.sectors import NavEntry, folder, sectors
 from odlar.governance import accounts
 from odlar.governance.roles import ROLES, Permission, Principal, check
 
 HERE = Path(__file__).parent
 COOKIE = "odlar_session"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 
-# (label, path, permission): the navigation, filtered by the user's role
-NAV = [
-    ("Jobs", "/ui/jobs", Permission.READ),
-    ("Energy: fleet RUL", "/ui/energy/rul", Permission.READ),
-    ("Energy: alerts", "/ui/energy/alerts", Permission.READ),
-    ("Education", "/ui/education", Permission.READ),
-    ("Traffic signals", "/ui/traffic", Permission.READ),
-    ("Models", "/ui/models", Permission.READ),
-    ("Benchmarks", "/ui/benchmarks", Permission.READ),
-    ("Event log", "/ui/audit", Permission.AUDIT),
-]
+# The platform's navigation; each sector's entries (Sector.nav) come between the two.
+NAV_FIRST = (NavEntry("Jobs", "/ui/jobs", "read"),)
+NAV_LAST = (
+    NavEntry("Models", "/ui/models", "read"),
+    NavEntry("Benchmarks", "/ui/benchmarks", "read"),
+    NavEntry("Event log", "/ui/audit", "audit"),
+    NavEntry("Compute", "/ui/compute", "audit"),  # admins and auditors
+)
+
+
+@cache
+def navigation() -> tuple[NavEntry, ...]:
+    """Every navigation entry, platform and sectors, in order (filtered per role later)."""
+    return NAV_FIRST + tuple(e for s in sectors() for e in s.nav) + NAV_LAST
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The platform's templates, and each sector's under its name (``energy/rul.html``),
+    so two sectors' pages never shadow each other; all extend the platform's base.html."""
+    prefixed = {s.name: jinja2.FileSystemLoader(folder(s.templates)) for s in sectors()
+                if s.templates}  # fmt: skip
+    loader = jinja2.ChoiceLoader(
+        [jinja2.FileSystemLoader(HERE / "templates"), jinja2.PrefixLoader(prefixed)]
+    )
+    return Jinja2Templates(env=jinja2.Environment(loader=loader, autoescape=True))
 
 
 class SignInRequired(Exception):
@@ -58,8 +74,8 @@ def render(
     request: Request, name: str, me: Principal | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
     perms = ROLES.get(me.role, frozenset()) if me else frozenset()
-    nav = [(label, path) for label, path, perm in NAV if perm in perms]
-    return templates.TemplateResponse(
+    nav = [(e.label, e.path) for e in navigation() if Permission(e.permission) in perms]
+    return templates().TemplateResponse(
         request,
         name,
         {"me": me, "nav": nav, "can": lambda p: Permission(p) in perms, **context},
@@ -72,123 +88,6 @@ def chart(figure: dict[str, Any]) -> str:
     return json.dumps(figure, default=float)
 
 
-def console_router() -> APIRouter:
-    ui = APIRouter(prefix="/ui", include_in_schema=False)
-
-    @ui.get("/static/{name}")
-    def static(name: str) -> FileResponse:
-        if name == "plotly.min.js":  # shipped inside the plotly package
-            import plotly
-
-            path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-        else:
-            path = HERE / "static" / Path(name).name
-        if not path.is_file():
-            raise NotFound(f"no asset '{name}'")
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
-
-    @ui.get("/sign-in", response_class=HTMLResponse)
-    def sign_in_page(request: Request, next: str = "/ui/") -> HTMLResponse:
-        return render(request, "sign_in.html", None, next=_safe_next(next))
-
-    @ui.post("/sign-in")
-    def sign_in(
-        request: Request,
-        user: str = Form(..., max_length=200),
-        password: str = Form(..., max_length=1000),
-        tenant: str = Form(DEFAULT_TENANT, max_length=64),
-        next: str = Form("/ui/", max_length=500),
-    ) -> Response:
-        client = request.client.host if request.client else "unknown"
-        try:
-            out = accounts.sign_in(tenant, user, password, client=client)
-        except (Unauthorized, TooManyRequests) as exc:
-            return render(
-                request, "sign_in.html", None, exc.http_status, error=exc.message,
-                next=_safe_next(next), user=user, tenant=tenant,
-            )  # fmt: skip
-        response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(
-            COOKIE, out["token"], httponly=True, samesite="strict",
-            secure=request.url.scheme == "https", max_age=accounts.SIGN_IN_HOURS * 3600,
-        )  # fmt: skip
-        return response
-
-    @ui.post("/sign-out")
-    def sign_out(request: Request) -> Response:
-        try:
-            me = principal_of(request)
-            if me.token_id:
-                accounts.revoke_token(me.token_id, tenant=me.tenant, actor=me.name)
-        except SignInRequired:
-            pass
-        response = RedirectResponse("/ui/sign-in", status_code=303)
-        response.delete_cookie(COOKIE)
-        return response
-
-    @ui.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
-        me = principal_of(request)
-        from odlar.core.tasks import get_task, task_names
-
-        tasks = [get_task(n).describe() for n in task_names()]
-        return render(request, "home.html", me, tasks=tasks)
-
-    from odlar.web import pages  # the sector and governance pages
-
-    pages.add(ui)
-    return ui
-
-
-def _safe_next(target: str) -> str:
-    """Only local console paths: never redirect a user to another site."""
-    return target if target.startswith("/ui/") and "//" not in target else "/ui/"
-
-
-def install(app: Any) -> None:
-    """Mount the console on the FastAPI app, with its error pages and page timing."""
-    app.include_router(console_router())
-
-    @app.exception_handler(SignInRequired)
-    async def _sign_in(request: Request, _exc: SignInRequired) -> Response:
-        target = quote(
-            str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
-        )
-        if request.headers.get("HX-Request"):  # htmx: make the browser go to sign-in
-            return Response(status_code=401, headers={"HX-Redirect": f"/ui/sign-in?next={target}"})
-        return RedirectResponse(f"/ui/sign-in?next={target}", status_code=303)
-
-    app.add_middleware(ServerTiming)
-
-
-class ServerTiming:
-    """Adds `Server-Timing: app;dur=MS` to console pages and predict routes (time to the
-    response's start), so a client can tell the server's time from the network's. Plain
-    ASGI, so the API's other requests pass through untouched and at no cost."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        if not (path.startswith("/ui") or path.endswith("/predict")):
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-
-        async def timed(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                ms = 1000 * (time.perf_counter() - start)
-                headers = [
-                    *message.get("headers", []),
-                    (b"server-timing", f"app;dur={ms:.1f}".encode()),
-                ]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, timed)
-
-
 def page_error(request: Request, exc: OdlarError, me: Principal | None) -> HTMLResponse:
     return render(request, "error.html", me, exc.http_status, error=exc.message)
 
@@ -197,4 +96,13 @@ def need(me: Principal, permission: Permission) -> Principal:
     return check(me, permission)
 
 
-__all__ = ["Forbidden", "chart", "install", "need", "page_error", "principal_of", "render"]
+def data_source(me: Principal, ref: str) -> Path:
+    """A data reference typed into the console, resolved exactly as the API resolves it:
+    a dataset id of the user's tenant, or a path under ODLAR_DATA; never a file elsewhere,
+    another tenant's upload or odlar's own state, so no error shows what such a file holds."""
+    from odlar.core import datasets
+
+    return datasets.resolve_source(ref, tenant=me.tenant, confined=True)
+
+
+__all__ = ["Forbidden", "chart", "data_source", "need", "page_error", "principal_of", "render"]

@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from odlar.core import alerts, tracking
+from odlar.core import alerts, audit
 from odlar.energy.faults.model import FaultModel
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.streams import Table
 from odlar.energy.faults.task import readings_table
-from odlar.governance import audit
+from odlar.governance import serving
 
 TASK = "energy.faults"
 
@@ -91,7 +91,7 @@ class MonitorHub:
         self, *, tenant: str, stream: str, model_version: int | None = None
     ) -> tuple[int, StreamMonitor, threading.Lock]:
         """The stream's monitor (new on first use, or when another model version is asked)."""
-        mv, model = tracking.load_model(TASK, model_version, tenant=tenant)
+        mv, model = serving.load_model(TASK, model_version, tenant=tenant)
         key = (tenant, stream)
         with self._lock:
             entry = self._streams.get(key)

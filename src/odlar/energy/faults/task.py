@@ -122,7 +122,7 @@ def response_from(model: FaultModel, table: Table, result: Any) -> FaultResponse
 
 
 @register
-class FaultsTask(Task):
+class FaultsTask(Task[FaultModel, FaultRequest, FaultResponse]):
     name: ClassVar[str] = "energy.faults"
     title: ClassVar[str] = "Early warning of process faults and oil-well events"
     risk: ClassVar[Risk] = Risk(
@@ -157,8 +157,7 @@ class FaultsTask(Task):
     datasets: ClassVar[tuple[str, ...]] = fault_bench.DATASETS
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {m: {} for m in DETECTORS}
 
-    def response_rows(self, response: BaseModel) -> list[dict[str, Any]]:
-        assert isinstance(response, FaultResponse)
+    def response_rows(self, response: FaultResponse) -> list[dict[str, Any]]:
         return [
             {
                 "index": s.index,
@@ -236,7 +235,7 @@ class FaultsTask(Task):
             )
         return out
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> FaultModel:
         return fit_faults(data.frame, method, params, progress)
@@ -259,8 +258,7 @@ class FaultsTask(Task):
             details=details,
         )
 
-    def predict(self, model: FaultModel, request: BaseModel) -> FaultResponse:
-        assert isinstance(request, FaultRequest)
+    def predict(self, model: FaultModel, request: FaultRequest) -> FaultResponse:
         table = readings_table(request.readings, model.variables)
         result = StreamMonitor(model).push(table.values, table.time)
         return response_from(model, table, result)

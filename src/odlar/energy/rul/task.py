@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, FiniteFloat
 
+from odlar.core.compute.resources import Resources
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
     MAX_VERSION,
@@ -76,7 +77,7 @@ class RulResponse(BaseModel):
 
 
 @register
-class RulTask(Task):
+class RulTask(Task[RulModel, RulRequest, RulResponse]):
     name: ClassVar[str] = "energy.rul"
     title: ClassVar[str] = "Remaining useful life of rotating equipment"
     risk: ClassVar[Risk] = Risk(
@@ -94,6 +95,10 @@ class RulTask(Task):
         "gbm": {"folds": 2, "max_iter": 40, "cuts_per_unit": 3},
         "sequence": {"folds": 2, "epochs": 1, "epoch_fraction": 0.2, "cuts_per_unit": 3},
     }
+
+    def resources(self, method: str) -> Resources:
+        # the sequence network trains on two torch threads (models.fit_rul)
+        return Resources(cpus=2.0) if method == "sequence" else Resources()
 
     purpose: ClassVar[str] = (
         "Estimate the remaining useful life (in cycles, with an interval) of each unit of a "
@@ -147,7 +152,7 @@ class RulTask(Task):
             )
         return out
 
-    def fit(
+    def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> RulModel:
         return fit_rul(data.frame, method, params, progress)
@@ -176,8 +181,7 @@ class RulTask(Task):
             details={"coverage90_by_predicted_rul": _by_bin(pred, truth, inside)},
         )
 
-    def predict(self, model: RulModel, request: BaseModel) -> RulResponse:
-        assert isinstance(request, RulRequest)
+    def predict(self, model: RulModel, request: RulRequest) -> RulResponse:
         frame = _frame_of(request, model.columns)
         out = model.predict(frame, level=request.level)
         return RulResponse(

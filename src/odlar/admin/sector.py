@@ -1,0 +1,16 @@
+"""The administration sector as a plug-in (the agreed interface of issue 14).
+
+Light on purpose: importing this module imports no solver; the strings name the modules
+that are imported only when a surface needs them.
+"""
+
+from odlar.core.sectors import Sector
+
+SECTOR = Sector(
+    name="admin",
+    title="Administration",
+    tasks=("odlar.admin.timetabling.task",),
+    cli="odlar.admin.cli:app",
+    # no console page yet: week grids come from odlar.admin.timetabling.exports.week_grid
+    nav=(),
+)

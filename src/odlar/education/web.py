@@ -1,0 +1,79 @@
+"""The education sector's console pages (under /ui): classes, a class's mastery heat map
+and report, one student's mastery and next exercises."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from odlar.core.store import LearnerInteraction, session_scope
+from odlar.education.service import TRACKER
+from odlar.web.console import chart, principal_of, render
+
+router = APIRouter()
+
+
+@router.get("/education", response_class=HTMLResponse)
+def classes(request: Request) -> HTMLResponse:
+    me = principal_of(request)
+    from sqlalchemy import select
+
+    with session_scope() as s:
+        names = s.scalars(
+            select(LearnerInteraction.class_id)
+            .distinct()
+            .where(
+                LearnerInteraction.tenant == me.tenant,
+                LearnerInteraction.class_id.is_not(None),
+            )
+        ).all()
+    return render(request, "education/education.html", me, classes=sorted(n for n in names if n))
+
+
+@router.get("/education/classes/{class_id}", response_class=HTMLResponse)
+def class_page(request: Request, class_id: str) -> HTMLResponse:
+    me = principal_of(request)
+    matrix = TRACKER.class_matrix(tenant=me.tenant, class_id=class_id, actor=me.name)
+    report = TRACKER.class_report(tenant=me.tenant, class_id=class_id, actor=me.name)
+    figure = {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": matrix["mastery"],
+                "x": matrix["skills"],
+                "y": matrix["students"],
+                "zmin": 0,
+                "zmax": 1,
+                "colorscale": [[0, "#b03a2e"], [0.5, "#f4d03f"], [1, "#1e8449"]],
+                "colorbar": {"title": {"text": "mastery"}},
+            }
+        ],
+        "layout": {
+            "title": {"text": f"Class {class_id}: mastery, students by skills"},
+            "height": max(320, 28 * len(matrix["students"]) + 160),
+            "xaxis": {"tickangle": -45, "automargin": True, "type": "category"},
+            "yaxis": {"automargin": True},
+        },
+    }
+    return render(
+        request, "education/class.html", me, class_id=class_id, report=report, matrix=matrix,
+        figure=chart(figure),
+    )  # fmt: skip
+
+
+@router.get("/education/students/{student}", response_class=HTMLResponse)
+def student_page(request: Request, student: str) -> HTMLResponse:
+    me = principal_of(request)
+    mastery = TRACKER.mastery(tenant=me.tenant, student=student, actor=me.name)
+    nxt = TRACKER.next_exercises(tenant=me.tenant, student=student, n=5, actor=me.name)
+    figure = {
+        "data": [{"type": "bar", "orientation": "h",
+                  "y": [s["skill"] for s in mastery["skills"]],
+                  "x": [s["mastery"] for s in mastery["skills"]]}],
+        "layout": {"title": {"text": "Mastery per practised skill"},
+                   "xaxis": {"range": [0, 1]}, "yaxis": {"automargin": True},
+                   "height": max(300, 24 * len(mastery["skills"]) + 120)},
+    }  # fmt: skip
+    return render(
+        request, "education/student.html", me, mastery=mastery, next=nxt, figure=chart(figure)
+    )

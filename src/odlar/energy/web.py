@@ -1,0 +1,132 @@
+"""The energy sector's console pages (under /ui): fleet RUL, one unit's trends, alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from odlar.core import alerts, audit, datasets
+from odlar.core.errors import NotFound, OdlarError
+from odlar.core.tasks import get_task
+from odlar.governance import serving
+from odlar.governance.roles import Permission as P
+from odlar.web.console import chart, data_source, need, principal_of, render
+
+router = APIRouter()
+
+
+@router.get("/energy/rul", response_class=HTMLResponse)
+def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> HTMLResponse:
+    me = principal_of(request)
+    fleets = [d for d in datasets.list_datasets(tenant=me.tenant) if d["task"] == "energy.rul"]
+    context: dict[str, Any] = {"fleets": fleets, "dataset": dataset, "level": level}
+    if dataset:
+        need(me, P.OPERATE)  # a prediction: operators
+        level = min(max(level, 0.55), 0.99)
+        try:
+            version, rows = _fleet_rul(me, dataset, level)
+        except OdlarError as exc:
+            return render(
+                request, "energy/rul.html", me, exc.http_status, error=exc.message, **context
+            )
+        context |= {
+            "rows": rows,
+            "version": version,
+            "figure": chart(_fleet_figure(rows, level)),
+        }
+    return render(request, "energy/rul.html", me, **context)
+
+
+@router.get("/energy/rul/{dataset:path}/units/{unit}", response_class=HTMLResponse)
+def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
+    me = need(principal_of(request), P.OPERATE)  # the readings themselves: operators
+    frame = get_task("energy.rul").load(data_source(me, dataset)).frame
+    rows = frame[frame["unit"].astype(str) == unit]
+    if rows.empty:
+        raise NotFound(f"no unit '{unit}' in dataset {dataset}")
+    sensors = [c for c in rows.columns if c not in ("unit", "cycle") and rows[c].std() > 0]
+    traces = []
+    for c in sensors:
+        z = (rows[c] - rows[c].mean()) / rows[c].std()
+        traces.append({"type": "scatter", "mode": "lines", "name": c,
+                       "x": rows["cycle"].tolist(), "y": z.round(3).tolist()})  # fmt: skip
+    figure = {
+        "data": traces,
+        "layout": {"title": {"text": f"Unit {unit}: sensors (z-scores) by cycle"},
+                   "xaxis": {"title": {"text": "cycle"}}, "height": 480},
+    }  # fmt: skip
+    return render(
+        request, "energy/rul_unit.html", me, unit=unit, dataset=dataset, cycles=len(rows),
+        sensors=sensors, figure=chart(figure),
+    )  # fmt: skip
+
+
+@router.get("/energy/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, state: str | None = "open") -> HTMLResponse:
+    me = principal_of(request)
+    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=200)
+    return render(request, "energy/alerts.html", me, alerts=rows, state=state)
+
+
+@router.post("/energy/alerts/{alert_id}/ack", response_class=HTMLResponse)
+def ack(request: Request, alert_id: str, note: str = Form("", max_length=2000)) -> Response:
+    me = need(principal_of(request), P.OPERATE)
+    alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note or None)
+    return RedirectResponse("/ui/energy/alerts", status_code=303)
+
+
+_FLEETS: dict[tuple[str, str, int, float], list[Any]] = {}
+
+
+def _fleet_rul(me: Any, dataset: str, level: float) -> tuple[int, list[Any]]:
+    """The fleet's predictions by the version now serving, computed (and logged) once per
+    dataset, version and level; the page is opened far more often than data changes."""
+    source = data_source(me, dataset)  # first: nothing else is said about a refused reference
+    version = serving.serving_version("energy.rul", None, tenant=me.tenant)
+    key = (me.tenant, dataset, version, round(level, 2))
+    if key not in _FLEETS:
+        task = get_task("energy.rul")
+        data = task.load(source)
+        mv, model = serving.load_model("energy.rul", version, tenant=me.tenant)
+        # the validated frame straight to the model: no request objects for 10,000s of
+        # readings; the input digest is the dataset's recorded SHA-256
+        out = model.predict(data.frame, level=level).round(2)
+        rows = sorted(out.itertuples(index=False), key=lambda r: r.rul)
+        audit.record(
+            tenant=me.tenant, actor=me.name, action="predict", target="energy.rul",
+            model_version=f"energy.rul/{mv.version}", input_digest=data.sha256,
+            output={"dataset": dataset, "level": level, "units": len(rows),
+                    "predictions": out.to_dict(orient="records")},
+        )  # fmt: skip
+        if len(_FLEETS) >= 32:
+            _FLEETS.pop(next(iter(_FLEETS)))
+        _FLEETS[key] = rows
+    return version, _FLEETS[key]
+
+
+def _fleet_figure(rows: list[Any], level: float) -> dict[str, Any]:
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [r.unit for r in rows],
+                "y": [r.rul for r in rows],
+                "error_y": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [round(r.upper - r.rul, 2) for r in rows],
+                    "arrayminus": [round(r.rul - r.lower, 2) for r in rows],
+                },
+                "name": "RUL",
+            }
+        ],
+        "layout": {
+            "title": {"text": f"Remaining useful life with {level:.0%} intervals, shortest first"},
+            "xaxis": {"title": {"text": "unit"}, "type": "category"},
+            "yaxis": {"title": {"text": "cycles"}},
+            "height": 420,
+        },
+    }

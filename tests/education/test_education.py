@@ -1,0 +1,309 @@
+"""education.tracing: loaders and their errors, pseudonyms, no leak from multi-skill rows,
+mastery after every answer, next exercises, class reports, API and CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import SHARED_DATA
+from odlar.core import jobs
+from odlar.core.errors import DataError
+from odlar.core.privacy import is_pseudonym, pseudonym
+from odlar.education.exercises import Policy, choose_exercises, class_report, eligible_skills
+from odlar.education.interactions import from_log, read_log, read_sequences
+from test_cli import odlar
+
+EDU = SHARED_DATA / "education"
+LOG = EDU / "assist2009" / "assistments09_preprocessed_data_test.csv"
+
+
+def _log(tmp_path: Path, rows: list[dict], name: str = "log.csv") -> Path:
+    path = tmp_path / name
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_sequence_formats_merge_multi_skill_questions() -> None:
+    data = read_sequences(EDU / "assist2009" / "assist2009_pid_test1.csv")
+    raw_rows = sum(
+        len(line.split(","))
+        for i, line in enumerate(
+            (EDU / "assist2009/assist2009_pid_test1.csv").read_text().splitlines()
+        )
+        if i % 4 == 1
+    )
+    multi = int((data.n_skills_per_row > 1).sum())
+    assert multi > 0 and len(data) < raw_rows, "expanded multi-skill rows become one answer"
+    three = read_sequences(EDU / "assist2015" / "assist2015_test1.csv")
+    assert three.n_questions == 0 and three.n_skills == 100
+
+
+def test_log_pseudonymises_sorts_and_merges(tmp_path: Path, home: Path) -> None:
+    rows = [
+        {"student": "aysel.m", "item": "q2", "skill": "fractions", "correct": 1, "time": 20},
+        {"student": "aysel.m", "item": "q1", "skill": "fractions", "correct": 0, "time": 10},
+        {"student": "aysel.m", "item": "q1", "skill": "decimals", "correct": 0, "time": 10},
+        {"student": "murad", "item": "q1", "skill": "fractions", "correct": 1, "time": 5},
+    ]
+    data = from_log(read_log(_log(tmp_path, rows)), "log.csv")
+    assert data.names and all(is_pseudonym(n) for n in data.names)
+    assert pseudonym("aysel.m") in data.names and "aysel.m" not in str(data.names)
+    assert len(data) == 3  # q1 was one answer tagged with two skills
+    kinds = {r["kind"] for r in data.repairs}
+    assert kinds == {"skill_rows_merged", "sorted_by_time"}
+    first = data.names.index(pseudonym("aysel.m"))
+    rows_of = np.flatnonzero(data.student == first)
+    assert data.question[rows_of[0]] == data.question_ids["q1"]  # time order
+    assert len(data.skills(int(rows_of[0]))) == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "message", "line"),
+    [
+        ([{"student": "a", "item": "q", "correct": 2}], "'2' is not 0 or 1", 2),
+        ([{"student": "", "item": "q", "correct": 1}], "empty student id", 2),
+        ([{"student": "a", "item": "q", "correct": 1, "time": "soon"}], "not a time", 2),
+        ([{"learner": "a", "correct": 1}], "missing column(s): item or skill", None),
+    ],
+)
+def test_log_errors_name_line_and_column(tmp_path: Path, rows, message, line, home) -> None:
+    path = _log(tmp_path, rows)
+    with pytest.raises(DataError) as e:
+        from_log(read_log(path), str(path))
+    assert message in str(e.value) and e.value.line == line
+
+
+def test_sequence_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "seq.csv"
+    bad.write_text("3\n1,2,3\n1,0\n")
+    with pytest.raises(DataError, match="disagree"):
+        read_sequences(bad)
+    bad.write_text("2\n1,x\n1,0\n")
+    with pytest.raises(DataError) as e:
+        read_sequences(bad)
+    assert e.value.line == 2 and "'x' is not a number" in str(e.value)
+
+
+def test_learning_rules() -> None:
+    policy = Policy(low=0.6, high=0.8, mastered_at=0.9)
+    mastery = np.array([0, 0.95, 0.5, 0.7, 0.2])
+    ok = eligible_skills(mastery, {3: [1], 4: [2]}, policy)
+    assert ok.tolist() == [False, False, True, True, False]  # 4 waits for skill 2
+    chosen = choose_exercises(
+        np.array([10, 11, 12, 13]),
+        [(1,), (2,), (3,), (4,)],
+        np.array([0.9, 0.65, 0.7, 0.2]),
+        ok,
+        answered_correctly={11},
+        policy=policy,
+        n=5,
+    )
+    assert [c["question"] for c in chosen] == [12]
+    with pytest.raises(ValueError):
+        Policy(low=0.8, high=0.6)
+    report = class_report(
+        ["a", "b"],
+        np.array([[0, 0.2, 0.9], [0, 0.4, 0.95]]),
+        np.array([[0, 3, 1], [0, 2, 0]]),
+        np.array([0.3, 0.8]),
+        policy,
+    )
+    assert report["weakest_skills"][0]["skill"] == 1
+    assert [s["student"] for s in report["students_at_risk"]] == ["b"] or report[
+        "students_at_risk"
+    ][0]["student"] in ("a", "b")
+
+
+def test_multi_skill_question_cannot_see_its_own_answer() -> None:
+    """Changing the answer of a multi-skill question must not change its own prediction."""
+    from odlar.core.tasks import get_task
+
+    task = get_task("education.tracing")
+    train = task.load(EDU / "assist2009" / "assist2009_pid_test2.csv")
+    model = task.fit(
+        train, method="dkt", params=task.quick_params["dkt"], progress=lambda f, m: None
+    )
+    data = read_sequences(EDU / "assist2009" / "assist2009_pid_test1.csv")
+    row = int(np.flatnonzero(data.n_skills_per_row > 1)[0])
+    first = model.predict(data)
+    flipped = data.subset_rows(np.arange(len(data)))
+    flipped.correct = data.correct.copy()
+    flipped.correct[row] = 1 - flipped.correct[row]
+    again = model.predict(flipped)
+    assert again[row] == pytest.approx(first[row])
+    assert not np.allclose(again[row + 1 :], first[row + 1 :]), "later answers do see it"
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2])
+def test_akt_incremental_state_equals_full_forward(n_blocks: int) -> None:
+    """The cached one-answer update reads the same mastery as a forward pass over the
+    evaluation's context window, before and after the window slides."""
+    import torch
+
+    from odlar.education.kt import AKT, make_batch
+
+    torch.manual_seed(1)
+    n_q, n_s, window, stride = 30, 7, 12, 5
+    akt = AKT()
+    akt.prm = {**AKT.defaults, "pred_window": window, "pred_stride": stride, "n_blocks": n_blocks}
+    akt.n_questions, akt.n_skills, akt.k_max = n_q, n_s, 4
+    akt.net = akt.build(n_q, n_s)
+    with torch.no_grad():  # untrained nets start with zero difficulty: make it matter
+        akt.net.pid_diff.weight.normal_()
+    akt.net.eval()
+    rng = np.random.default_rng(3)
+    hist = [
+        (
+            int(rng.integers(1, n_q + 1)),
+            rng.choice(np.arange(1, n_s + 1), size=int(rng.integers(1, 3)), replace=False),
+            int(rng.integers(0, 2)),
+        )
+        for _ in range(31)
+    ]
+    state = akt.init_state()
+    for n in range(len(hist) + 1):
+        if n:
+            state = akt.update(state, *hist[n - 1])
+        fast = akt.mastery_from(state)
+        from odlar.education.akt_state import context
+
+        ctx = hist[n - context(n, window, stride) : n]
+        # reference: one sequence per skill, the context followed by a question on it
+        skm = np.zeros((n_s * (len(ctx) + 1), 4), dtype=np.int64)
+        from odlar.education.interactions import Interactions
+
+        rows = []
+        for s in range(1, n_s + 1):
+            rows += [(q, sk, c) for q, sk, c in ctx] + [(0, np.array([s]), 0)]
+        for i, (_, sk, _) in enumerate(rows):
+            skm[i, : len(sk)] = sk
+        data = Interactions.__new__(Interactions)
+        data.question = np.array([r[0] for r in rows])
+        data.correct = np.array([r[2] for r in rows])
+        length = len(ctx) + 1
+        wins = [(i * length, (i + 1) * length, i * length) for i in range(n_s)]
+        with torch.no_grad():
+            bt = make_batch(data, wins, skm)
+            logit, _ = akt.net(bt)
+        ref = torch.sigmoid(logit[:, -1]).numpy()
+        np.testing.assert_allclose(fast, ref, atol=2e-5, err_msg=f"after {n} answers")
+    assert akt.mastery_from(akt.init_state()).shape == (n_s,)
+
+
+@pytest.fixture
+def client(home: Path):
+    from odlar.governance.accounts import ensure_admin
+    from odlar.server.app import create_app
+
+    token = ensure_admin()
+    with TestClient(create_app()) as c:
+        c.headers["Authorization"] = f"Bearer {token}"
+        yield c
+
+
+def test_api_answers_mastery_next_and_report(client: TestClient, home: Path) -> None:
+    spec = jobs.FitSpec(task="education.tracing", data=str(LOG), method="bkt", params={"iters": 10})
+    version = jobs.run(jobs.create(spec).id).result["model"]["version"]
+    frame = pd.read_csv(LOG, sep="\t")
+    first = frame[frame.user_id == frame.user_id.iloc[0]]
+    answers = [
+        {
+            "student": "Leyla Aliyeva",
+            "item": str(r.item_id),
+            "skills": str(r.skill_id),
+            "correct": int(r.correct),
+            "class_id": "5A",
+        }
+        for r in first.itertuples()
+    ]
+    r = client.post("/api/v1/tasks/education.tracing/answers", json={"answers": answers})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    student = pseudonym("Leyla Aliyeva")
+    assert body["stored"] == len(answers) and body["students"] == [student]
+    assert body["model_version"] == version and body["update_ms_per_answer"] > 0
+    from sqlalchemy import text
+
+    from odlar.core.store import get_engine
+
+    with get_engine().connect() as conn:
+        stored = conn.execute(text("SELECT DISTINCT student FROM learner_interactions")).all()
+    assert stored == [(student,)], "only the pseudonym reaches the database"
+
+    m = client.get(f"/api/v1/tasks/education.tracing/students/{'Leyla Aliyeva'}/mastery")
+    assert m.status_code == 200
+    skills = m.json()["skills"]
+    assert skills and all(0 <= s["mastery"] <= 1 for s in skills)
+    before = {s["skill"]: s["mastery"] for s in skills}
+    weakest = skills[0]["skill"]
+    more = [{"student": "Leyla Aliyeva", "skills": weakest, "correct": 1, "class_id": "5A"}] * 3
+    client.post("/api/v1/tasks/education.tracing/answers", json={"answers": more})
+    after = client.get(f"/api/v1/tasks/education.tracing/students/{student}/mastery").json()
+    assert {s["skill"]: s["mastery"] for s in after["skills"]}[weakest] > before[weakest]
+
+    nxt = client.get(
+        f"/api/v1/tasks/education.tracing/students/{student}/next", params={"n": 4}
+    ).json()
+    assert 0 < len(nxt["exercises"]) <= 4
+    assert all(e["item"] for e in nxt["exercises"])
+    bad = client.get(
+        f"/api/v1/tasks/education.tracing/students/{student}/next", params={"low": 0.9, "high": 0.5}
+    )
+    assert bad.status_code == 400
+    report = client.get("/api/v1/tasks/education.tracing/classes/5A/report").json()
+    assert report["students"] == 1 and report["weakest_skills"]
+    assert client.get("/api/v1/tasks/education.tracing/classes/9Z/report").status_code == 404
+    assert client.get("/api/v1/tasks/education.tracing/students/nobody/mastery").status_code == 404
+    broken = client.post(
+        "/api/v1/tasks/education.tracing/answers",
+        json={"answers": [{"student": "x", "item": "q", "correct": 3}]},
+    )
+    assert broken.status_code == 422
+
+
+def test_upload_keeps_only_pseudonyms(tmp_path: Path, home: Path) -> None:
+    from odlar.core.datasets import save_upload
+
+    rows = [
+        {"student": f"pupil-{i % 3}", "item": f"q{i % 7}", "skill": f"s{i % 4}", "correct": i % 2}
+        for i in range(60)
+    ]
+    path = _log(tmp_path, rows, "answers.csv")
+    rec = save_upload("education.tracing", "answers.csv", path.read_bytes())
+    kept = [p.read_text() for p in (home / "datasets" / rec["id"]).iterdir()]
+    assert len(kept) == 1 and "pupil-" not in kept[0] and pseudonym("pupil-1") in kept[0]
+    r = odlar("data", "add", "education.tracing", str(path), home=tmp_path / "h2")
+    assert r.returncode == 0, r.stderr
+
+
+def test_bench_quick_protocol_json(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "kt.json"
+    r = odlar(
+        "bench",
+        "education.tracing",
+        "--dataset",
+        "assist2015",
+        "--data",
+        str(EDU / "assist2015"),
+        "--method",
+        "bkt",
+        "--quick",
+        "--out",
+        str(out),
+        home=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    result = json.loads(out.read_text())
+    assert result["dataset"] == "assist2015" and len(result["results"]) == 1
+    metrics = result["results"][0]["metrics"]
+    assert 0.6 < metrics["auc"] < 0.8 and metrics["update_ms_p99"] > 0
+    assert any(a["metrics"]["auc"] == 0.7281 for a in result["anchors"])
+    bad = odlar("bench", "education.tracing", "--dataset", "nope", home=tmp_path)
+    assert bad.returncode == 2 and "no benchmark 'nope'" in bad.stderr

@@ -57,8 +57,21 @@ def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
 @router.get("/energy/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, state: str | None = "open") -> HTMLResponse:
     me = principal_of(request)
-    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=200)
-    return render(request, "energy/alerts.html", me, alerts=rows, state=state)
+    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=500)
+    return render(request, "energy/alerts.html", me, incidents=alerts.incidents(rows),
+                  state=state)  # fmt: skip
+
+
+@router.post("/energy/alerts/ack", response_class=HTMLResponse)
+def ack_incident(
+    request: Request, alert_id: list[str] = Form(...), note: str = Form("", max_length=2000),
+    state: str = Form("open"),
+) -> Response:  # fmt: skip
+    """Acknowledge every alert of an incident at once."""
+    me = need(principal_of(request), P.OPERATE)
+    alerts.acknowledge_all(alert_id, tenant=me.tenant, by=me.name, note=note or None)
+    back = state if state in alerts.STATES else ""
+    return RedirectResponse(f"/ui/energy/alerts?state={back}", status_code=303)
 
 
 @router.post("/energy/alerts/{alert_id}/ack", response_class=HTMLResponse)

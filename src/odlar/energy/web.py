@@ -46,11 +46,12 @@ def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
     rows = frame[frame["unit"].astype(str) == unit]
     if rows.empty:
         raise NotFound(f"no unit '{unit}' in dataset {dataset}")
+    varying = [c for c in rows.columns if c not in ("unit", "cycle") and rows[c].std() > 0]
     sensors = trend_sensors(frame)
     figure = sensor_panels(rows, sensors, f"Unit {unit}: the sensors RUL models use, by cycle")
     return render(
         request, "energy/rul_unit.html", me, unit=unit, dataset=dataset, cycles=len(rows),
-        sensors=sensors, figure=chart(figure),
+        varying=varying, sensors=sensors, figure=chart(figure),
     )  # fmt: skip
 
 

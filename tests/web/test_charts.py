@@ -22,6 +22,7 @@ def test_student_mastery_skills_are_categories() -> None:
                              {"skill": 7, "mastery": 0.6, "answers": 1}])  # fmt: skip
     assert figure["layout"]["yaxis"]["type"] == "category"
     assert figure["data"][0]["y"] == ["41", "7"]
+    assert figure["data"][0]["text"] == ["4 answers", "1 answer"]
 
 
 def test_unit_trends_only_the_sensors_a_model_uses() -> None:

@@ -81,7 +81,8 @@ def mastery_figure(skills: list[dict[str, Any]]) -> dict[str, Any]:
         "data": [{"type": "bar", "orientation": "h",
                   "y": [str(s["skill"]) for s in skills],
                   "x": [s["mastery"] for s in skills],
-                  "text": [f"{s['answers']} answers" for s in skills],
+                  "text": [f"{s['answers']} answer{'' if s['answers'] == 1 else 's'}"
+                           for s in skills],
                   "hovertemplate": "skill %{y}: mastery %{x:.2f}, %{text}<extra></extra>"}],
         "layout": {"title": {"text": "Mastery per practised skill"},
                    "xaxis": {"range": [0, 1], "title": {"text": "mastery"}},

@@ -109,7 +109,7 @@ def _job(base: str, token: str, spec: dict) -> dict:
     return job
 
 
-def test_console_end_to_end(server: tuple[str, str]) -> None:
+def test_console_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     base, token = server
@@ -212,7 +212,10 @@ def test_console_end_to_end(server: tuple[str, str]) -> None:
         answers = [
             {"student": f"pupil-{s}", "skills": str(k), "correct": (s + k) % 2, "class_id": "7B"}
             for s in range(6) for k in (10, 11, 12, 10)
-        ]  # fmt: skip
+        ] + [
+            {"student": "pupil-9", "skills": str(10 + i % 2), "correct": int(i == 4),
+             "class_id": "7B"} for i in range(10)
+        ]  # fmt: skip  (pupil-9: 1 of 10 right, flagged at risk)
         r = httpx.post(
             f"{base}/api/v1/tasks/education.tracing/answers", headers=headers,
             json={"answers": answers}, timeout=60,
@@ -221,8 +224,23 @@ def test_console_end_to_end(server: tuple[str, str]) -> None:
         page.goto(f"{base}/ui/education")
         page.get_by_role("link", name="Class 7B").click()
         expect(page.locator(".chart .main-svg").first).to_be_visible()
+        at_risk = page.locator("table").last
+        expect(at_risk).to_contain_text("1 of the last 10 answers right")
+        # the teacher's roster maps pseudonyms to names in the browser; nothing is sent
+        from odlar.core.privacy import pseudonym
+
+        roster = tmp_path / "roster.csv"
+        roster.write_text(f"pseudonym,name\n{pseudonym('pupil-9')},Nigar Hasanova\n"
+                          f"{pseudonym('pupil-3')},Elvin Quliyev\n")  # fmt: skip
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.post_data or ""))
+        page.get_by_label("Show pupils' names from your roster").set_input_files(roster)
+        expect(at_risk).to_contain_text("Nigar Hasanova")
+        expect(page.locator(".chart")).to_contain_text("Elvin Quliyev")
+        assert not any("Nigar" in body for body in sent)
         visit.shot("11-class-heat-map")
         page.goto(f"{base}/ui/education/students/pupil-3")
+        expect(page.get_by_role("heading", name="Student Elvin Quliyev")).to_be_visible()
         expect(page.get_by_role("heading", name="Next exercises")).to_be_visible()
         visit.shot("12-student")
 

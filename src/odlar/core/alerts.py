@@ -139,6 +139,71 @@ def list_alerts(
         return [to_dict(a) for a in rows]
 
 
+def incidents(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Related alerts as one incident each: per stream, alerts whose sample ranges overlap
+    form one episode (one fault trips the process statistic and many sensor checks at
+    once). The process alert leads, the sensor findings sit inside it grouped by kind;
+    open incidents first, then process before sensor-only, then the highest score."""
+    out: list[dict[str, Any]] = []
+    by_stream: dict[str, list[dict[str, Any]]] = {}
+    for a in alerts:
+        by_stream.setdefault(a["stream"], []).append(a)
+    for stream, rows in by_stream.items():
+        rows.sort(key=lambda a: a["first_sample"])
+        episode: list[dict[str, Any]] = []
+        end = -1.0
+        for a in rows:
+            if episode and a["first_sample"] > end:
+                out.append(_incident(stream, episode))
+                episode, end = [], -1.0
+            episode.append(a)
+            stop = a["cleared_sample"] if a["state"] == "cleared" else None
+            end = float("inf") if stop is None else max(end, stop)
+        if episode:
+            out.append(_incident(stream, episode))
+    out.sort(key=lambda i: (i["state"] != "open", i["severity"] != "process", -i["score"]))
+    return out
+
+
+def _incident(stream: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    process = [a for a in alerts if a["kind"] == "process"]
+    lead = max(process or alerts, key=lambda a: a["score"])
+    findings: dict[str, list[str]] = {}
+    for a in alerts:
+        if a is not lead:
+            # a sensor check names its one sensor as its only contributor
+            where = a["contributors"][0]["variable"] if a["contributors"] else a["detail"]
+            findings.setdefault(a["kind"], []).append(where)
+    return {
+        "stream": stream,
+        "lead": lead,
+        "severity": "process" if process else "sensor",
+        "state": "open" if any(a["state"] == "open" for a in alerts) else "cleared",
+        "score": lead["score"],
+        "opened_at": min(a["opened_at"] for a in alerts),
+        "first_sample": min(a["first_sample"] for a in alerts),
+        "findings": findings,
+        "alert_ids": [a["id"] for a in alerts],
+        "unacknowledged": [a["id"] for a in alerts if not a["acknowledged_by"]],
+        "alerts": alerts,
+    }
+
+
+def acknowledge_all(
+    alert_ids: list[str], *, tenant: str, by: str, note: str | None = None
+) -> list[dict[str, Any]]:
+    """Acknowledge an incident at once: each of its alerts not yet acknowledged (all are
+    checked to exist in the tenant first, so a bad id acknowledges none)."""
+    with session_scope() as s:
+        for alert_id in alert_ids:
+            _find(s, alert_id, tenant)
+    return [
+        acknowledge(alert_id, tenant=tenant, by=by, note=note)
+        for alert_id in alert_ids
+        if get(alert_id, tenant=tenant)["acknowledged_by"] is None
+    ]
+
+
 def get(alert_id: str, *, tenant: str) -> dict[str, Any]:
     with session_scope() as s:
         return to_dict(_find(s, alert_id, tenant))

@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from odlar.core.config import get_settings
-from odlar.core.errors import UsageError
+from odlar.core.errors import NotFound, UsageError
 from odlar.core.store import AuditEvent, AuditHead, get_engine, session_scope, utcnow
 
 GENESIS = "0" * 64
@@ -305,11 +305,14 @@ def events(
     since: datetime | None = None,
     until: datetime | None = None,
     action: str | None = None,
+    actor: str | None = None,
     limit: int | None = None,
     newest_first: bool = False,
 ) -> list[dict[str, Any]]:
     with session_scope() as s:
         q = select(AuditEvent).where(AuditEvent.tenant == tenant)
+        if actor:
+            q = q.where(AuditEvent.actor == actor)
         if since:
             q = q.where(AuditEvent.at >= since.isoformat(timespec="microseconds"))
         if until:
@@ -320,6 +323,28 @@ def events(
         if limit:
             q = q.limit(limit)
         return [_as_dict(e) for e in s.scalars(q)]
+
+
+def event(tenant: str, seq: int) -> dict[str, Any]:
+    """One record of the tenant's log by its sequence number."""
+    with session_scope() as s:
+        e = s.scalars(
+            select(AuditEvent).where(AuditEvent.tenant == tenant, AuditEvent.seq == seq)
+        ).first()
+        if e is None:
+            raise NotFound(f"no event {seq} in the event log")
+        return _as_dict(e)
+
+
+def facets(tenant: str) -> dict[str, list[str]]:
+    """The actions and actors that occur in the tenant's log (for filters)."""
+    with session_scope() as s:
+        return {
+            name: sorted(s.scalars(
+                select(column).distinct().where(AuditEvent.tenant == tenant)
+            ).all())
+            for name, column in (("actions", AuditEvent.action), ("actors", AuditEvent.actor))
+        }  # fmt: skip
 
 
 def _as_dict(e: AuditEvent) -> dict[str, Any]:

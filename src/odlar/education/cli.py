@@ -102,6 +102,23 @@ def education_next(
     console.print(table)
 
 
+@app.command("roster")
+def education_roster(
+    file: Path = typer.Argument(help="A file with the real student ids (answers or class list)"),
+    out: Path = typer.Option(..., "--out", help="Roster CSV to write (pseudonym, name)"),
+) -> None:
+    """Write which pseudonym is which pupil, for the class page to show names (opened in
+    the browser only: odlar stores and receives none of it)."""
+    me = acting(P.READ)
+    from odlar.core.datasets import refuse_state
+    from odlar.core.files import write_atomic
+    from odlar.education.roster import roster
+
+    table = roster(refuse_state(file), tenant=me.tenant)
+    write_atomic(out, table.to_csv(index=False))
+    console.print(f"wrote {len(table)} pupils to {out}; open it on the class page")
+
+
 @app.command("report")
 def education_report(class_id: str, model: int | None = typer.Option(None, "--model")) -> None:
     """Where a class is stuck and which students need help."""
@@ -114,30 +131,26 @@ def education_report(class_id: str, model: int | None = typer.Option(None, "--mo
     skills = Table(
         "skill",
         "mean mastery",
+        "accuracy",
         "practised",
         "mastered",
         "answers",
-        title=f"class {class_id}: weakest skills ({r['students']} students)",
+        title=f"class {class_id}: weakest skills ({r['students']} students; skills with at "
+        f"least {r['min_evidence']} answers from two students)",
     )
     for row in r["weakest_skills"]:
         skills.add_row(
             row["skill"],
             f"{row['mean_mastery']:.2f}",
+            f"{row['accuracy']:.2f}",
             str(row["students_practised"]),
             str(row["students_mastered"]),
             str(row["answers"]),
         )
     console.print(skills)
-    risk = Table(
-        "student", "mean mastery", "recent accuracy", "weakest skills", title="students at risk"
-    )
+    risk = Table("student", "why", "weakest skills", title="students at risk")
     for row in r["students_at_risk"]:
-        risk.add_row(
-            row["student"],
-            f"{row['mean_mastery']:.2f}",
-            f"{row['recent_accuracy']:.2f}",
-            ", ".join(row["weakest_skills"]),
-        )
+        risk.add_row(row["student"], "; ".join(row["reasons"]), ", ".join(row["weakest_skills"]))
     console.print(risk)
 
 

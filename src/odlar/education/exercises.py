@@ -19,7 +19,10 @@ class Policy:
     low: float = 0.6
     high: float = 0.8
     mastered_at: float = 0.9
-    at_risk_below: float = 0.5
+    at_risk_below: float = 0.5  # mean mastery of skills with enough evidence
+    at_risk_accuracy: float = 0.5  # share of recent answers right
+    min_recent: int = 5  # recent answers before recent accuracy counts
+    min_evidence: int = 3  # answers on a skill before its mastery counts
     per_skill: int = 2
 
     def __post_init__(self) -> None:
@@ -82,47 +85,83 @@ def class_report(
     students: list[str],
     mastery: np.ndarray,
     practised: np.ndarray,
-    recent_accuracy: np.ndarray,
+    correct: np.ndarray,
+    recent: list[list[int]],
     policy: Policy,
     weakest: int = 5,
 ) -> dict[str, Any]:
-    """`mastery` and `practised` are (students, skills + 1) arrays (column 0 unused);
-    `practised` counts answers. Weakest skills: lowest mean mastery among the students who
-    practised them. At risk: mean mastery of the practised skills below the policy's line."""
-    counts = practised.sum(axis=0)
-    with np.errstate(invalid="ignore"):
-        mean = np.where(
-            counts > 0,
-            (mastery * (practised > 0)).sum(axis=0) / np.maximum((practised > 0).sum(axis=0), 1),
-            np.nan,
+    """Where a class is stuck and who needs help, from evidence a teacher can check.
+
+    `mastery`, `practised` (answers) and `correct` (right answers) are (students, skills + 1)
+    arrays (column 0 unused); `recent` holds each student's latest answers (1 right, 0 wrong).
+    A model's mastery of a skill a student answered fewer than `policy.min_evidence` times
+    is mostly its prior, so such skills count as uncertain: they neither lead the weakest
+    skills nor make a student look safe. A student is at risk when their recent accuracy
+    (at least `min_recent` answers) is below `at_risk_accuracy`, or when the mean mastery of
+    the skills with enough evidence is below `at_risk_below`."""
+    enough = practised >= policy.min_evidence
+    enough[:, 0] = False
+    answers = practised.sum(axis=0)
+    needed = min(2, len(students))  # a skill one student tried says little about the class
+    rows = []
+    for s in range(1, practised.shape[1]):
+        who = enough[:, s]
+        if who.sum() < needed:
+            continue
+        rows.append(
+            {
+                "skill": s,
+                "mean_mastery": round(float(mastery[who, s].mean()), 4),
+                "accuracy": round(float(correct[:, s].sum() / answers[s]), 4),
+                "students_practised": int((practised[:, s] > 0).sum()),
+                "students_mastered": int((who & (mastery[:, s] >= policy.mastered_at)).sum()),
+                "answers": int(answers[s]),
+            }
         )
-    order = [s for s in np.argsort(np.nan_to_num(mean, nan=np.inf)) if s > 0 and counts[s] > 0]
-    skills = [
-        {
-            "skill": int(s),
-            "mean_mastery": round(float(mean[s]), 4),
-            "students_practised": int((practised[:, s] > 0).sum()),
-            "students_mastered": int(
-                ((mastery[:, s] >= policy.mastered_at) & (practised[:, s] > 0)).sum()
-            ),
-            "answers": int(counts[s]),
-        }
-        for s in order[:weakest]
-    ]
+    rows.sort(key=lambda r: (r["mean_mastery"], r["accuracy"]))
     at_risk = []
     for i, student in enumerate(students):
-        touched = practised[i] > 0
-        touched[0] = False
-        level = float(mastery[i, touched].mean()) if touched.any() else float("nan")
-        if touched.any() and level < policy.at_risk_below:
-            weak = [int(s) for s in np.argsort(mastery[i]) if touched[s]][:3]
-            at_risk.append(
-                {
-                    "student": student,
-                    "mean_mastery": round(level, 4),
-                    "recent_accuracy": round(float(recent_accuracy[i]), 4),
-                    "weakest_skills": weak,
-                }
+        reasons = []
+        last = recent[i]
+        accuracy = float(np.mean(last)) if last else None
+        enough_recent = accuracy is not None and len(last) >= policy.min_recent
+        if enough_recent and accuracy < policy.at_risk_accuracy:
+            reasons.append(f"{sum(last)} of the last {len(last)} answers right")
+        known = enough[i]
+        level = float(mastery[i, known].mean()) if known.any() else None
+        if level is not None and level < policy.at_risk_below:
+            reasons.append(f"mean mastery {level:.2f} over {int(known.sum())} practised skills")
+        if not reasons:
+            continue
+        tried = [s for s in range(1, practised.shape[1]) if practised[i, s] > 0]
+        # weakest first: skills with enough evidence by mastery, then the rest by accuracy
+        tried.sort(
+            key=lambda s: (
+                not known[s],
+                mastery[i, s] if known[s] else correct[i, s] / practised[i, s],
             )
-    at_risk.sort(key=lambda r: r["mean_mastery"])
-    return {"students": len(students), "weakest_skills": skills, "students_at_risk": at_risk}
+        )
+        at_risk.append(
+            {
+                "student": student,
+                "reasons": reasons,
+                "recent_accuracy": None if accuracy is None else round(accuracy, 4),
+                "recent_answers": len(last),
+                "mean_mastery": None if level is None else round(level, 4),
+                "skills_with_evidence": int(known.sum()),
+                "weakest_skills": tried[:3],
+            }
+        )
+    at_risk.sort(
+        key=lambda r: (
+            r["recent_accuracy"] is None,
+            r["recent_accuracy"] or 0,
+            r["mean_mastery"] or 0,
+        )
+    )
+    return {
+        "students": len(students),
+        "min_evidence": policy.min_evidence,
+        "weakest_skills": rows[:weakest],
+        "students_at_risk": at_risk,
+    }

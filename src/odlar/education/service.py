@@ -30,6 +30,7 @@ class StudentState:
     state: Any
     rows: int = 0  # stored interactions consumed
     practised: np.ndarray | None = None  # answers per skill
+    correct: np.ndarray | None = None  # right answers per skill
     correct_questions: set[int] = field(default_factory=set)
     recent: list[int] = field(default_factory=list)
 
@@ -129,7 +130,11 @@ class Tracker:
         with self._lock:
             st = self._states.get(key)
             if st is None:
-                st = StudentState(model.init_state(), practised=np.zeros(model.n_skills + 1, int))
+                st = StudentState(
+                    model.init_state(),
+                    practised=np.zeros(model.n_skills + 1, int),
+                    correct=np.zeros(model.n_skills + 1, int),
+                )
                 self._states[key] = st
         new = self._history(tenant, student, st.rows)
         if len(new):
@@ -146,6 +151,7 @@ class Tracker:
                 q, c = int(data.question[i]), int(data.correct[i])
                 st.state = model.update(st.state, q, skills, c)
                 st.practised[skills] += 1
+                st.correct[skills] += c
                 if c:
                     st.correct_questions.add(q)
                 st.recent = (st.recent + [c])[-RECENT:]
@@ -241,8 +247,10 @@ class Tracker:
         states = [self._current(tenant, version, model, st) for st in students]
         mastery = np.vstack([model.mastery_from(st.state) for st in states])
         practised = np.vstack([st.practised for st in states])
-        recent = np.array([_accuracy(st.recent) or 0.0 for st in states])
-        report = class_report(students, mastery, practised, recent, policy)
+        correct = np.vstack([st.correct for st in states])
+        report = class_report(
+            students, mastery, practised, correct, [st.recent for st in states], policy
+        )
         skill_of = {v: k for k, v in model.skill_ids.items()}
         for row in report["weakest_skills"]:
             row["skill"] = skill_of[row["skill"]]

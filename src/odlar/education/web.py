@@ -3,6 +3,8 @@ and report, one student's mastery and next exercises."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -66,14 +68,25 @@ def student_page(request: Request, student: str) -> HTMLResponse:
     me = principal_of(request)
     mastery = TRACKER.mastery(tenant=me.tenant, student=student, actor=me.name)
     nxt = TRACKER.next_exercises(tenant=me.tenant, student=student, n=5, actor=me.name)
-    figure = {
-        "data": [{"type": "bar", "orientation": "h",
-                  "y": [s["skill"] for s in mastery["skills"]],
-                  "x": [s["mastery"] for s in mastery["skills"]]}],
-        "layout": {"title": {"text": "Mastery per practised skill"},
-                   "xaxis": {"range": [0, 1]}, "yaxis": {"automargin": True},
-                   "height": max(300, 24 * len(mastery["skills"]) + 120)},
-    }  # fmt: skip
+    figure = mastery_figure(mastery["skills"])
     return render(
         request, "education/student.html", me, mastery=mastery, next=nxt, figure=chart(figure)
     )
+
+
+def mastery_figure(skills: list[dict[str, Any]]) -> dict[str, Any]:
+    # skill ids are names even when they are digits: a category axis, one bar per skill,
+    # weakest at the top, the number of answers behind each in the hover text
+    return {
+        "data": [{"type": "bar", "orientation": "h",
+                  "y": [str(s["skill"]) for s in skills],
+                  "x": [s["mastery"] for s in skills],
+                  "text": [f"{s['answers']} answer{'' if s['answers'] == 1 else 's'}"
+                           for s in skills],
+                  "hovertemplate": "skill %{y}: mastery %{x:.2f}, %{text}<extra></extra>"}],
+        "layout": {"title": {"text": "Mastery per practised skill"},
+                   "xaxis": {"range": [0, 1], "title": {"text": "mastery"}},
+                   "yaxis": {"automargin": True, "type": "category", "autorange": "reversed",
+                             "title": {"text": "skill"}},
+                   "height": max(300, 24 * len(skills) + 120)},
+    }  # fmt: skip

@@ -46,28 +46,33 @@ def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
     rows = frame[frame["unit"].astype(str) == unit]
     if rows.empty:
         raise NotFound(f"no unit '{unit}' in dataset {dataset}")
-    sensors = [c for c in rows.columns if c not in ("unit", "cycle") and rows[c].std() > 0]
-    traces = []
-    for c in sensors:
-        z = (rows[c] - rows[c].mean()) / rows[c].std()
-        traces.append({"type": "scatter", "mode": "lines", "name": c,
-                       "x": rows["cycle"].tolist(), "y": z.round(3).tolist()})  # fmt: skip
-    figure = {
-        "data": traces,
-        "layout": {"title": {"text": f"Unit {unit}: sensors (z-scores) by cycle"},
-                   "xaxis": {"title": {"text": "cycle"}}, "height": 480},
-    }  # fmt: skip
+    varying = [c for c in rows.columns if c not in ("unit", "cycle") and rows[c].std() > 0]
+    sensors = trend_sensors(frame)
+    figure = sensor_panels(rows, sensors, f"Unit {unit}: the sensors RUL models use, by cycle")
     return render(
         request, "energy/rul_unit.html", me, unit=unit, dataset=dataset, cycles=len(rows),
-        sensors=sensors, figure=chart(figure),
+        varying=varying, sensors=sensors, figure=chart(figure),
     )  # fmt: skip
 
 
 @router.get("/energy/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, state: str | None = "open") -> HTMLResponse:
     me = principal_of(request)
-    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=200)
-    return render(request, "energy/alerts.html", me, alerts=rows, state=state)
+    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=500)
+    return render(request, "energy/alerts.html", me, incidents=alerts.incidents(rows),
+                  state=state)  # fmt: skip
+
+
+@router.post("/energy/alerts/ack", response_class=HTMLResponse)
+def ack_incident(
+    request: Request, alert_id: list[str] = Form(...), note: str = Form("", max_length=2000),
+    state: str = Form("open"),
+) -> Response:  # fmt: skip
+    """Acknowledge every alert of an incident at once."""
+    me = need(principal_of(request), P.OPERATE)
+    alerts.acknowledge_all(alert_id, tenant=me.tenant, by=me.name, note=note or None)
+    back = state if state in alerts.STATES else ""
+    return RedirectResponse(f"/ui/energy/alerts?state={back}", status_code=303)
 
 
 @router.post("/energy/alerts/{alert_id}/ack", response_class=HTMLResponse)
@@ -75,6 +80,45 @@ def ack(request: Request, alert_id: str, note: str = Form("", max_length=2000)) 
     me = need(principal_of(request), P.OPERATE)
     alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note or None)
     return RedirectResponse("/ui/energy/alerts", status_code=303)
+
+
+def trend_sensors(frame: Any) -> list[str]:
+    """The columns an RUL model fitted on this fleet keeps (the training selection, with
+    the default threshold): flat, two-level and uncorrelated columns such as operating
+    settings are left out, strongest link to remaining life first."""
+    import numpy as np
+
+    from odlar.energy.rul.features import Scaler, rul_target
+    from odlar.energy.rul.models import COMMON
+
+    y = rul_target(frame, COMMON["cap"])
+    kept = Scaler.fit(frame, y, COMMON["min_corr"]).columns
+    strength = {c: abs(np.corrcoef(frame[c].to_numpy(float), y)[0, 1]) for c in kept}
+    return sorted(kept, key=lambda c: -strength[c])
+
+
+def sensor_panels(rows: Any, sensors: list[str], title: str, columns: int = 3) -> dict[str, Any]:
+    """One small panel per sensor (own y axis, shared cycle axis) instead of many
+    overlapping lines on one axis."""
+    n = max(len(sensors), 1)
+    grid_rows = -(-n // columns)
+    data = []
+    layout: dict[str, Any] = {
+        "title": {"text": title},
+        "grid": {"rows": grid_rows, "columns": min(columns, n), "pattern": "independent"},
+        "height": 120 + 170 * grid_rows, "showlegend": False, "annotations": [],
+    }  # fmt: skip
+    for i, c in enumerate(sensors, start=1):
+        data.append({"type": "scatter", "mode": "lines", "name": c, "xaxis": f"x{i}",
+                     "yaxis": f"y{i}", "x": rows["cycle"].tolist(),
+                     "y": rows[c].round(4).tolist(), "line": {"width": 1.5}})  # fmt: skip
+        layout[f"xaxis{i}"] = {"matches": "x", "showticklabels": i > len(sensors) - columns}
+        layout[f"yaxis{i}"] = {"automargin": True, "nticks": 4}
+        layout["annotations"].append({
+            "text": c, "showarrow": False, "xref": f"x{i} domain", "yref": f"y{i} domain",
+            "x": 0.02, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "font": {"size": 12},
+        })  # fmt: skip
+    return {"data": data, "layout": layout}
 
 
 _FLEETS: dict[tuple[str, str, int, float], list[Any]] = {}

@@ -123,6 +123,26 @@ def scenario_ref(ref: str) -> str | None:
     return name if name in _RESCO else None
 
 
+def display_name(source: str | None) -> str:
+    """A data source as a person reads it: `resco:NAME` for a packaged RESCO scenario (its
+    install path means nothing to a traffic engineer), an imported scenario's name, else
+    the source as given."""
+    if not source:
+        return "-"
+    path = Path(source)
+    for root, label in ((_resco_root(), "resco:"), (imported_dir(), "")):
+        if root is not None and path.is_relative_to(root) and path != root:
+            return label + path.relative_to(root).parts[0]
+    return source
+
+
+def _resco_root() -> Path | None:
+    try:
+        return resco_dir()
+    except NotFound:
+        return None
+
+
 def imported_dir() -> Path:
     """Where `odlar mobility import` keeps scenarios: ODLAR_HOME/scenarios/NAME."""
     from odlar.core.config import get_settings

@@ -24,7 +24,10 @@ def traffic(request: Request) -> HTMLResponse:
 
     me = principal_of(request)
     names = list(sc.RESCO_NAMES)
-    controllers = approval.versions(me.tenant, "mobility.signals")
+    controllers = [
+        (v, state, sc.display_name(v.data.get("source")))
+        for v, state in approval.versions(me.tenant, "mobility.signals")
+    ]
     runs = [r for r in bench.recorded("mobility.signals") if r.get("dataset") == "resco"]
     run = runs[0] if runs else None
     table: list[dict[str, Any]] = []
@@ -47,7 +50,9 @@ def traffic(request: Request) -> HTMLResponse:
                 for m in methods
             ] + [{"type": "bar", "name": "best published", "marker": {"color": "#b0b0b0"},
                   "x": [t["scenario"] for t in table], "y": [t["best"][1] for t in table]}],
-            "layout": {"barmode": "group", "height": 420, "yaxis": {"type": "log",
+            # dtick 1: ticks at 1, 10, 100 s only (Plotly's default log labels read as a list
+            # of unrelated numbers: "1000, 5, 2, 100")
+            "layout": {"barmode": "group", "height": 420, "yaxis": {"type": "log", "dtick": 1,
                        "title": {"text": "delay per vehicle (s), log scale"}},
                        "title": {"text": "RESCO scenarios: our controllers beside the best "
                                          "published delay"}},

@@ -6,13 +6,15 @@ same functions as the API, scoped by the user's tenant."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import audit, bench, datasets, jobs, tracking
-from odlar.core.errors import OdlarError
+from odlar.core.errors import OdlarError, UsageError
 from odlar.core.params import parse_params, split_params
 from odlar.core.tasks import get_task, task_names
 from odlar.governance import approval, checks, documentation
@@ -82,13 +84,27 @@ def _job_chart(job: Any) -> str | None:
     if job.state != "succeeded" or not job.result:
         return None
     metrics = {k: v for k, v in job.result.get("metrics", {}).items() if abs(v) < 1e6}
-    return chart(
-        {
-            "data": [{"type": "bar", "x": list(metrics), "y": list(metrics.values())}],
-            "layout": {"title": {"text": f"Metrics of {job.task} v"
-                                 f"{job.result['model']['version']}"}, "height": 320},
-        }
-    )  # fmt: skip
+    title = f"Metrics of {job.task} v{job.result['model']['version']}"
+    return chart(metric_panels(metrics, title)) if metrics else None
+
+
+def metric_panels(metrics: dict[str, float], title: str, columns: int = 4) -> dict[str, Any]:
+    """One small bar panel per metric, each on its own axis: metrics have unrelated units
+    (a validation score of 2,433 beside an RMSE of 13 flattens the RMSE to nothing)."""
+    rows = -(-len(metrics) // columns)
+    data = []
+    for i, (name, value) in enumerate(metrics.items(), start=1):
+        data.append({"type": "bar", "x": [name], "y": [value], "xaxis": f"x{i}",
+                     "yaxis": f"y{i}", "showlegend": False, "text": [f"{value:.4g}"],
+                     "textposition": "auto", "hovertemplate": f"{name}: %{{y:.4g}}<extra></extra>"})
+    layout: dict[str, Any] = {
+        "title": {"text": title},
+        "grid": {"rows": rows, "columns": min(columns, len(metrics)), "pattern": "independent"},
+        "height": 180 + 200 * rows,
+    }
+    for i in range(1, len(metrics) + 1):
+        layout[f"yaxis{i}"] = {"rangemode": "tozero", "automargin": True}
+    return {"data": data, "layout": layout}
 
 
 # --- benchmarks ----------------------------------------------------------------------
@@ -181,14 +197,49 @@ def _governance(ui: APIRouter) -> None:
         return RedirectResponse(f"/ui/models/{task}/{version}", status_code=303)
 
     @ui.get("/audit", response_class=HTMLResponse)
-    def audit_page(request: Request, action: str | None = None, limit: int = 200) -> HTMLResponse:
+    def audit_page(
+        request: Request, action: str | None = None, actor: str | None = None,
+        since: str | None = None, until: str | None = None, limit: int = 200,
+    ) -> HTMLResponse:  # fmt: skip
         me = need(principal_of(request), P.AUDIT)
+        filters = {"action": action or "", "actor": actor or "", "since": since or "",
+                   "until": until or ""}  # fmt: skip
+        context = {"filters": filters, "facets": audit.facets(me.tenant), "limit": limit}
+        try:
+            start, end = _moment("since", since), _moment("until", until)
+        except UsageError as exc:
+            return render(request, "audit.html", me, exc.http_status, rows=[], error=exc.message,
+                          **context)  # fmt: skip
         rows = audit.events(
-            me.tenant, action=action or None, limit=min(max(limit, 1), 2000), newest_first=True
-        )
-        return render(request, "audit.html", me, rows=rows, action=action or "")
+            me.tenant, action=action or None, actor=actor or None, since=start, until=end,
+            limit=min(max(limit, 1), 2000), newest_first=True,
+        )  # fmt: skip
+        return render(request, "audit.html", me, rows=rows, **context)
+
+    @ui.get("/audit/{seq}", response_class=HTMLResponse)
+    def audit_event(request: Request, seq: int) -> HTMLResponse:
+        me = need(principal_of(request), P.AUDIT)
+        event = audit.event(me.tenant, seq)
+        try:
+            output = json.dumps(json.loads(event["output"]), indent=2, ensure_ascii=False)
+        except ValueError:
+            output = event["output"]
+        return render(request, "audit_event.html", me, event=event, output=output)
 
     @ui.post("/audit/verify", response_class=HTMLResponse)
     def audit_verify(request: Request) -> HTMLResponse:
         me = need(principal_of(request), P.AUDIT)
         return render(request, "verify.html", me, result=audit.verify(me.tenant).to_dict())
+
+
+def _moment(name: str, text: str | None) -> datetime | None:
+    """A filter's date or date and time (UTC), as the browser's datetime-local sends it."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{name}: '{text}' is not a date or date and time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -454,7 +454,7 @@ def alerts_list(
             a["stream"],
             a["kind"],
             a["state"],
-            a["opened_at"][:19],
+            a["first_time"] or a["opened_at"][:19],  # the sample's own time when it has one
             f"{a['score']:.2f}",
             top,
             str(a["event_class"] or ""),

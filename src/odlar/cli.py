@@ -86,8 +86,12 @@ def fit(
         console.print(f"job {job.id} started; follow it with: odlar jobs show {job.id}")
         return
     job = jobs.create(spec, tenant=me.tenant, created_by=me.name)
-    with progress_bar(f"fit {task} ({job.spec['method']})") as update:
-        done = jobs.run(job.id, echo=update)
+    try:
+        with progress_bar(f"fit {task} ({job.spec['method']})") as update:
+            done = jobs.run(job.id, echo=update)
+    except KeyboardInterrupt:
+        err.print(f"job {job.id} cancelled; start it again with: odlar jobs retry {job.id}")
+        raise typer.Exit(130) from None
     model = done.result["model"]
     console.print(f"job {done.id}: model [bold]{model['task']} v{model['version']}[/bold]")
     _metrics_table(done.result["metrics"])

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -145,6 +146,8 @@ def submit(
             env=os.environ | thread_env(get_settings().job_threads),
         )
     _children[proc.pid] = proc
+    # reaped the moment it exits: a long-running server would otherwise keep a zombie per job
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
     with session_scope() as s:
         rec = s.get(JobRecord, job.id)
         if rec.pid is None:  # the child may already have recorded itself

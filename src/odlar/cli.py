@@ -108,7 +108,9 @@ def _metrics_table(metrics: dict[str, float]) -> None:
 def predict(
     task: str = typer.Argument(help="Task name"),
     data: str = typer.Option(..., "--data", "-d", help="Input file (e.g. running units)"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
+    model: int | None = typer.Option(
+        None, "--model", help="Model version (default: the newest approved)"
+    ),
     level: float = typer.Option(0.9, "--level", help="Prediction interval level"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write results (.json or .csv)"),
 ) -> None:

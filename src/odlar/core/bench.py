@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -105,15 +106,20 @@ def _package(result: Any, quick: bool, wall: float, record: bool = True) -> dict
 
 
 def recorded_path(task: str, dataset: str, quick: bool) -> Path:
+    """One file per task, dataset and kind, directly in bench/: a dataset name may hold a
+    slash (`cmapss/FD001`), which must not make a folder the readers never look in."""
     kind = "quick" if quick else "full"
-    return get_settings().home.expanduser() / "bench" / f"{task}-{dataset}-{kind}.json"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{task}-{dataset}-{kind}")
+    return get_settings().home.expanduser() / "bench" / f"{name}.json"
 
 
 def recorded(task: str) -> list[dict[str, Any]]:
-    """Benchmark runs recorded on this installation for a task, full runs first."""
+    """Benchmark runs recorded on this installation for a task, full runs first (runs
+    recorded before dataset names were made flat lie one folder down: read them too)."""
     folder = get_settings().home.expanduser() / "bench"
+    paths = [*folder.glob(f"{task}-*.json"), *folder.glob(f"{task}-*/**/*.json")]
     runs = []
-    for path in sorted(folder.glob(f"{task}-*.json")) if folder.exists() else []:
+    for path in sorted(paths) if folder.exists() else []:
         try:
             runs.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):

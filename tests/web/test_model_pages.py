@@ -44,6 +44,22 @@ def browser(home: Path, cmapss: Path, quick_gbm):
         yield client
 
 
+def test_documentation_links_open_for_a_signed_in_browser(browser: TestClient) -> None:
+    page = browser.get("/ui/models/energy.rul/1")
+    assert page.status_code == 200
+    links = [part.split('"')[0] for part in page.text.split('href="')[1:]]
+    docs = [link.replace("&amp;", "&") for link in links if "documentation" in link]
+    assert len(docs) == 3
+    for link in docs:
+        r = browser.get(link)
+        assert r.status_code == 200, (link, r.status_code)
+    as_json = browser.get("/ui/models/energy.rul/1/documentation?format=json").json()
+    assert as_json["model"] == "energy.rul/1"
+    assert "text/markdown" in browser.get(docs[1]).headers["content-type"]
+    bad = browser.get("/ui/models/energy.rul/1/documentation?format=pdf")
+    assert bad.status_code == 400 and "format must be html, markdown or json" in bad.text
+
+
 def test_a_benchmark_on_a_dataset_with_a_slash_is_shown(browser: TestClient, home: Path) -> None:
     assert [p.name for p in (home / "bench").iterdir()] == ["energy.rul-cmapss_FD001-full.json"]
     assert "cmapss/FD001" in browser.get("/ui/benchmarks").text

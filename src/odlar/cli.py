@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from odlar.core.errors import Conflict, OdlarError, UsageError
+from odlar.core.figures import figure
 from odlar.core.params import parse_params
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Permission as P
@@ -100,7 +101,7 @@ def fit(
 def _metrics_table(metrics: dict[str, float]) -> None:
     table = Table("metric", "value")
     for k, v in sorted(metrics.items()):
-        table.add_row(k, f"{v:.4g}")
+        table.add_row(k, figure(v))
     console.print(table)
 
 
@@ -136,7 +137,7 @@ def predict(
         Table(*shown[0].keys(), title=f"{t.name} v{response.model_version}") if rows else Table()
     )
     for row in shown:
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+        table.add_row(*(figure(v) if isinstance(v, float) else str(v) for v in row.values()))
     console.print(table)
     if len(rows) > len(shown):
         console.print(f"... {len(rows) - len(shown)} more rows: use --out FILE for all of them")
@@ -175,7 +176,7 @@ def models_list(task: str | None = typer.Argument(None, help="Only this task")) 
         get_task(task)
     table = Table("task", "version", "state", "risk", "method", "created", "metrics", "data")
     for v, state in approval.versions(me.tenant, task):
-        shown = {k: f"{x:.3g}" for k, x in sorted(v.metrics.items())}
+        shown = {k: figure(x, 3) for k, x in sorted(v.metrics.items())}
         table.add_row(
             v.task,
             str(v.version),
@@ -421,7 +422,8 @@ def bench(
             progress=update,
             params=parse_params(param),
         )
-    console.print(bench_mod.table(result))
+    for table in bench_mod.tables(result, console.width):
+        console.print(table)
     for note in result["notes"]:
         console.print(f"- {note}")
     console.print(f"whole bench: {result['wall_seconds']:.0f} s")

@@ -1,12 +1,13 @@
 """Start-up time of light commands, and which heavy libraries they import.
 
-    python scripts/startup.py [--runs 10] [--out FILE]
+    python scripts/startup.py [--runs 10] [--out FILE] [--reads]
 
 Each command runs `--runs` times in a fresh interpreter, with a scratch ODLAR_HOME: median
 and min wall seconds, and median CPU seconds (user + system of the process, which other
 work on a shared machine inflates far less than wall time); a second pass with
 `-X importtime` lists the heavy libraries the command imported (torch, libsumo, mlflow).
-Light commands should import none of them.
+Light commands should import none of them. `--reads` times simple reads instead
+(`odlar models list`, on an empty registry), which need MLflow.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 COMMANDS = (["--help"], ["tasks"], ["audit", "verify"])
+READS = (["models", "list"],)
 HEAVY = ("torch", "libsumo", "traci", "mlflow")
 
 
@@ -56,10 +58,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--reads", action="store_true", help="time READS, not COMMANDS")
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="odlar-startup-") as home:
         env = os.environ | {"ODLAR_HOME": home}
-        rows = [measure(list(a), opts.runs, env) for a in COMMANDS]
+        rows = [measure(list(a), opts.runs, env) for a in (READS if opts.reads else COMMANDS)]
     result = {"runs": opts.runs, "cores": os.cpu_count(), "results": rows}
     text = json.dumps(result, indent=2) + "\n"
     if opts.out:

@@ -19,6 +19,8 @@ BEFORE = json.loads((REPO / "tests" / "surface.json").read_text())
 CHANGED = {
     "odlar": "lists the sectors' groups (odlar energy ...) beside the rest",
     "odlar fit": "--scenario's help no longer names a task (cli.py knows no sector)",
+    "odlar predict": "--model's default is the newest approved version, not the newest",
+    "odlar monitor": "--model's default is the newest approved version, not the newest",
 }
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from odlar.core.errors import Conflict, OdlarError, UsageError
+from odlar.core.figures import figure
 from odlar.core.params import parse_params
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Permission as P
@@ -88,8 +89,12 @@ def fit(
                       f"odlar jobs show {job.id} --follow")  # fmt: skip
         return
     job = jobs.create(spec, tenant=me.tenant, created_by=me.name)
-    with progress_bar(f"fit {task} ({job.spec['method']})") as update:
-        done = jobs.run(job.id, echo=update)
+    try:
+        with progress_bar(f"fit {task} ({job.spec['method']})") as update:
+            done = jobs.run(job.id, echo=update)
+    except KeyboardInterrupt:
+        err.print(f"job {job.id} cancelled; start it again with: odlar jobs retry {job.id}")
+        raise typer.Exit(130) from None
     model = done.result["model"]
     console.print(f"job {done.id}: model [bold]{model['task']} v{model['version']}[/bold]")
     _metrics_table(done.result["metrics"])
@@ -98,7 +103,7 @@ def fit(
 def _metrics_table(metrics: dict[str, float]) -> None:
     table = Table("metric", "value")
     for k, v in sorted(metrics.items()):
-        table.add_row(k, f"{v:.4g}")
+        table.add_row(k, figure(v))
     console.print(table)
 
 
@@ -106,7 +111,9 @@ def _metrics_table(metrics: dict[str, float]) -> None:
 def predict(
     task: str = typer.Argument(help="Task name"),
     data: str = typer.Option(..., "--data", "-d", help="Input file (e.g. running units)"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
+    model: int | None = typer.Option(
+        None, "--model", help="Model version (default: the newest approved)"
+    ),
     level: float = typer.Option(0.9, "--level", help="Prediction interval level"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write results (.json or .csv)"),
 ) -> None:
@@ -132,7 +139,7 @@ def predict(
         Table(*shown[0].keys(), title=f"{t.name} v{response.model_version}") if rows else Table()
     )
     for row in shown:
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+        table.add_row(*(figure(v) if isinstance(v, float) else str(v) for v in row.values()))
     console.print(table)
     if len(rows) > len(shown):
         console.print(f"... {len(rows) - len(shown)} more rows: use --out FILE for all of them")
@@ -171,7 +178,7 @@ def models_list(task: str | None = typer.Argument(None, help="Only this task")) 
         get_task(task)
     table = Table("task", "version", "state", "risk", "method", "created", "metrics", "data")
     for v, state in approval.versions(me.tenant, task):
-        shown = {k: f"{x:.3g}" for k, x in sorted(v.metrics.items())}
+        shown = {k: figure(x, 3) for k, x in sorted(v.metrics.items())}
         table.add_row(
             v.task,
             str(v.version),
@@ -416,7 +423,8 @@ def bench(
             progress=update,
             params=parse_params(param),
         )
-    console.print(bench_mod.table(result))
+    for table in bench_mod.tables(result, console.width):
+        console.print(table)
     for note in result["notes"]:
         console.print(f"- {note}")
     console.print(f"whole bench: {result['wall_seconds']:.0f} s")
@@ -455,7 +463,7 @@ def alerts_list(
             a["stream"],
             a["kind"],
             a["state"],
-            a["opened_at"][:19],
+            a["first_time"] or a["opened_at"][:19],  # the sample's own time when it has one
             f"{a['score']:.2f}",
             top,
             str(a["event_class"] or ""),

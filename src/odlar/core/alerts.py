@@ -66,13 +66,15 @@ def apply(
     detector: str,
     statistic: str,
 ) -> list[dict[str, Any]]:
-    """Store a batch's alert changes in one transaction; returns the alerts touched."""
+    """Store a batch's alert changes in one transaction; returns every alert touched, in the
+    order first touched (an alert that opens and clears within the batch is one of them)."""
     if not changes:
         return []
-    touched: dict[str, AlertRecord] = {}
+    current_of: dict[str, AlertRecord] = {}  # each key's alert as of the change being applied
+    touched: list[AlertRecord] = []
     with session_scope() as s:
         for c in changes:
-            current = touched.get(c.key) or s.scalar(
+            current = current_of.get(c.key) or s.scalar(
                 select(AlertRecord).where(
                     AlertRecord.tenant == tenant,
                     AlertRecord.stream == stream,
@@ -119,9 +121,11 @@ def apply(
                 current.cleared_sample, current.cleared_time = c.sample, c.time
             else:
                 continue
-            touched[c.key] = current
+            current_of[c.key] = current
+            if all(a is not current for a in touched):
+                touched.append(current)
         s.flush()
-        return [to_dict(a) for a in touched.values()]
+        return [to_dict(a) for a in touched]
 
 
 def list_alerts(

@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -22,6 +23,7 @@ from rich.table import Table
 
 from odlar.core.config import get_settings
 from odlar.core.errors import NotFound, UsageError
+from odlar.core.figures import figure
 from odlar.core.tasks import Progress, get_task, no_progress
 
 PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow", "eclipse-sumo")
@@ -105,15 +107,20 @@ def _package(result: Any, quick: bool, wall: float, record: bool = True) -> dict
 
 
 def recorded_path(task: str, dataset: str, quick: bool) -> Path:
+    """One file per task, dataset and kind, directly in bench/: a dataset name may hold a
+    slash (`cmapss/FD001`), which must not make a folder the readers never look in."""
     kind = "quick" if quick else "full"
-    return get_settings().home.expanduser() / "bench" / f"{task}-{dataset}-{kind}.json"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{task}-{dataset}-{kind}")
+    return get_settings().home.expanduser() / "bench" / f"{name}.json"
 
 
 def recorded(task: str) -> list[dict[str, Any]]:
-    """Benchmark runs recorded on this installation for a task, full runs first."""
+    """Benchmark runs recorded on this installation for a task, full runs first (runs
+    recorded before dataset names were made flat lie one folder down: read them too)."""
     folder = get_settings().home.expanduser() / "bench"
+    paths = [*folder.glob(f"{task}-*.json"), *folder.glob(f"{task}-*/**/*.json")]
     runs = []
-    for path in sorted(folder.glob(f"{task}-*.json")) if folder.exists() else []:
+    for path in sorted(paths) if folder.exists() else []:
         try:
             runs.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):
@@ -224,30 +231,57 @@ def write(result: dict[str, Any], out: Path) -> None:
     tmp.replace(out)
 
 
-def table(result: dict[str, Any]) -> Table:
-    """Ours and the published figures in one table, one row per method."""
+SOURCE_WIDTH = 24  # a published figure's source wraps rather than widening the table
+
+
+def tables(result: dict[str, Any], width: int) -> list[Table]:
+    """Ours and the published figures, one row per method. Metric columns that do not fit in
+    `width` beside the method names go to a further table with the same rows, so a narrow
+    terminal never cuts a scenario's name or a figure."""
     keys: list[str] = []
     for row in result["results"] + result["anchors"]:
         keys += [k for k in row["metrics"] if k not in keys]
-    t = Table(title=f"{result['task']} on {result['dataset']}", caption=result["protocol"])
-    t.add_column("method")
-    t.add_column("source")
-    for k in keys:
-        t.add_column(k, justify="right")
-    t.add_column("fit s", justify="right")
-    t.add_column("predict s", justify="right")
 
     def fmt(v: Any) -> str:
-        return "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+        return "-" if v is None else (figure(v) if isinstance(v, float) else str(v))
 
-    for row in result["results"]:
-        t.add_row(
-            row["method"],
-            "odlar (measured)",
-            *(fmt(row["metrics"].get(k)) for k in keys),
-            fmt(row.get("fit_seconds")),
-            fmt(row.get("predict_seconds")),
+    ours, published = result["results"], result["anchors"]
+    names = [r["method"] for r in ours] + [a["method"] for a in published]
+    sources = ["odlar (measured)"] * len(ours) + [a["source"] for a in published]
+    columns = [("source", sources)]  # wraps at SOURCE_WIDTH
+    columns += [(k, [fmt(r["metrics"].get(k)) for r in ours + published]) for k in keys]
+    columns += [
+        ("fit s", [fmt(r.get("fit_seconds")) for r in ours] + [""] * len(published)),
+        ("predict s", [fmt(r.get("predict_seconds")) for r in ours] + [""] * len(published)),
+    ]
+
+    def span(header: str, cells: list[str]) -> int:  # with its padding and rule
+        most = SOURCE_WIDTH if header == "source" else 10**6
+        return min(most, max([len(header), *map(len, cells)])) + 3
+
+    fixed = 1 + span("method", names)
+    groups: list[list[tuple[str, list[str]]]] = [[]]
+    used = fixed
+    for column in columns:
+        if groups[-1] and used + span(*column) > width:
+            groups.append([])
+            used = fixed
+        groups[-1].append(column)
+        used += span(*column)
+    out = []
+    for i, group in enumerate(groups, 1):
+        part = f" ({i} of {len(groups)})" if len(groups) > 1 else ""
+        t = Table(
+            title=f"{result['task']} on {result['dataset']}{part}",
+            caption=result["protocol"] if i == len(groups) else None,
         )
-    for a in result["anchors"]:
-        t.add_row(a["method"], a["source"], *(fmt(a["metrics"].get(k)) for k in keys), "", "")
-    return t
+        t.add_column("method", no_wrap=True)
+        for header, _ in group:
+            if header == "source":
+                t.add_column(header, max_width=SOURCE_WIDTH)
+            else:
+                t.add_column(header, justify="right", no_wrap=True)
+        for r in range(len(names)):
+            t.add_row(names[r], *(cells[r] for _, cells in group))
+        out.append(t)
+    return out

@@ -437,14 +437,16 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
         result = _fit(job_id, spec, tenant, _Reporter(job_id, echo), created_by)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, OdlarError) else f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, OdlarError | Terminated):
+        state = "interrupted" if isinstance(exc, Terminated) else "failed"
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C on a foreground `odlar fit`
+            state, message = "cancelled", "cancelled by the user (Ctrl-C)"
+        elif not isinstance(exc, OdlarError | Terminated):
             traceback.print_exc()  # to the job's log file, for the developer
         with session_scope() as s:
             rec = s.get(JobRecord, job_id)
             meter.record(rec)
             if rec.state == "running":
-                rec.state = "interrupted" if isinstance(exc, Terminated) else "failed"
-                rec.error, rec.finished_at = message, utcnow()
+                rec.state, rec.error, rec.finished_at = state, message, utcnow()
         if "odlar.core.tracking" in sys.modules:  # a run may be open only if MLflow was used
             _end_runs(job_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
         _next()

@@ -171,18 +171,35 @@ def log_model_version(
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "model.joblib"
                 joblib.dump({"task": task, "model": model}, path)
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=OdlarPyfunc(),
-                    artifacts={"model": str(path)},
-                    pip_requirements=[f"odlar=={__version__}"],
-                    registered_model_name=name,
-                )
+                with _quiet():
+                    info = mlflow.pyfunc.log_model(
+                        name="model",
+                        python_model=OdlarPyfunc(),
+                        artifacts={"model": str(path)},
+                        pip_requirements=[f"odlar=={__version__}"],
+                        registered_model_name=name,
+                    )
         except BaseException as exc:
             if not isinstance(exc, Exception):  # stopped (signal, Ctrl-C), not failed
                 mlflow.end_run("KILLED")
             raise  # an Exception: MLflow's own exit marks the run FAILED
     return get_version(task, int(info.registered_model_version), tenant=tenant)
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    """Silence MLflow's own stream while a version is logged: it prints "Successfully
+    registered model" and "Created version" (odlar reports the version itself) and warns
+    that the pyfunc wrapper is pickled (the wrapper is odlar's own class; the model itself is
+    a joblib file). Failures still raise."""
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    before = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = before
 
 
 def end_job_runs(job_id: str, status: str) -> list[str]:

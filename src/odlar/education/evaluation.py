@@ -5,10 +5,13 @@ prediction)."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 
 def question_auc_acc(correct: np.ndarray, probability: np.ndarray) -> tuple[float, float]:
+    # scikit-learn (scipy) takes seconds to import: only when a metric is computed, not
+    # whenever the education task is registered (`odlar models list`, `education mastery`)
+    from sklearn.metrics import roc_auc_score
+
     correct = np.asarray(correct)
     probability = np.asarray(probability, float)
     auc = float(roc_auc_score(correct, probability)) if len(np.unique(correct)) > 1 else 0.5

@@ -22,7 +22,9 @@ app.add_typer(production_app, name="production")
 def monitor(
     file: Path = typer.Argument(help="CSV of readings (header first); may still be growing"),
     stream: str | None = typer.Option(None, "--stream", help="Stream name (default: file name)"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
+    model: int | None = typer.Option(
+        None, "--model", help="Model version (default: the newest approved)"
+    ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep reading new rows"),
     batch: int = typer.Option(1000, "--batch", min=1, help="Rows scored per batch"),
     poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between reads (--follow)"),

@@ -53,7 +53,7 @@ def build(task_name: str, version: int, *, tenant: str) -> dict[str, Any]:
             ],
             "published": r.get("anchors", []),
             "wall_seconds": r.get("wall_seconds"),
-            "commit": (r.get("environment") or {}).get("git_commit"),
+            "commit": (r.get("environment") or {}).get("commit"),  # bench.environment()'s key
         }
         for r in bench.recorded(task_name)
     ]

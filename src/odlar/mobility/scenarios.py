@@ -326,13 +326,22 @@ def validate(s: Scenario) -> dict[str, Any]:
             file=str(s.net),
         )
     vehicles = in_window = 0
+    departs: list[float] = []
     for route_file in s.routes:
-        n, k = _check_routes(route_file, facts.edges, s.begin, s.end)
+        n, k, span = _check_routes(route_file, facts.edges, s.begin, s.end)
         vehicles += n
         in_window += k
+        departs += span
     if in_window == 0:
+        # RESCO's and other real demand often starts hours into the day: say where it is
+        hint = (
+            f": the demand departs from {min(departs):g} to {max(departs):g} s; choose the "
+            f"episode with --begin {int(min(departs))} --end {int(max(departs)) + 1}"
+            if departs
+            else ""
+        )
         raise DataError(
-            f"no vehicle departs between {s.begin} and {s.end} s",
+            f"no vehicle departs between {s.begin} and {s.end} s{hint}",
             file=str(s.routes[0]) if s.routes else None,
         )
     return {
@@ -346,10 +355,14 @@ def validate(s: Scenario) -> dict[str, Any]:
 _DEMAND = ("vehicle", "trip", "flow")
 
 
-def _check_routes(path: Path, edges: set[str], begin: int, end: int) -> tuple[int, int]:
-    """(demand elements, of which depart in the episode); every edge named must exist."""
+def _check_routes(
+    path: Path, edges: set[str], begin: int, end: int
+) -> tuple[int, int, list[float]]:
+    """(demand elements, of which depart in the episode, [first, last] departure); every
+    edge named must exist."""
     routes: dict[str, list[str]] = {}
     n = in_window = 0
+    first, last = float("inf"), float("-inf")
     root_seen = False
     for tag, attrs, line in elements(path):
         if not root_seen:
@@ -396,6 +409,7 @@ def _check_routes(path: Path, edges: set[str], begin: int, end: int) -> tuple[in
                     field="depart",
                 ) from None
             in_window += begin <= t < end
+            first, last = min(first, t), max(last, t)
     if not root_seen:
         raise DataError("empty file: expected SUMO routes", file=str(path))
-    return n, in_window
+    return n, in_window, [first, last] if n else []

@@ -11,7 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 
 from odlar.core import audit, bench, datasets, jobs, tracking
 from odlar.core.errors import OdlarError, UsageError
@@ -159,6 +165,23 @@ def _governance(ui: APIRouter) -> None:
             request, "model.html", me, doc=doc, task=task, version=version,
             md=documentation.to_html(doc).split("<body>")[1].split("</body>")[0],
         )  # fmt: skip
+
+    @ui.get("/models/{task}/{version}/documentation")
+    def model_documentation(
+        request: Request, task: str, version: int, format: str = "html"
+    ) -> Response:
+        """The API's documentation of a version, for the signed-in browser (the API's own
+        route wants a bearer token, which a link cannot send)."""
+        me = need(principal_of(request), P.READ)
+        get_task(task)
+        if format not in ("html", "markdown", "json"):
+            raise UsageError(f"format must be html, markdown or json, not '{format}'")
+        doc = documentation.build(task, version, tenant=me.tenant)
+        if format == "markdown":
+            return PlainTextResponse(documentation.to_markdown(doc), media_type="text/markdown")
+        if format == "json":
+            return JSONResponse(doc)
+        return HTMLResponse(documentation.to_html(doc))
 
     @ui.post("/models/{task}/{version}/checks", response_class=HTMLResponse)
     def run_checks(request: Request, task: str, version: int) -> HTMLResponse:

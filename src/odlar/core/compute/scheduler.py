@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -251,6 +252,8 @@ def _start_local(job_id: str) -> None:
             env=os.environ | thread_env(get_settings().job_threads),
         )
     _children[proc.pid] = proc
+    # reaped the moment it exits: a long-running server would otherwise keep a zombie per job
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
     with session_scope() as s:
         rec = s.get(JobRecord, job_id)
         if rec.pid is None:  # the child may already have recorded itself

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import ExtraTreesClassifier
 
 from odlar.energy.faults.detectors import trailing_mean
 
@@ -54,6 +53,8 @@ class EventClassifier:
             raise ValueError(f"features must be one of {', '.join(FEATURES)}")
         self.window, self.kind, self.stride = window, features, max(1, stride)
         self.history = 3 * window - 1 if features == "window" else window - 1
+        from sklearn.ensemble import ExtraTreesClassifier  # slow to import: only when built
+
         self.model = ExtraTreesClassifier(
             n_estimators=trees, min_samples_leaf=2, n_jobs=1, random_state=seed
         )

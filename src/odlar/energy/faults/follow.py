@@ -49,6 +49,7 @@ def follow_csv(
         f"({monitor.model.method}); Ctrl-C to stop"
     )
     totals = {"scored": 0, "alarms": 0, "opened": 0, "cleared": 0}
+    said: set[tuple[str, str]] = set()  # columns ignored are the file's, said once
     header, pending, next_line = "", b"", 2
     idle_since = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop
@@ -79,7 +80,7 @@ def follow_csv(
                                 version=version,
                                 actor=actor,
                             )
-                            _report(result, totals, echo)
+                            _report(result, totals, echo, said)
                         next_line += len(lines[start : start + batch])
                     continue
                 if not follow or (stop_after and time.monotonic() - idle_since > stop_after):
@@ -105,6 +106,7 @@ def follow_csv(
             ),
             totals,
             echo,
+            said,
         )
     echo(
         f"scored {totals['scored']} samples: {totals['alarms']} above threshold, "
@@ -146,7 +148,12 @@ def _score(
         )
 
 
-def _report(result: MonitorResponse, totals: dict[str, int], echo: Callable[[str], None]) -> None:
+def _report(
+    result: MonitorResponse,
+    totals: dict[str, int],
+    echo: Callable[[str], None],
+    said: set[tuple[str, str]],
+) -> None:
     totals["scored"] += result.scored
     totals["alarms"] += result.alarms
     for a in result.alerts:
@@ -163,6 +170,10 @@ def _report(result: MonitorResponse, totals: dict[str, int], echo: Callable[[str
             totals["cleared"] += 1
             echo(f"[green]cleared[/green] {a['id']} {a['kind']} at sample {a['cleared_sample']}")
     for r in result.repairs:
+        if r["kind"] == "columns_ignored":
+            if (r["kind"], r["column"] or "") in said:
+                continue
+            said.add((r["kind"], r["column"] or ""))
         echo(f"repair: {r['kind']} {r.get('column') or ''}: {r['detail']} ({r['rows']} rows)")
 
 

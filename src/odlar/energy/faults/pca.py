@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass
@@ -24,6 +23,8 @@ class PcaMonitor:
 
     @classmethod
     def fit(cls, normal: np.ndarray, components: int, confidence: float = 0.99) -> PcaMonitor:
+        from scipy import stats  # slow to import: only when fitted, not when registered
+
         n, m = normal.shape
         if not 0 < components < m:
             raise ValueError(f"components must be between 1 and {m - 1}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from odlar.energy.faults.evaluation import detection_rate, false_alarm_rate
 from odlar.energy.faults.streams import Table
@@ -13,6 +12,7 @@ from odlar.energy.faults.streams import Table
 
 def detection_metrics(alarms: np.ndarray, faulty: np.ndarray) -> dict[str, float]:
     """Detection rate (recall), false-alarm rate, precision and F1 of per-sample alarms."""
+    from sklearn.metrics import f1_score  # slow to import: only when scoring, not registering
     alarms, faulty = np.asarray(alarms, bool), np.asarray(faulty, bool)
     tp = int((alarms & faulty).sum())
     precision = tp / max(int(alarms.sum()), 1)
@@ -27,6 +27,7 @@ def detection_metrics(alarms: np.ndarray, faulty: np.ndarray) -> dict[str, float
 
 def diagnosis_metrics(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
     """Per-class precision, recall and support, macro-F1 and accuracy of event classes."""
+    from sklearn.metrics import precision_recall_fscore_support  # slow to import: here only
     classes = np.unique(np.concatenate([truth, predicted]))
     p, r, f, support = precision_recall_fscore_support(
         truth, predicted, labels=classes, zero_division=0

@@ -18,14 +18,15 @@ it: leave them out with the model's `exclude` parameter.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.covariance import LedoitWolf
-from sklearn.ensemble import IsolationForest
 
 from odlar.energy.faults.detectors import Detector, trailing_mean
+
+if TYPE_CHECKING:  # scikit-learn is imported where a detector is fitted
+    from sklearn.ensemble import IsolationForest
 
 _EPS = 1e-9
 FEATURES: tuple[str, ...] = ("median", "mean", "std", "var", "max", "min")
@@ -74,6 +75,8 @@ class WindowMahalanobis(Detector):
         self.std_ = selected.std(axis=0) + _EPS
         feats = self._features(normal)[self.history :]  # full windows only
         self.center_ = feats.mean(axis=0)
+        from sklearn.covariance import LedoitWolf  # slow to import: only when fitted
+
         self.precision_ = np.linalg.inv(LedoitWolf().fit(feats).covariance_)
         self.threshold_ = _threshold(self._distance(feats), false_alarm_rate, self.margin)
         return self
@@ -204,6 +207,8 @@ class IsolationForestDetector(_WindowDetector):
 
     def fit(self, normal: np.ndarray, false_alarm_rate: float) -> IsolationForestDetector:
         z = self._fit_scaling(normal)
+        from sklearn.ensemble import IsolationForest  # slow to import: only when fitted
+
         self.forest_ = IsolationForest(n_estimators=100, random_state=self.seed, n_jobs=1)
         self.forest_.fit(z)
         self._calibrate(trailing_mean(self._raw_score(z), self.smooth), false_alarm_rate)

@@ -197,7 +197,7 @@ _REGISTRY: dict[str, type[Task]] = {}
 #: prefix -> function giving the folder or file. Read-only, so the API may name it too.
 PACKAGED_SOURCES: dict[str, Callable[[str], Path]] = {}
 #: Sector packages whose import registers their tasks; a new sector adds one line here.
-SECTOR_PACKAGES = ("odlar.energy", "odlar.education", "odlar.mobility")
+SECTOR_PACKAGES = ("odlar.energy", "odlar.education", "odlar.mobility", "odlar.safety")
 
 
 def only(rows: list[Any], methods: tuple[str, ...] | None, method_of: Any) -> list[Any]:

@@ -42,7 +42,9 @@ def chicago_ha(chicago):
         ("2017-01-01T10:00,,41.8,-87.6\n", 2, "category"),
     ],
 )
-def test_loader_names_file_line_and_column(tmp_path: Path, body: str, line: int, column: str) -> None:
+def test_loader_names_file_line_and_column(
+    tmp_path: Path, body: str, line: int, column: str
+) -> None:
     bad = tmp_path / "incidents.csv"
     bad.write_text(HEADER + body)
     with pytest.raises(DataError) as e:
@@ -53,8 +55,10 @@ def test_loader_names_file_line_and_column(tmp_path: Path, body: str, line: int,
 
 def test_loader_reads_the_new_york_release_and_refuses_missing_columns(tmp_path: Path) -> None:
     nyc = tmp_path / "nyc.csv"
-    nyc.write_text("Occurrence Date,Day of Week,Offense,Sector,Precinct,Latitude,Longitude\n"
-                   "10/02/2015 12:11:00 PM,Monday,GRAND LARCENY,B,25,40.80,-73.93\n")  # fmt: skip
+    nyc.write_text(
+        "Occurrence Date,Day of Week,Offense,Sector,Precinct,Latitude,Longitude\n"
+        "10/02/2015 12:11:00 PM,Monday,GRAND LARCENY,B,25,40.80,-73.93\n"
+    )
     data = get_task("safety.hotspots").load(nyc)
     assert data.rows == 1 and data.frame["category"].iloc[0] == "GRAND LARCENY"
     nocol = tmp_path / "nocol.csv"
@@ -70,7 +74,10 @@ def test_chicago_split_reproduces_the_published_tensors(chicago) -> None:
     _, data = chicago
     split = published_split(data, "chicago")
     assert {k: v.shape for k, v in split.items()} == {
-        "train": (14, 12, 609, 4), "val": (14, 12, 30, 4), "test": (14, 12, 92, 4)}  # fmt: skip
+        "train": (14, 12, 609, 4),
+        "val": (14, 12, 30, 4),
+        "test": (14, 12, 92, 4),
+    }
     totals = {k: v.sum(axis=(0, 1, 2)).tolist() for k, v in split.items()}
     assert totals == {
         "train": [102991, 83491, 31763, 50570],
@@ -185,3 +192,39 @@ def test_dispatch_sends_the_nearest_free_crew_and_one_incident_at_a_time() -> No
             stations = dispatch.crews_at(5, 8)
             assert tr[i, stations[big.crew[i]]] == min(tr[i, stations[c]] for c in idle)
         free_when[big.crew[i]] = big.free_min[i]
+
+
+def test_cli_site_writes_the_sf_plan_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from odlar.safety.cli import app
+
+    out = tmp_path / "plan.json"
+    ok = CliRunner().invoke(app, ["site", str(sf_example()), "--p", "4", "-o", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert "89.76%" in ok.output and json.loads(out.read_text())["metrics"]["sites"] == 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text("demand,site,cost\nd1,s1,3\n")
+    failed = CliRunner().invoke(app, ["site", str(bad)])
+    assert failed.exit_code == 65 and "bad.csv" in failed.output and "weight" in failed.output
+
+
+def test_checks_and_documentation_of_a_hotspots_model(home: Path) -> None:
+    from odlar.core import jobs, tracking
+    from odlar.governance import checks, documentation
+
+    spec = jobs.FitSpec(task="safety.hotspots", data=str(CRIME / "CHI_Crime.zip"), method="ha",
+                        params={"train_until": "2017-10-01"})  # fmt: skip
+    job = jobs.create(spec, tenant="default", created_by="test")
+    version = int(jobs.run(job.id).result["model"]["version"])
+    report = checks.run(tracking.get_version("safety.hotspots", version, tenant="default"))
+    names = {c["name"] for c in report["checks"]}
+    assert {"robustness: per-district error audit", "robustness: feedback simulation"} <= names
+    assert "metric val_calibration_error" in names
+    doc = documentation.to_markdown(
+        documentation.build("safety.hotspots", version, tenant="default")
+    )
+    assert "Article 5(1)(d)" in doc and "Ensign et al. 2018" in doc
+    assert "per-district error audit" in doc

@@ -63,9 +63,12 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, str, int]:
     headerless = len(first) == 4 and _looks_like_time(first[0])
     try:
         frame = pd.read_csv(
-            io.StringIO(text), header=None if headerless else 0, dtype=str,
-            keep_default_na=False, names=list(COLUMNS) if headerless else None,
-        )  # fmt: skip
+            io.StringIO(text),
+            header=None if headerless else 0,
+            dtype=str,
+            keep_default_na=False,
+            names=list(COLUMNS) if headerless else None,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"not a readable CSV file ({str(exc).strip()})", file=name) from None
     return (frame if headerless else _named(frame, name)), name, 1 if headerless else 2
@@ -81,8 +84,7 @@ def _named(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(
-            f"missing column(s) {', '.join(missing)} (an incident file needs "
-            f"{', '.join(COLUMNS)})",
+            f"missing column(s) {', '.join(missing)} (an incident file needs {', '.join(COLUMNS)})",
             file=name,
         )
     return frame[list(COLUMNS)]

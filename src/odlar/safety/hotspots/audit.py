@@ -30,9 +30,15 @@ def area_errors(
             continue  # no incident recorded: no error to compare
         ours = float(np.abs(pred[:, m] - truth[:, m]).mean())
         ref = float(np.abs(reference[:, m] - truth[:, m]).mean())
-        out.append({"district": int(d), "incidents": int(truth[:, m].sum()),
-                    "mae": round(ours, 4), "reference_mae": round(ref, 4),
-                    "ratio": round(ours / max(ref, 1e-9), 3)})  # fmt: skip
+        out.append(
+            {
+                "district": int(d),
+                "incidents": int(truth[:, m].sum()),
+                "mae": round(ours, 4),
+                "reference_mae": round(ref, 4),
+                "ratio": round(ours / max(ref, 1e-9), 3),
+            }
+        )
     return out
 
 
@@ -42,9 +48,15 @@ def reference_means(cube: np.ndarray, targets: range) -> np.ndarray:
 
 
 def feedback_simulation(
-    model: HotspotModel, cube: np.ndarray, days: pd.DatetimeIndex, *, seed: int = 0,
-    horizon: int = 60, patrolled: float = 0.1, unpatrolled_recording: float = 0.5,
-) -> dict[str, float]:  # fmt: skip
+    model: HotspotModel,
+    cube: np.ndarray,
+    days: pd.DatetimeIndex,
+    *,
+    seed: int = 0,
+    horizon: int = 60,
+    patrolled: float = 0.1,
+    unpatrolled_recording: float = 0.5,
+) -> dict[str, float]:
     """Ensign et al. (2018)'s runaway loop in small: the true daily rates are held fixed
     (the model's own forecast for the first simulated day); each day patrols go to the
     `patrolled` share of cells the model ranks highest, where every incident is recorded,

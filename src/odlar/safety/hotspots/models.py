@@ -94,11 +94,14 @@ class CountBoosting:
         y = np.concatenate([cube[t].reshape(-1) for t in targets])
         progress(0.3, f"boosting on {len(y)} cell-days")
         self.model = HistGradientBoostingRegressor(
-            loss="poisson", max_iter=int(self.params["max_iter"]),
+            loss="poisson",
+            max_iter=int(self.params["max_iter"]),
             learning_rate=float(self.params["learning_rate"]),
             max_leaf_nodes=int(self.params["max_leaf_nodes"]),
-            categorical_features=[x.shape[1] - 1], early_stopping=False, random_state=self.seed,
-        ).fit(x, y)  # fmt: skip
+            categorical_features=[x.shape[1] - 1],
+            early_stopping=False,
+            random_state=self.seed,
+        ).fit(x, y)
 
     def mean(self, past: np.ndarray, days: pd.DatetimeIndex) -> np.ndarray:
         assert self.model is not None
@@ -226,7 +229,13 @@ def reliability(prob: np.ndarray, hit: np.ndarray, bins: int = 10) -> tuple[list
         if not m.any():
             continue
         fp, fo = float(p[m].mean()), float(h[m].mean())
-        rows.append({"bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}", "forecast": round(fp, 4),
-                     "observed": round(fo, 4), "cell_days": int(m.sum())})  # fmt: skip
+        rows.append(
+            {
+                "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
+                "forecast": round(fp, 4),
+                "observed": round(fo, 4),
+                "cell_days": int(m.sum()),
+            }
+        )
         gap += m.sum() * abs(fp - fo)
     return rows, float(gap / len(p))

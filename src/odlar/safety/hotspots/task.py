@@ -45,7 +45,9 @@ CITIES: dict[str, dict[str, Any]] = {
     "chicago": {
         "file": "CHI_Crime.zip",
         "categories": ("THEFT", "BATTERY", "ASSAULT", "CRIMINAL DAMAGE"),
-        "start": "2016-01-01", "train_until": "2017-10-01", "end": "2018-01-01",
+        "start": "2016-01-01",
+        "train_until": "2017-10-01",
+        "end": "2018-01-01",
         # the script reads the file's first line as a header, though the file has none:
         # that first record is not in the published tensors, so the bench leaves it out too
         "skip_first_record": True,
@@ -53,10 +55,12 @@ CITIES: dict[str, dict[str, Any]] = {
     "nyc": {
         "file": "NYC_Crime.zip",
         "categories": ("BURGLARY", "GRAND LARCENY", "ROBBERY", "FELONY ASSAULT"),
-        "start": "2014-01-01", "train_until": "2015-10-01", "end": "2016-01-01",
+        "start": "2014-01-01",
+        "train_until": "2015-10-01",
+        "end": "2016-01-01",
         "skip_first_record": False,
     },
-}  # fmt: skip
+}
 PROTOCOL = (
     "ST-HSL (Li et al., ICDE 2022): 3 km cells (latitude step 1/37, longitude 1/28 degree "
     "from the minimum coordinates), daily counts of four categories; train to August, "
@@ -88,7 +92,9 @@ class HotspotRequest(BaseModel):
     model_version: int | None = Field(
         default=None, ge=1, le=MAX_VERSION, description="Default: newest version"
     )
-    day: date | None = Field(default=None, description="Day to forecast; default: the day after the last incident")
+    day: date | None = Field(
+        default=None, description="Day to forecast; default: the day after the last incident"
+    )
     incidents: list[Incident] = Field(
         max_length=2_000_000,
         description="Recorded incidents of the days before `day` (the model reads the last "
@@ -174,10 +180,16 @@ class HotspotsTask(Task):
             frame = frame[frame["line"] > frame["line"].min()].reset_index(drop=True)
         days = frame["time"].dt.normalize()
         return Dataset(
-            frame=frame, source=str(source), sha256=sha, rows=len(frame),
-            summary={"first_day": str(days.min().date()), "last_day": str(days.max().date()),
-                     "categories": frame["category"].value_counts().head(20).to_dict()},
-        )  # fmt: skip
+            frame=frame,
+            source=str(source),
+            sha256=sha,
+            rows=len(frame),
+            summary={
+                "first_day": str(days.min().date()),
+                "last_day": str(days.max().date()),
+                "categories": frame["category"].value_counts().head(20).to_dict(),
+            },
+        )
 
     def fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
@@ -193,7 +205,9 @@ class HotspotsTask(Task):
         params["categories"] = list(cats)
         grid = Grid.covering(frame)
         start = frame["time"].min().normalize()
-        until = pd.Timestamp(params.get("train_until") or frame["time"].max().normalize() + pd.Timedelta(days=1))
+        until = pd.Timestamp(
+            params.get("train_until") or frame["time"].max().normalize() + pd.Timedelta(days=1)
+        )
         params["train_until"] = str(until.date())
         total = (until - start).days
         h = HISTORY[method]
@@ -206,14 +220,23 @@ class HotspotsTask(Task):
         days = pd.date_range(start, periods=total + 1)
         counts = cube(frame, grid, cats, start, total)
         val_from = total - VAL_DAYS
-        progress(0.05, f"{counts.sum():.0f} incidents in {grid.rows}x{grid.cols} cells, {total} days")
+        progress(
+            0.05, f"{counts.sum():.0f} incidents in {grid.rows}x{grid.cols} cells, {total} days"
+        )
         forecaster = build(method, grid, params, int(params["seed"]))
         if method == "gbm":
             forecaster.fit(counts[:val_from], days, h, progress)
         elif method == "sepp":
             forecaster.fit(counts, h, val_from)
-        model = HotspotModel(method, params, grid, cats, params["train_until"], forecaster,
-                             IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0))  # fmt: skip
+        model = HotspotModel(
+            method,
+            params,
+            grid,
+            cats,
+            params["train_until"],
+            forecaster,
+            IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0),
+        )
         progress(0.8, "validating and calibrating")
         val = range(val_from, total)
         mean = model.means(counts, days, val)
@@ -238,7 +261,9 @@ class HotspotsTask(Task):
             start, periods=total + 1
         )
 
-    def _test_days(self, model: HotspotModel, data: Dataset) -> tuple[np.ndarray, pd.DatetimeIndex, range]:
+    def _test_days(
+        self, model: HotspotModel, data: Dataset
+    ) -> tuple[np.ndarray, pd.DatetimeIndex, range]:
         counts, days = self._cube_of(model, data)
         first = max(int((pd.Timestamp(model.trained_until) - days[0]).days), model.history_days)
         if first >= counts.shape[0]:
@@ -272,9 +297,13 @@ class HotspotsTask(Task):
             metrics=metrics,
             anchors=ANCHORS["chicago"] + ANCHORS["nyc"],
             protocol=PROTOCOL,
-            details={"days": len(test), "first_day": str(days[test.start].date()),
-                     "reliability": rows, "districts": areas},
-        )  # fmt: skip
+            details={
+                "days": len(test),
+                "first_day": str(days[test.start].date()),
+                "reliability": rows,
+                "districts": areas,
+            },
+        )
 
     def robustness(self, model: HotspotModel, data: Dataset, seed: int = 0) -> list[Robustness]:
         """The per-district error audit on the validation days (worst district's error over
@@ -284,37 +313,52 @@ class HotspotsTask(Task):
         val = range(max(end - VAL_DAYS, model.history_days), end)
         pred = model.means(counts, days, val)
         areas = audit.area_errors(
-            pred, audit.reference_means(counts, val), counts[val.start : val.stop],
+            pred,
+            audit.reference_means(counts, val),
+            counts[val.start : val.stop],
             audit.district_of_cells(model),
-        )  # fmt: skip
+        )
         worst = max(areas, key=lambda a: a["ratio"])
         loop = audit.feedback_simulation(model, counts[:end], days[: end + 1], seed=seed)
         return [
             Robustness(
-                "per-district error audit", worst["ratio"], 1.5,
+                "per-district error audit",
+                worst["ratio"],
+                1.5,
                 f"worst of {len(areas)} districts (9 km squares): district {worst['district']} "
                 f"MAE {worst['mae']:.3f} vs {worst['reference_mae']:.3f} for a 30-day "
                 "historical average there (ratio at most 1.5 allowed)",
             ),
             Robustness(
-                "feedback simulation", round(loop["amplification"], 3), 1.5,
+                "feedback simulation",
+                round(loop["amplification"], 3),
+                1.5,
                 f"patrols in the top {loop['patrolled_cells']} cells for 60 days, half of the "
                 "incidents elsewhere recorded: the model's forecast share there became "
                 f"{loop['forecast_share_patrolled']:.1%} against a true "
                 f"{loop['true_share_patrolled']:.1%} (amplification at most 1.5 allowed)",
             ),
-        ]  # fmt: skip
+        ]
 
     def predict(self, model: HotspotModel, request: BaseModel) -> HotspotResponse:
         assert isinstance(request, HotspotRequest)
         if not request.incidents:
-            raise DataError("no incidents: the forecast needs the days before it", field="incidents")
+            raise DataError(
+                "no incidents: the forecast needs the days before it", field="incidents"
+            )
         frame = pd.DataFrame(
-            [(i.time, i.category.strip().upper(), i.latitude, i.longitude) for i in request.incidents],
+            [
+                (i.time, i.category.strip().upper(), i.latitude, i.longitude)
+                for i in request.incidents
+            ],
             columns=["time", "category", "latitude", "longitude"],
         )
         frame["time"] = pd.to_datetime(frame["time"], utc=False).dt.tz_localize(None)
-        day = pd.Timestamp(request.day) if request.day else frame["time"].max().normalize() + pd.Timedelta(days=1)
+        day = (
+            pd.Timestamp(request.day)
+            if request.day
+            else frame["time"].max().normalize() + pd.Timedelta(days=1)
+        )
         h = model.history_days
         start = day - pd.Timedelta(days=h)
         past = cube(frame, model.grid, model.categories, start, h)
@@ -331,12 +375,19 @@ class HotspotsTask(Task):
         for flat in order:
             cell, k = divmod(int(flat), len(model.categories))
             lat, lon = model.grid.centre(cell)
-            preds.append(CellForecast(
-                cell=cell, row=cell // model.grid.cols, col=cell % model.grid.cols,
-                latitude=round(lat, 5), longitude=round(lon, 5), category=model.categories[k],
-                expected=round(float(mean[cell, k]), 4), p_any=round(float(prob[cell, k]), 4),
-                upper90=int(upper[cell, k]),
-            ))  # fmt: skip
+            preds.append(
+                CellForecast(
+                    cell=cell,
+                    row=cell // model.grid.cols,
+                    col=cell % model.grid.cols,
+                    latitude=round(lat, 5),
+                    longitude=round(lon, 5),
+                    category=model.categories[k],
+                    expected=round(float(mean[cell, k]), 4),
+                    p_any=round(float(prob[cell, k]), 4),
+                    upper90=int(upper[cell, k]),
+                )
+            )
         return HotspotResponse(day=day.date(), not_counted=not_counted, predictions=preds)
 
     def request_from(self, data: Dataset, **options: Any) -> HotspotRequest:
@@ -345,11 +396,18 @@ class HotspotsTask(Task):
         recent = frame[frame["time"] >= last - pd.Timedelta(days=max(HISTORY.values()) - 1)]
         incidents = [
             Incident.model_construct(time=t.to_pydatetime(), category=c, latitude=la, longitude=lo)
-            for t, c, la, lo in zip(recent["time"], recent["category"], recent["latitude"],
-                                    recent["longitude"], strict=True)
-        ]  # fmt: skip
+            for t, c, la, lo in zip(
+                recent["time"],
+                recent["category"],
+                recent["latitude"],
+                recent["longitude"],
+                strict=True,
+            )
+        ]
         return HotspotRequest(
-            incidents=incidents, top=options.get("top", 50), model_version=options.get("model_version")
+            incidents=incidents,
+            top=options.get("top", 50),
+            model_version=options.get("model_version"),
         )
 
     def example(self, data_dir: Path) -> tuple[Path, Path]:
@@ -375,7 +433,10 @@ def _cross_fitted_calibration_error(mean: np.ndarray, hit: np.ndarray) -> float:
     fitted on: fitted on one half of the days, measured on the other, both ways."""
     half = mean.shape[0] // 2
     gaps = []
-    for fit_on, test_on in ((slice(0, half), slice(half, None)), (slice(half, None), slice(0, half))):
+    for fit_on, test_on in (
+        (slice(0, half), slice(half, None)),
+        (slice(half, None), slice(0, half)),
+    ):
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         iso.fit((1 - np.exp(-mean[fit_on])).reshape(-1), hit[fit_on].reshape(-1))
         prob = iso.predict((1 - np.exp(-mean[test_on])).reshape(-1))
@@ -393,14 +454,22 @@ def published_split(data: Dataset, city: str) -> dict[str, np.ndarray]:
     counts = cube(data.frame, grid, spec["categories"], start, total)
     val_from, test_from = (until - start).days - VAL_DAYS, (until - start).days
     as_published = counts.reshape(total, grid.rows, grid.cols, -1).transpose(1, 2, 0, 3)
-    return {"train": as_published[:, :, :val_from], "val": as_published[:, :, val_from:test_from],
-            "test": as_published[:, :, test_from:]}  # fmt: skip
+    return {
+        "train": as_published[:, :, :val_from],
+        "val": as_published[:, :, val_from:test_from],
+        "test": as_published[:, :, test_from:],
+    }
 
 
 def run_bench(
-    task: HotspotsTask, data_dir: Path, city: str, *, quick: bool, progress: Progress,
+    task: HotspotsTask,
+    data_dir: Path,
+    city: str,
+    *,
+    quick: bool,
+    progress: Progress,
     methods: tuple[str, ...] | None = None,
-) -> BenchResult:  # fmt: skip
+) -> BenchResult:
     spec = CITIES[city]
     data = task.load(data_dir / spec["file"], skip_first_record=spec["skip_first_record"])
     split = published_split(data, city)
@@ -411,22 +480,29 @@ def run_bench(
         def sub(frac: float, msg: str, n: int = n, method: str = method) -> None:
             progress((n + frac) / len(chosen), f"{method}: {msg}")
 
-        params = {**(task.quick_params[method] if quick else {}),
-                  "train_until": spec["train_until"], "categories": list(spec["categories"])}  # fmt: skip
+        params = {
+            **(task.quick_params[method] if quick else {}),
+            "train_until": spec["train_until"],
+            "categories": list(spec["categories"]),
+        }
         start = time.perf_counter()
         model = task.fit(data, method=method, params=params, progress=sub)
         fit_s = time.perf_counter() - start
         report = task.evaluate(model, data)
-        results.append({
-            "method": f"{method} (odlar)",
-            "params": {k: v for k, v in model.params.items() if k != "categories"},
-            "metrics": {k: round(v, 4) for k, v in report.metrics.items()},
-            "validation": {k: round(v, 4) for k, v in model.metrics.items()},
-            "reliability": report.details["reliability"],
-            "worst_districts": sorted(report.details["districts"], key=lambda a: -a["ratio"])[:3],
-            "fit_seconds": round(fit_s, 2),
-            "seconds": round(time.perf_counter() - start, 2),
-        })  # fmt: skip
+        results.append(
+            {
+                "method": f"{method} (odlar)",
+                "params": {k: v for k, v in model.params.items() if k != "categories"},
+                "metrics": {k: round(v, 4) for k, v in report.metrics.items()},
+                "validation": {k: round(v, 4) for k, v in model.metrics.items()},
+                "reliability": report.details["reliability"],
+                "worst_districts": sorted(report.details["districts"], key=lambda a: -a["ratio"])[
+                    :3
+                ],
+                "fit_seconds": round(fit_s, 2),
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
     progress(1.0, "done")
     shapes = {k: list(v.shape) for k, v in split.items()}
     totals = {k: [int(x) for x in v.sum(axis=(0, 1, 2))] for k, v in split.items()}
@@ -442,5 +518,11 @@ def run_bench(
         notes.append("the file's first record is left out, as the published script does")
     if quick:
         notes.append("--quick: tiny training budget for the test suite; figures not comparable")
-    return BenchResult(task=task.name, dataset=city, protocol=PROTOCOL, results=results,
-                       anchors=ANCHORS[city], notes=notes)  # fmt: skip
+    return BenchResult(
+        task=task.name,
+        dataset=city,
+        protocol=PROTOCOL,
+        results=results,
+        anchors=ANCHORS[city],
+        notes=notes,
+    )

@@ -10,8 +10,13 @@ import numpy as np
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:  # noqa: ANN001  (arrays broadcast)
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    lat1, lon1, lat2, lon2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2)
+    )
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return 6371.0 * 2 * np.arcsin(np.sqrt(a))
 
 
@@ -46,7 +51,11 @@ class Outcome:
 
 
 def simulate(
-    times_min: np.ndarray, travel_min: np.ndarray, crew_station: np.ndarray, *, on_scene_min: float = 30.0
+    times_min: np.ndarray,
+    travel_min: np.ndarray,
+    crew_station: np.ndarray,
+    *,
+    on_scene_min: float = 30.0,
 ) -> Outcome:
     """`times_min`: incident times (minutes, sorted); `travel_min`: (incidents, stations)
     minutes from each station; `crew_station`: the station of each crew."""

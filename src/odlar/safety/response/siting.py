@@ -64,25 +64,42 @@ def load_problem(source: str | Path) -> tuple[Problem, pd.DataFrame]:
         bad = values.isna() | ~np.isfinite(values) | (values < 0)
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"{frame[col].iloc[i]!r}: not a non-negative number",
-                            file=name, line=i + 2, field=col)  # fmt: skip
+            raise DataError(
+                f"{frame[col].iloc[i]!r}: not a non-negative number",
+                file=name,
+                line=i + 2,
+                field=col,
+            )
         frame[col] = values.astype(float)
     dup = frame.duplicated(["demand", "site"])
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(f"pair ({frame['demand'].iloc[i]}, {frame['site'].iloc[i]}) given twice",
-                        file=name, line=i + 2, field="site")  # fmt: skip
+        raise DataError(
+            f"pair ({frame['demand'].iloc[i]}, {frame['site'].iloc[i]}) given twice",
+            file=name,
+            line=i + 2,
+            field="site",
+        )
     cost = frame.pivot(index="demand", columns="site", values="cost")
     if cost.isna().any().any():
         d, s = np.argwhere(cost.isna().to_numpy())[0]
-        raise DataError(f"no cost from site {cost.columns[s]} to demand {cost.index[d]}: every "
-                        "pair is needed", file=name, field="cost")  # fmt: skip
+        raise DataError(
+            f"no cost from site {cost.columns[s]} to demand {cost.index[d]}: every pair is needed",
+            file=name,
+            field="cost",
+        )
     weights = frame.groupby("demand")["weight"].agg(["min", "max"]).loc[cost.index]
     if (weights["min"] != weights["max"]).any():
         d = weights.index[(weights["min"] != weights["max"]).to_numpy()][0]
-        raise DataError(f"demand point {d} has different weights on its rows", file=name, field="weight")
-    problem = Problem(cost.to_numpy(), weights["max"].to_numpy(), [str(x) for x in cost.index],
-                      [str(x) for x in cost.columns])  # fmt: skip
+        raise DataError(
+            f"demand point {d} has different weights on its rows", file=name, field="weight"
+        )
+    problem = Problem(
+        cost.to_numpy(),
+        weights["max"].to_numpy(),
+        [str(x) for x in cost.index],
+        [str(x) for x in cost.columns],
+    )
     return problem, frame
 
 
@@ -110,15 +127,20 @@ def solve(problem: Problem, method: str, *, p: int, radius: float) -> list[str]:
         raise UsageError(f"p={p}: choose between 1 and {len(problem.site_ids)} sites")
     solver = pulp.HiGHS(msg=False)
     if method == "mclp":
-        model = MCLP.from_cost_matrix(problem.cost, problem.weight, service_radius=radius,
-                                      p_facilities=p, name="mclp")  # fmt: skip
+        model = MCLP.from_cost_matrix(
+            problem.cost, problem.weight, service_radius=radius, p_facilities=p, name="mclp"
+        )
     elif method == "pmedian":
-        model = PMedian.from_cost_matrix(problem.cost, problem.weight, p_facilities=p, name="pmedian")
+        model = PMedian.from_cost_matrix(
+            problem.cost, problem.weight, p_facilities=p, name="pmedian"
+        )
     else:
         if (problem.cost.min(axis=1) > radius).any():
             far = problem.demand_ids[int(np.argmax(problem.cost.min(axis=1) > radius))]
-            raise UsageError(f"no site reaches demand point {far} within {radius:g}: set covering "
-                             "is infeasible; raise the radius")  # fmt: skip
+            raise UsageError(
+                f"no site reaches demand point {far} within {radius:g}: set covering "
+                "is infeasible; raise the radius"
+            )
         model = LSCP.from_cost_matrix(problem.cost, service_radius=radius, name="lscp")
     model.solve(solver)
     return [problem.site_ids[j] for j in range(len(problem.site_ids)) if model.fac2cli[j]]

@@ -44,19 +44,29 @@ PROTOCOL = (
     "against each plan over the 3 km grid, demand = a safety.hotspots forecast"
 )
 ANCHORS = [
-    Anchor("MCLP, p=4, 5 km (spopt documentation)", {"coverage_pct": 89.76},
-           "spopt notebooks; BENCHMARKS.md s.7, ENVIRONMENT.md"),  # fmt: skip
+    Anchor(
+        "MCLP, p=4, 5 km (spopt documentation)",
+        {"coverage_pct": 89.76},
+        "spopt notebooks; BENCHMARKS.md s.7, ENVIRONMENT.md",
+    ),
 ]
 DEFAULTS = {"p": 4, "radius": 5000.0}
 #: the Chicago dispatch protocol's settings
-DISPATCH = {"stations": 10, "crews": 30, "radius_min": 8.0, "on_scene_min": 30.0,
-            "detour": 1.3, "kmh": 40.0}  # fmt: skip
+DISPATCH = {
+    "stations": 10,
+    "crews": 30,
+    "radius_min": 8.0,
+    "on_scene_min": 30.0,
+    "detour": 1.3,
+    "kmh": 40.0,
+}
 
 
 class SitingRequest(BaseModel):
     model_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
-    demand: list[str] = Field(min_length=1, max_length=100_000,
-                              description="Demand point ids of the plan's problem")  # fmt: skip
+    demand: list[str] = Field(
+        min_length=1, max_length=100_000, description="Demand point ids of the plan's problem"
+    )
 
 
 class Assignment(BaseModel):
@@ -117,10 +127,12 @@ class ResponseTask(Task):
         import hashlib
 
         return Dataset(
-            frame=problem, source=str(source),
-            sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(), rows=len(frame),
+            frame=problem,
+            source=str(source),
+            sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+            rows=len(frame),
             summary={"demand_points": len(problem.demand_ids), "sites": len(problem.site_ids)},
-        )  # fmt: skip
+        )
 
     def fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
@@ -139,12 +151,16 @@ class ResponseTask(Task):
         problem: Problem = data.frame
         unknown = sorted(set(model.sites) - set(problem.site_ids))
         if unknown:
-            raise DataError(f"the plan's sites {', '.join(unknown)} are not in this file",
-                            file=data.source, field="site")  # fmt: skip
+            raise DataError(
+                f"the plan's sites {', '.join(unknown)} are not in this file",
+                file=data.source,
+                field="site",
+            )
         chosen = np.array([problem.site_ids.index(s) for s in model.sites])
         metrics = plan_metrics(problem, chosen, float(model.params["radius"]))
-        return Report(metrics=metrics, anchors=ANCHORS, protocol=PROTOCOL,
-                      details={"sites": model.sites})  # fmt: skip
+        return Report(
+            metrics=metrics, anchors=ANCHORS, protocol=PROTOCOL, details={"sites": model.sites}
+        )
 
     def robustness(self, model: SitingModel, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Coverage change when every travel cost is off by up to 10% (noise), and when the
@@ -154,19 +170,35 @@ class ResponseTask(Task):
         radius = float(model.params["radius"])
         chosen = np.array([problem.site_ids.index(s) for s in model.sites])
         base = plan_metrics(problem, chosen, radius)["weighted_coverage_pct"]
-        noisy = Problem(problem.cost * rng.uniform(0.9, 1.1, problem.cost.shape), problem.weight,
-                        problem.demand_ids, problem.site_ids)  # fmt: skip
+        noisy = Problem(
+            problem.cost * rng.uniform(0.9, 1.1, problem.cost.shape),
+            problem.weight,
+            problem.demand_ids,
+            problem.site_ids,
+        )
         moved = abs(plan_metrics(noisy, chosen, radius)["weighted_coverage_pct"] - base) / 100
-        out = [Robustness("travel costs +-10%", round(moved, 4), 0.10,
-                          f"weighted coverage moved {moved:.1%} (at most 10% allowed)")]  # fmt: skip
+        out = [
+            Robustness(
+                "travel costs +-10%",
+                round(moved, 4),
+                0.10,
+                f"weighted coverage moved {moved:.1%} (at most 10% allowed)",
+            )
+        ]
         if len(chosen) > 1:
             nearest = chosen[np.argmin(problem.cost[:, chosen], axis=1)]
             busiest = np.bincount(nearest, weights=problem.weight, minlength=problem.cost.shape[1])
             rest = chosen[chosen != int(np.argmax(busiest))]
             drop = (base - plan_metrics(problem, rest, radius)["weighted_coverage_pct"]) / 100
-            out.append(Robustness("busiest site closed", round(drop, 4), 0.5,
-                                  f"weighted coverage fell {drop:.1%} without site "
-                                  f"{problem.site_ids[int(np.argmax(busiest))]} (at most 50%)"))  # fmt: skip
+            out.append(
+                Robustness(
+                    "busiest site closed",
+                    round(drop, 4),
+                    0.5,
+                    f"weighted coverage fell {drop:.1%} without site "
+                    f"{problem.site_ids[int(np.argmax(busiest))]} (at most 50%)",
+                )
+            )
         return out
 
     def predict(self, model: SitingModel, request: BaseModel) -> SitingResponse:
@@ -180,13 +212,20 @@ class ResponseTask(Task):
                 raise DataError(f"unknown demand point '{d}'", field=f"demand[{i}]")
             costs = problem.cost[index[d], chosen]
             j = int(np.argmin(costs))
-            out.append(Assignment(demand=d, site=model.sites[j], cost=round(float(costs[j]), 3),
-                                  covered=bool(costs[j] <= float(model.params["radius"]))))  # fmt: skip
+            out.append(
+                Assignment(
+                    demand=d,
+                    site=model.sites[j],
+                    cost=round(float(costs[j]), 3),
+                    covered=bool(costs[j] <= float(model.params["radius"])),
+                )
+            )
         return SitingResponse(sites=model.sites, predictions=out)
 
     def request_from(self, data: Dataset, **options: Any) -> SitingRequest:
-        return SitingRequest(demand=list(data.frame.demand_ids),
-                             model_version=options.get("model_version"))  # fmt: skip
+        return SitingRequest(
+            demand=list(data.frame.demand_ids), model_version=options.get("model_version")
+        )
 
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return sf_example(), sf_example()
@@ -212,8 +251,14 @@ class ResponseTask(Task):
             start = time.perf_counter()
             plan = self.fit(sf, method=method, params={}, progress=lambda f, m: None)
             sf_s = time.perf_counter() - start
-            row = {"method": f"{method} (spopt, HiGHS)", "sf": {"sites": plan.sites,
-                   **{k: round(v, 4) for k, v in plan.metrics.items()}, "seconds": round(sf_s, 3)}}  # fmt: skip
+            row = {
+                "method": f"{method} (spopt, HiGHS)",
+                "sf": {
+                    "sites": plan.sites,
+                    **{k: round(v, 4) for k, v in plan.metrics.items()},
+                    "seconds": round(sf_s, 3),
+                },
+            }
             row["metrics"] = {"coverage_pct": round(plan.metrics["coverage_pct"], 2)}
             row["chicago_dispatch"] = dispatch_plan(city, method)
             results.append(row)
@@ -228,8 +273,14 @@ class ResponseTask(Task):
         ]
         if quick:
             notes.append("--quick: the first 7 test days only")
-        return BenchResult(task=self.name, dataset="sf-chicago", protocol=PROTOCOL,
-                           results=results, anchors=ANCHORS, notes=notes)  # fmt: skip
+        return BenchResult(
+            task=self.name,
+            dataset="sf-chicago",
+            protocol=PROTOCOL,
+            results=results,
+            anchors=ANCHORS,
+            notes=notes,
+        )
 
 
 def chicago_dispatch_setting(data_dir: Path, *, quick: bool) -> dict[str, Any]:
@@ -239,21 +290,29 @@ def chicago_dispatch_setting(data_dir: Path, *, quick: bool) -> dict[str, Any]:
     spec = CITIES["chicago"]
     hot = HotspotsTask()
     data = hot.load(data_dir / spec["file"], skip_first_record=True)
-    model = hot.fit(data, method="ha", params={"train_until": spec["train_until"],
-                    "categories": list(spec["categories"])}, progress=lambda f, m: None)  # fmt: skip
+    model = hot.fit(
+        data,
+        method="ha",
+        params={"train_until": spec["train_until"], "categories": list(spec["categories"])},
+        progress=lambda f, m: None,
+    )
     counts, days = hot._cube_of(model, data)
     until = (pd.Timestamp(spec["train_until"]) - days[0]).days
     expected = model.means(counts, days, range(until - 30, until)).mean(axis=0).sum(axis=1)
     cells = np.flatnonzero(expected > 0)
     centres = np.array([model.grid.centre(int(c)) for c in cells])
     travel = dispatch.Travel(DISPATCH["detour"], DISPATCH["kmh"])
-    km = dispatch.haversine_km(centres[:, None, 0], centres[:, None, 1], centres[None, :, 0],
-                               centres[None, :, 1])  # fmt: skip
-    problem = Problem(travel.minutes(km), expected[cells], [str(c) for c in cells],
-                      [str(c) for c in cells])  # fmt: skip
+    km = dispatch.haversine_km(
+        centres[:, None, 0], centres[:, None, 1], centres[None, :, 0], centres[None, :, 1]
+    )
+    problem = Problem(
+        travel.minutes(km), expected[cells], [str(c) for c in cells], [str(c) for c in cells]
+    )
     frame = data.frame
-    test = frame[(frame["time"] >= pd.Timestamp(spec["train_until"]))
-                 & frame["category"].isin(spec["categories"])].sort_values("time", kind="stable")  # fmt: skip
+    test = frame[
+        (frame["time"] >= pd.Timestamp(spec["train_until"]))
+        & frame["category"].isin(spec["categories"])
+    ].sort_values("time", kind="stable")
     if quick:
         test = test[test["time"] < pd.Timestamp(spec["train_until"]) + pd.Timedelta(days=7)]
     return {"problem": problem, "centres": centres, "incidents": test, "travel": travel}
@@ -267,15 +326,24 @@ def dispatch_plan(city: dict[str, Any], method: str) -> dict[str, Any]:
     chosen = np.array([problem.site_ids.index(s) for s in sites])
     inc = city["incidents"]
     st = city["centres"][chosen]
-    travel = city["travel"].minutes(dispatch.haversine_km(
-        inc["latitude"].to_numpy()[:, None], inc["longitude"].to_numpy()[:, None],
-        st[None, :, 0], st[None, :, 1]))  # fmt: skip
+    travel = city["travel"].minutes(
+        dispatch.haversine_km(
+            inc["latitude"].to_numpy()[:, None],
+            inc["longitude"].to_numpy()[:, None],
+            st[None, :, 0],
+            st[None, :, 1],
+        )
+    )
     minutes = ((inc["time"] - inc["time"].iloc[0]).dt.total_seconds() / 60).to_numpy()
     crews = dispatch.crews_at(len(chosen), DISPATCH["crews"])
     outcome = dispatch.simulate(minutes, travel, crews, on_scene_min=DISPATCH["on_scene_min"])
     cover = plan_metrics(problem, chosen, DISPATCH["radius_min"])
-    return {"stations": len(sites), "crews": len(crews), "station_cells": sites,
-            "weighted_coverage_pct": round(cover["weighted_coverage_pct"], 2),
-            "mean_travel_min_formula": round(cover["mean_cost"], 2),
-            **{k: round(v, 2) for k, v in outcome.summary().items()},
-            "solve_seconds": round(solve_s, 2)}  # fmt: skip
+    return {
+        "stations": len(sites),
+        "crews": len(crews),
+        "station_cells": sites,
+        "weighted_coverage_pct": round(cover["weighted_coverage_pct"], 2),
+        "mean_travel_min_formula": round(cover["mean_cost"], 2),
+        **{k: round(v, 2) for k, v in outcome.summary().items()},
+        "solve_seconds": round(solve_s, 2),
+    }

@@ -1,0 +1,17 @@
+"""The safety sector's plug-in declaration (issue 14's interface). Light on purpose:
+importing it imports no model code; the strings are imported only when needed."""
+
+from __future__ import annotations
+
+from odlar.core.sectors import NavEntry, Sector
+
+SECTOR = Sector(
+    name="safety",
+    title="Public safety",
+    tasks=("odlar.safety.hotspots.task", "odlar.safety.response.task"),
+    cli="odlar.safety.cli:app",
+    api=None,
+    web=None,  # console pages (forecast map, siting page): not built yet
+    nav=(NavEntry(label="Public safety", path="/ui/safety", permission="read"),),
+    templates=None,
+)

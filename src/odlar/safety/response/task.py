@@ -254,13 +254,18 @@ class ResponseTask(Task):
             row = {
                 "method": f"{method} (spopt, HiGHS)",
                 "sf": {
-                    "sites": plan.sites,
                     **{k: round(v, 4) for k, v in plan.metrics.items()},
+                    "chosen": plan.sites,
                     "seconds": round(sf_s, 3),
                 },
             }
-            row["metrics"] = {"coverage_pct": round(plan.metrics["coverage_pct"], 2)}
-            row["chicago_dispatch"] = dispatch_plan(city, method)
+            row["chicago_dispatch"] = outcome = dispatch_plan(city, method)
+            row["metrics"] = {
+                "coverage_pct": round(plan.metrics["coverage_pct"], 2),
+                "chicago_within_8min_pct": outcome["within_8min_pct"],
+                "chicago_within_12min_pct": outcome["within_12min_pct"],
+                "chicago_mean_response_min": outcome["mean_response_min"],
+            }
             results.append(row)
         progress(1.0, "done")
         notes = [

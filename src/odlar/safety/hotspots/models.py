@@ -103,6 +103,13 @@ class CountBoosting:
             random_state=self.seed,
         ).fit(x, y)
 
+    def mean_many(self, cube: np.ndarray, days: pd.DatetimeIndex, targets: range) -> np.ndarray:
+        """Forecasts of several days at once, each from the true days before it."""
+        assert self.model is not None
+        _, cells, cats = cube.shape
+        x = self._features(cube, list(targets), days)
+        return self.model.predict(x).reshape(len(targets), cells, cats)
+
     def mean(self, past: np.ndarray, days: pd.DatetimeIndex) -> np.ndarray:
         assert self.model is not None
         _, cells, cats = past.shape
@@ -184,6 +191,8 @@ class HotspotModel:
     def means(self, cube: np.ndarray, days: pd.DatetimeIndex, targets: range) -> np.ndarray:
         """Expected counts for each target day from the true days before it."""
         h = self.history_days
+        if isinstance(self.forecaster, CountBoosting):  # one batched call: same numbers, faster
+            return np.maximum(self.forecaster.mean_many(cube[: targets.stop], days, targets), 0.0)
         out = np.empty((len(targets), *cube.shape[1:]))
         for i, t in enumerate(targets):
             out[i] = np.maximum(self.forecaster.mean(cube[t - h : t], days[t - h : t + 1]), 0.0)

@@ -223,6 +223,8 @@ def test_checks_and_documentation_of_a_hotspots_model(home: Path) -> None:
     names = {c["name"] for c in report["checks"]}
     assert {"robustness: per-district error audit", "robustness: feedback simulation"} <= names
     assert "metric val_calibration_error" in names
+    metric_checks = [c for c in report["checks"] if c["name"].startswith("metric")]
+    assert len(metric_checks) == 2 and all(c["passed"] for c in metric_checks), metric_checks
     doc = documentation.to_markdown(
         documentation.build("safety.hotspots", version, tenant="default")
     )

@@ -247,9 +247,9 @@ class HotspotsTask(Task):
         mae, _ = published_errors(mean, truth)
         ha_mae, _ = published_errors(ha, truth)
         model.metrics = {
-            "val_mae": float(np.mean(mae)),
-            "val_mae_vs_ha": float(np.mean(mae) / max(np.mean(ha_mae), 1e-9)),
-            "val_calibration_error": ece,
+            "mae": float(np.mean(mae)),
+            "mae_vs_ha": float(np.mean(mae) / max(np.mean(ha_mae), 1e-9)),
+            "calibration_error": ece,
         }
         progress(1.0, "fitted")
         return model

@@ -120,7 +120,7 @@ class ResponseTask(Task):
         "Coverage counts a demand point as covered when its representative point is within "
         "the radius; people far from that point in a large area may not be.",
     )
-    acceptance: ClassVar[dict[str, tuple[str, float]]] = {"weighted_coverage_pct": (">=", 50.0)}
+    acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_weighted_coverage_pct": (">=", 50.0)}
 
     def load(self, source: str | Path, **options: Any) -> Dataset:
         problem, frame = load_problem(source)

@@ -1,0 +1,1 @@
+"""Incident forecasting per area and day (`safety.hotspots`)."""

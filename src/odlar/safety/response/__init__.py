@@ -1,0 +1,1 @@
+"""Where to station crews (`safety.response`): siting with spopt and dispatch simulation."""

@@ -29,6 +29,7 @@ def test_fit_jobs_get_their_own_thread_count(
     home: Path, cmapss: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from odlar.core import jobs
+    from odlar.core.compute import scheduler
 
     monkeypatch.setenv("ODLAR_JOB_THREADS", "3")
     seen: dict = {}
@@ -39,6 +40,9 @@ def test_fit_jobs_get_their_own_thread_count(
         def __init__(self, *args, env=None, **kwargs) -> None:
             seen.update(env or {})
 
-    monkeypatch.setattr(jobs.subprocess, "Popen", Fake)
+        def wait(self) -> int:  # the scheduler reaps each child
+            return 0
+
+    monkeypatch.setattr(scheduler.subprocess, "Popen", Fake)  # jobs start there
     jobs.submit(jobs.FitSpec(task="energy.rul", data=str(cmapss / "train_FD001.txt")))
     assert seen["OMP_NUM_THREADS"] == "3" and seen["OPENBLAS_NUM_THREADS"] == "3"

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import REPO, SHARED_DATA
 from odlar.core import jobs
+from odlar.core.compute import scheduler
 
 TRAIN = SHARED_DATA / "education" / "assist2009" / "assist2009_pid_test2.csv"
 QUICK = {"iters": 5, "max_students": 150}
@@ -87,12 +88,12 @@ def test_killed_job_ends_its_mlflow_run(home: Path, monkeypatch, how: str) -> No
     _wait_for_open_run(job.id)  # the job is registering its model version now
     if how == "killed":
         os.killpg(job.pid, signal.SIGKILL)  # nothing in the job can react
-        jobs._children[job.pid].wait(60)
+        scheduler._children[job.pid].wait(60)
         assert jobs.recover() == [job.id]
         assert jobs.get(job.id).state == "interrupted"
     else:
         assert jobs.cancel(job.id).state == "cancelled"
-        jobs._children[job.pid].wait(60)
+        scheduler._children[job.pid].wait(60)
     runs = _runs_of(job.id)
     assert [r.info.status for r in runs] == ["KILLED"], [r.info.status for r in runs]
 

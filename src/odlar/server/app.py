@@ -210,8 +210,8 @@ def create_app() -> FastAPI:
     _alert_routes(api)
     _governance_routes(api)
     _sector_routes(api)
+    api.include_router(compute_routes.router)
     app.include_router(api)
-    app.include_router(compute_routes.router)
 
     from odlar.web.app import install
 

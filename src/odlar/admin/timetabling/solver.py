@@ -8,15 +8,17 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from odlar.admin.timetabling import cpsat, search
 from odlar.admin.timetabling.instance import Compiled, Instance, Lecture, check, compile_instance
 from odlar.admin.timetabling.validator import Score, score
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import Progress, no_progress
+
+if TYPE_CHECKING:  # CP-SAT and numba load only when a solve starts
+    from odlar.admin.timetabling import cpsat
 
 METHODS = ("anneal", "cpsat")
 
@@ -165,6 +167,7 @@ def moved_between(old: list[Lecture], new: list[Lecture]) -> int:
 
 
 def _fixed(cp: Compiled) -> tuple[cpsat.Fixed, set[tuple[int, int, int]]]:
+    from odlar.admin.timetabling import cpsat
     inst = cp.inst
     pins: list[tuple[int, int, int]] = []
     per_course: Counter[str] = Counter()
@@ -224,6 +227,7 @@ def solve(
 ) -> Solution:
     """A timetable for `inst`. With `published`, a re-solve: the fewest lectures moved
     from it (CP-SAT proves the least), then the soft cost without moving more."""
+    from odlar.admin.timetabling import cpsat, search
     if method not in METHODS:
         raise UsageError(f"no solver '{method}' (known: {', '.join(METHODS)})")
     s = settings or Settings()

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 #: In this order on purpose: on equal AIC the modified hyperbolic (the same curve until its
 #: decline falls to the terminal one, then exponential) is chosen over the plain hyperbolic,
@@ -75,6 +74,7 @@ class ArpsFit:
 
 def fit_arps(t: np.ndarray, q: np.ndarray, model: str, dterm_per_year: float = 0.06) -> ArpsFit:
     """Fit one model to positive rates q at times t (days from the segment start)."""
+    from scipy.optimize import least_squares
     t, q = np.asarray(t, float), np.asarray(q, float)
     logq = np.log(q)
     slope = np.polyfit(t, logq, 1)[0] if len(t) > 2 and np.ptp(t) > 0 else -1e-3

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from odlar.core.errors import DataError, UsageError
@@ -240,6 +239,7 @@ def _fit(
 def _fit_gbm(
     model: Forecaster, origins: pd.DataFrame, p: dict[str, Any], progress: Progress
 ) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
     # monotone increasing in the planned choke for every phase: more opening, more drawdown,
     # more of each fluid (over the range the well has seen; see the what-if's flags)
     cst = [1 if f == "planned_choke" else 0 for f in FEATURES]

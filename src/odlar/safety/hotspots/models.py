@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.isotonic import IsotonicRegression
 
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Progress
 from odlar.safety.incidents import Grid
+
+if TYPE_CHECKING:  # scikit-learn loads only when a model is fitted
+    from sklearn.isotonic import IsotonicRegression
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "ha": {"window": 30},
@@ -63,6 +64,7 @@ class CountBoosting:
     LAGS = 7
 
     def __init__(self, grid: Grid, params: dict[str, Any], seed: int) -> None:
+        from sklearn.ensemble import HistGradientBoostingRegressor
         self.adjacency = grid.neighbours()
         self.degree = self.adjacency.sum(axis=1, keepdims=True)
         self.params, self.seed = params, seed
@@ -87,6 +89,7 @@ class CountBoosting:
         return np.concatenate(rows)
 
     def fit(self, cube: np.ndarray, days: pd.DatetimeIndex, first: int, progress: Progress) -> None:
+        from sklearn.ensemble import HistGradientBoostingRegressor
         targets = list(range(max(first, 90), cube.shape[0]))
         if self.params.get("train_days"):
             targets = targets[-int(self.params["train_days"]) :]

@@ -10,8 +10,6 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
-from scipy.stats import poisson
-from sklearn.isotonic import IsotonicRegression
 
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
@@ -194,6 +192,7 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
     def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> HotspotModel:
+        from sklearn.isotonic import IsotonicRegression
         if method not in DEFAULTS:
             raise UsageError(f"unknown method '{method}' (known: {', '.join(DEFAULTS)})")
         params = {**DEFAULTS[method], "seed": 0, **params}
@@ -341,6 +340,7 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
         ]
 
     def predict(self, model: HotspotModel, request: HotspotRequest) -> HotspotResponse:
+        from scipy.stats import poisson
         if not request.incidents:
             raise DataError(
                 "no incidents: the forecast needs the days before it", field="incidents"
@@ -430,6 +430,7 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
 def _cross_fitted_calibration_error(mean: np.ndarray, hit: np.ndarray) -> float:
     """Calibration error of the isotonic recalibration on validation days it was not
     fitted on: fitted on one half of the days, measured on the other, both ways."""
+    from sklearn.isotonic import IsotonicRegression
     half = mean.shape[0] // 2
     gaps = []
     for fit_on, test_on in (

@@ -33,6 +33,11 @@ async def reject_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
+    # no route takes a list in its query: a name given twice is a mistake, not a choice
+    repeated = sorted({k for k in request.query_params if len(request.query_params.getlist(k)) > 1})
+    if repeated:
+        shown = ", ".join(repr(r[:40]) for r in repeated[:5])
+        raise UsageError(f"query parameter(s) {shown} given more than once")
     unknown = sorted(set(request.query_params) - _allowed(route))
     if unknown:
         known = ", ".join(sorted(_allowed(route))) or "none"

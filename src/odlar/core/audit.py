@@ -21,6 +21,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,9 +75,15 @@ def legacy_hash(tenant: str, row: tuple[Any, ...]) -> str:
     return hashlib.sha256(canonical([tenant, *row]).encode()).hexdigest()
 
 
+#: held while the key is made and the old chains sealed, so no thread of this process
+#: writes a record between the two (it would be sealed again)
+_KEY_LOCK = threading.Lock()
+
+
 def audit_key() -> bytes:
     settings = get_settings()
-    return _key(str(settings.home), settings.audit_key)
+    with _KEY_LOCK:
+        return _key(str(settings.home), settings.audit_key)
 
 
 @lru_cache(maxsize=4)

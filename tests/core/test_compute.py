@@ -68,6 +68,11 @@ def test_local_job_waits_for_its_quota_and_starts_when_one_ends(
     second = jobs.submit(_spec(cmapss))
     assert second.state == "queued" and second.pid is None
     assert second.message == "waiting: tenant 'default' quota: 1 concurrent jobs (1 running)"
+    # a foreground fit cannot wait (nobody would start it): refused, nothing recorded
+    with pytest.raises(Conflict, match=r"cannot start now: tenant 'default' quota: 1 concurrent"
+                       r" jobs \(1 running\); queue it instead with --detach"):  # fmt: skip
+        jobs.create(_spec(cmapss))
+    assert len(jobs.list_jobs()) == 2
     done = jobs.run(first.id)  # its end starts the next job
     assert done.state == "succeeded"
     used = done.usage

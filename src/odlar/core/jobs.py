@@ -149,6 +149,8 @@ def create(
     if not foreground:  # a job that could never start is refused now (409), not queued
         scheduler.check_fits(res, tenant, backend)
     with session_scope() as s:
+        if foreground:  # held against the quota from now: refused when the quota is full
+            scheduler.admit_foreground(s, tenant, res)
         rec = JobRecord(
             kind="fit",
             task=task.name,

@@ -162,6 +162,25 @@ def check_fits(resources: Resources, tenant: str, backend: str) -> None:
         )
 
 
+def admit_foreground(s: Any, tenant: str, resources: Resources) -> None:
+    """A job run in the caller's process (`odlar fit` without --detach, benches) holds its
+    tenant's quota like any other: in session `s`, under the scheduler's lock, refuse it
+    (409) when the tenant's jobs, CPUs or GPUs are full now. It cannot wait in the queue,
+    since nobody else would start it; the message says how to queue it instead."""
+    check_fits(resources, tenant, "local")
+    s.execute(update(SchedulerLock).where(SchedulerLock.id == 1).values(at=utcnow()))
+    rows = s.scalars(select(JobRecord).where(JobRecord.state.in_(("queued", "running"))))
+    held = [Held(r.tenant, r.backend, r.cpus, r.gpus)
+            for r in rows if r.state == "running" or r.dispatched_at is not None]  # fmt: skip
+    me = Pending("foreground", tenant, "local", resources.cpus, resources.gpus, utcnow())
+    _, reasons = plan([me], held, all_quotas(), {"local": None})
+    if "foreground" in reasons:
+        raise Conflict(
+            f"cannot start now: {reasons['foreground']}; queue it instead with --detach "
+            "(it starts when the quota allows)"
+        )
+
+
 def dispatch() -> list[str]:
     """One scheduling pass: start the queued jobs that fit; returns their ids."""
     with session_scope() as s:

@@ -72,6 +72,12 @@ class ErrorBody(BaseModel):
     reason: str | None = Field(default=None, description="DataError: what is wrong there")
 
 
+class Health(BaseModel):
+    status: str = Field(description="ok when the store answers")
+    version: str = Field(description="odlar's version")
+    tasks: list[str] = Field(description="The tasks this server serves")
+
+
 class RequestProblem(BaseModel):
     loc: list[str | int]
     msg: str
@@ -193,12 +199,12 @@ def create_app() -> FastAPI:
     limits.install(app)
 
     @app.get("/health", tags=["platform"])
-    def health() -> dict[str, Any]:
+    def health() -> Health:
         from sqlalchemy import text
 
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__, "tasks": task_names()}
+        return Health(status="ok", version=__version__, tasks=task_names())
 
     api = APIRouter(
         prefix="/api/v1", responses=API_ERRORS, dependencies=[Depends(reject_unknown_query)]

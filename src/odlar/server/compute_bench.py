@@ -95,11 +95,16 @@ def _throughput(backend: str, n: int) -> float:
 
 
 def _resco(quick: bool, backend: str | None) -> tuple[float, dict[str, float]]:
-    from odlar.mobility import bench as resco_bench
+    from pathlib import Path
+
+    from odlar.core.tasks import get_task
 
     t0 = time.perf_counter()
     params = {"seeds": "42"} | ({"backend": backend} if backend else {})
-    result = resco_bench.run(quick=quick, progress=lambda f, m: None, params=params)
+    # through the task registry, as `odlar bench mobility.signals` runs it
+    result = get_task("mobility.signals").bench(
+        Path(), quick=quick, progress=lambda f, m: None, params=params
+    )
     delays = {r["method"]: r["metrics"]["delay"] for r in result.results}
     return time.perf_counter() - t0, delays
 

@@ -8,7 +8,6 @@ platform's see every tenant, the others their own.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -43,11 +42,94 @@ class QuotaIn(BaseModel):
     max_gpus: float | None = Field(default=None, ge=0, le=100_000, description="GPUs held")
 
 
+class QuotaOut(BaseModel):
+    tenant: str
+    max_jobs: int | None = Field(description="Concurrent jobs (null: no limit)")
+    max_cpus: float | None = Field(description="CPUs held at once (null: no limit)")
+    max_gpus: float | None = Field(description="GPUs held at once (null: no limit)")
+
+
+class Node(BaseModel):
+    node: str = Field(description="Host name (local) or Ray node id")
+    cpus: float
+    gpus: float
+    head: bool
+    ip: str | None = None
+    memory_mb: int | None = None
+
+
+class Size(BaseModel):
+    cpus: float
+    gpus: float
+
+
+class Capacity(BaseModel):
+    backend: str = Field(description="local or ray")
+    nodes: list[Node]
+    cpus: float = Field(description="CPUs odlar's jobs may hold together")
+    gpus: float
+    largest_node: Size | None = None
+    limited: bool | None = Field(default=None, description="local: ODLAR_LOCAL_CPUS bounds it")
+    address: str | None = Field(default=None, description="ray: the cluster's address")
+    error: str | None = Field(default=None, description="Why the backend could not be read")
+
+
+class TenantLoad(BaseModel):
+    running: int = Field(description="Jobs running or starting")
+    queued: int
+    cpus: float = Field(description="CPUs its running jobs hold")
+    gpus: float
+
+
+class Waiting(BaseModel):
+    id: str
+    tenant: str
+    task: str
+    backend: str
+    cpus: float
+    gpus: float
+    created_at: str
+    message: str | None = Field(description="What the job waits for")
+
+
+class ComputeOverview(BaseModel):
+    capacity: Capacity
+    tenants: dict[str, TenantLoad]
+    queued: list[Waiting] = Field(description="Waiting jobs, oldest first")
+    quotas: dict[str, QuotaOut]
+
+
+class UsageRow(BaseModel):
+    tenant: str
+    task: str
+    jobs: int
+    states: dict[str, int] = Field(description="Jobs per final or current state")
+    backends: dict[str, int]
+    wall_seconds: float
+    cpu_seconds: float
+    gpu_seconds: float = Field(description="Time held x GPUs asked")
+    peak_memory_mb: float | None = Field(description="The largest peak of its jobs")
+
+
+class UsageTotals(BaseModel):
+    jobs: float
+    wall_seconds: float
+    cpu_seconds: float
+    gpu_seconds: float
+
+
+class UsageReport(BaseModel):
+    since: str | None
+    until: str | None
+    rows: list[UsageRow] = Field(description="Per tenant and task")
+    tenants: dict[str, UsageTotals] = Field(description="Totals per tenant")
+
+
 @router.get("/compute", summary="Capacity of the backend; running and queued jobs per tenant")
 def compute_overview(
     tenant: str | None = Query(None, max_length=64), principal: Principal = ADMIN_OR_AUDIT
-) -> dict[str, Any]:
-    return scheduler.overview(scope(principal, tenant))
+) -> ComputeOverview:
+    return ComputeOverview.model_validate(scheduler.overview(scope(principal, tenant)))
 
 
 @router.get("/usage", summary="What each tenant's jobs used, per task")
@@ -56,33 +138,34 @@ def usage_report(
     since: datetime | None = None,
     until: datetime | None = None,
     principal: Principal = ADMIN_OR_AUDIT,
-) -> dict[str, Any]:
+) -> UsageReport:
     from odlar.core.store import as_utc
 
-    return usage.report(tenant=scope(principal, tenant), since=as_utc(since), until=as_utc(until))
+    report = usage.report(tenant=scope(principal, tenant), since=as_utc(since), until=as_utc(until))
+    return UsageReport.model_validate(report)
 
 
 @router.get("/quotas", summary="Tenant quotas (no entry: no limit)")
-def list_quotas(principal: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
+def list_quotas(principal: Principal = Depends(ADMIN)) -> list[QuotaOut]:
     rows = quotas.all_quotas()
     if principal.tenant != DEFAULT_TENANT:
-        return [quotas.get(principal.tenant).to_dict()]
-    return [q.to_dict() for q in rows.values()]
+        return [QuotaOut(**quotas.get(principal.tenant).to_dict())]
+    return [QuotaOut(**q.to_dict()) for q in rows.values()]
 
 
 @router.get("/quotas/{tenant}")
-def show_quota(tenant: str, principal: Principal = Depends(ADMIN)) -> dict[str, Any]:
-    return quotas.get(scope(principal, tenant) or tenant).to_dict()
+def show_quota(tenant: str, principal: Principal = Depends(ADMIN)) -> QuotaOut:
+    return QuotaOut(**quotas.get(scope(principal, tenant) or tenant).to_dict())
 
 
 @router.put("/quotas/{tenant}", summary="Set a tenant's limits (platform admins)")
-def set_quota(tenant: str, body: QuotaIn, principal: Principal = Depends(ADMIN)) -> dict:
+def set_quota(tenant: str, body: QuotaIn, principal: Principal = Depends(ADMIN)) -> QuotaOut:
     if principal.tenant != DEFAULT_TENANT:
         raise Forbidden("only the platform's admins (tenant 'default') set quotas")
-    return quotas.set_quota(
+    return QuotaOut(**quotas.set_quota(
         tenant, max_jobs=body.max_jobs, max_cpus=body.max_cpus, max_gpus=body.max_gpus,
         actor=principal.name,
-    ).to_dict()  # fmt: skip
+    ).to_dict())  # fmt: skip
 
 
 async def scheduling_loop(interval: float = 2.0) -> None:

@@ -241,6 +241,28 @@ def test_predict_returns_a_feasible_node_and_gpus() -> None:
     assert "GPU model not allowed" in answer.failed["v100"]
 
 
+def test_a_nodes_fragmentation_does_not_depend_on_the_other_nodes_measured() -> None:
+    """The real cluster, busy: each node's fragmentation is the same measured with all
+    1,523 nodes, with the ones a request's pod fits, or alone. A matrix product made it
+    depend on the row count (BLAS blocks rows differently) and moved FGD+'s score of a
+    node whose fragmentation does not change by one point."""
+    from odlar.datacenter.latency import busy_cluster
+    from odlar.datacenter.placement import state_of
+
+    request = PlacementRequest(nodes=ClusterTable(**busy_cluster(TRACE)),
+                               pod=PendingPod(cpu_milli=1000, memory_mib=1))  # fmt: skip
+    state = state_of(_model(), request)
+    frag = state.fragmentation
+    every = frag.of(state.gpu_free, state.cpu_free, state.model)
+    some = np.arange(0, state.size, 3)
+    assert (frag.of(state.gpu_free[some], state.cpu_free[some], state.model[some])
+            == every[some]).all()  # fmt: skip
+    alone = [frag.of(state.gpu_free[i : i + 1], state.cpu_free[i : i + 1],
+                     state.model[i : i + 1])[0] for i in range(state.size)]  # fmt: skip
+    assert (np.array(alone) == every).all()
+    assert (state.subset(some).frag == every[some]).all()
+
+
 def test_predict_rejects_a_bad_cluster_with_the_field() -> None:
     with pytest.raises(ValueError, match="nodes.cpu_free has 1 entries"):
         ClusterTable(name=["a", "b"], model=["", ""], cpu_free=[1], memory_free=[1, 1],

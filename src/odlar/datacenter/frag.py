@@ -139,7 +139,9 @@ class Fragmentation:
             & (cpu_free[:, None] >= self.cpu[None, :])
             & (count[:, self.level] >= self.num[None, :])
         )
-        return self.total_share * idle - (fits * usable[:, self.level]) @ self.share
+        # a row-wise sum, not a matrix product: BLAS blocks rows differently for different
+        # row counts, so a node's value would depend on how many nodes were scored with it
+        return self.total_share * idle - (fits * usable[:, self.level] * self.share).sum(axis=1)
 
     def levels(self, gpu_free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per node and threshold m: GPUs with at least m free, and their free milli-GPU.

@@ -195,7 +195,8 @@ def fit(
 
 
 def state_of(model: PlacementModel, request: PlacementRequest) -> ClusterState:
-    """The cluster as the request describes it (free amounts, not capacities)."""
+    """The cluster as the request describes it (free amounts, not capacities), its
+    fragmentation not yet measured (`ClusterState.subset` measures the nodes scored)."""
     t = request.nodes
     n = len(t.name)
     if len(set(t.name)) != n:
@@ -246,7 +247,7 @@ def state_of(model: PlacementModel, request: PlacementRequest) -> ClusterState:
     frag = model.bound.get(models)
     if frag is None:  # the target bound to a set of GPU models: once per set
         frag = model.bound[models] = Fragmentation.bind(model.target, models)
-    state = ClusterState(cluster, frag, gpu_free)
+    state = ClusterState(cluster, frag, gpu_free, measure=False)
     if t.gpu_pods is not None:
         for i, tags in enumerate(t.gpu_pods):
             state.tags[i, : len(tags[:TAGS])] = tags[:TAGS]
@@ -261,25 +262,27 @@ def predict(model: PlacementModel, request: PlacementRequest) -> PlacementRespon
         raise DataError(
             "only single-GPU pods share a GPU (gpu_milli < 1000)", field="pod.gpu_milli"
         )
-    state = state_of(model, request)
-    names = state.cluster.names
+    everything = state_of(model, request)
+    names = everything.cluster.names
     pod = pod_of(
-        p.cpu_milli, p.memory_mib, p.num_gpu, p.gpu_milli, p.gpu_spec, state.cluster.models
+        p.cpu_milli, p.memory_mib, p.num_gpu, p.gpu_milli, p.gpu_spec, everything.cluster.models
     )
-    ok = state.feasible(pod)
-    failed = {names[i]: _why(state, pod, int(i)) for i in np.flatnonzero(~ok)}
+    ok = everything.feasible(pod)
+    failed = _why_not(everything, pod, np.flatnonzero(~ok))
     nodes = np.flatnonzero(ok)
     if not len(nodes):
         return PlacementResponse(
             node=None, gpus=[], feasible=[], score=[], priority=[], node_gpus=[], failed=failed
         )
+    # fragmentation is measured for the nodes that can take the pod only
+    state, rows = everything.subset(nodes), np.arange(len(nodes))
     policy = make(model.method, model.policy_params())
     # random-fit draws from the model's seed: the same request gets the same answer
-    s = policy.scores(state, pod, nodes, np.random.default_rng(int(model.params.get("seed", 0))))
+    s = policy.scores(state, pod, rows, np.random.default_rng(int(model.params.get("seed", 0))))
     if pod.shares:
         gpus = [[int(g)] for g in s.slot]
     elif pod.num_gpu:
-        gpus = state.whole_gpus_of(nodes, pod.num_gpu)
+        gpus = state.whole_gpus_of(rows, pod.num_gpu)
     else:
         gpus = [[] for _ in nodes]
     lo, span = float(s.score.min()), float(s.score.max() - s.score.min())
@@ -302,11 +305,25 @@ def predict(model: PlacementModel, request: PlacementRequest) -> PlacementRespon
     )
 
 
-def _why(state: ClusterState, pod: Pod, i: int) -> str:
-    if state.cpu_free[i] < pod.cpu:
-        return f"needs {pod.cpu} milli-CPU, {int(state.cpu_free[i])} free"
-    if state.memory_free[i] < pod.memory:
-        return f"needs {pod.memory} MiB, {int(state.memory_free[i])} free"
-    if pod.num_gpu and pod.access is not None and not pod.access[state.model[i]]:
-        return "GPU model not allowed by the pod's gpu_spec"
-    return f"fewer than {pod.num_gpu} GPU(s) with {pod.gpu_milli} milli-GPU free"
+def _why_not(state: ClusterState, pod: Pod, nodes: np.ndarray) -> dict[str, str]:
+    """Why each of `nodes` cannot take the pod: the first unmet need, as the filter call of
+    a scheduler extender reports it (decided on arrays, one string per node)."""
+    cpu, memory = state.cpu_free[nodes].tolist(), state.memory_free[nodes].tolist()
+    short_cpu = (state.cpu_free[nodes] < pod.cpu).tolist()
+    short_memory = (state.memory_free[nodes] < pod.memory).tolist()
+    if pod.num_gpu and pod.access is not None:
+        wrong_model = (~pod.access[state.model[nodes]]).tolist()
+    else:
+        wrong_model = [False] * len(nodes)
+    gpu_text = f"fewer than {pod.num_gpu} GPU(s) with {pod.gpu_milli} milli-GPU free"
+    model_text = "GPU model not allowed by the pod's gpu_spec"
+    names = state.cluster.names
+    out = {}
+    for k, i in enumerate(nodes.tolist()):
+        if short_cpu[k]:
+            out[names[i]] = f"needs {pod.cpu} milli-CPU, {cpu[k]} free"
+        elif short_memory[k]:
+            out[names[i]] = f"needs {pod.memory} MiB, {memory[k]} free"
+        else:
+            out[names[i]] = model_text if wrong_model[k] else gpu_text
+    return out

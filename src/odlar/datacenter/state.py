@@ -54,10 +54,15 @@ def pod_of(
 
 class ClusterState:
     def __init__(
-        self, cluster: Cluster, frag: Fragmentation, gpu_free: np.ndarray | None = None
+        self,
+        cluster: Cluster,
+        frag: Fragmentation,
+        gpu_free: np.ndarray | None = None,
+        measure: bool = True,
     ) -> None:
         """An idle cluster, or the one whose free milli-GPU per GPU `gpu_free` gives (with
-        the cluster's cpu and memory read as free amounts)."""
+        the cluster's cpu and memory read as free amounts). Without `measure` nodes'
+        fragmentation is not computed: enough to test feasibility, then `subset`."""
         self.cluster = cluster
         self.fragmentation = frag
         slots = np.arange(cluster.width)
@@ -70,8 +75,15 @@ class ClusterState:
         self.model = cluster.model
         self.tags = np.zeros((cluster.size, TAGS), dtype=np.int64)
         self.version = np.zeros(cluster.size, dtype=np.int64)
-        self.frag = frag.of(self.gpu_free, self.cpu_free, self.model)
+        self.frag = frag.of(self.gpu_free, self.cpu_free, self.model) if measure else None
         self.capacity_milli = int(cluster.gpus.sum()) * MILLI
+
+    def subset(self, nodes: np.ndarray) -> ClusterState:
+        """The state of some nodes only (in the given order), fragmentation measured: a
+        placement request scores only the nodes that can take its pod."""
+        sub = ClusterState(self.cluster.take(nodes), self.fragmentation, self.gpu_free[nodes])
+        sub.tags[:] = self.tags[nodes]
+        return sub
 
     @property
     def size(self) -> int:

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
     Anchor,
     BenchResult,
+    BenchRow,
     Dataset,
     Progress,
     Report,
@@ -115,13 +117,18 @@ class LevelTask(Task[LevelModel, LevelRequest, LevelResponse]):
                          method=model.method, params=model.params, progress=lambda f, m: None)
         return [Robustness("noise", abs(moved.level - model.level), 0.5, "N(0, 0.1) added")]
 
-    def bench(self, data_dir, *, quick, progress, dataset=None, methods=None) -> BenchResult:
-        train, test = (self.load(p) for p in self.example(data_dir))
-        rows = []
-        for method in methods or self.methods:
-            model = self.fit(train, method=method, params={}, progress=progress)
-            rows.append({"method": method, "metrics": self.evaluate(model, test).metrics})
-        return BenchResult(self.name, "example", PROTOCOL, rows, ANCHORS)
+
+
+@benchmark("tiny.level", "example")
+def _bench_example(run: BenchRun) -> BenchResult:
+    """Each method fitted on the training readings, scored on the held-out ones."""
+    task = LevelTask()
+    train, test = (task.load(p) for p in task.example(run.data_dir))
+    rows = []
+    for method in run.chosen(task.methods):
+        model = task.fit(train, method=method, params={}, progress=run.progress)
+        rows.append(BenchRow(method, task.evaluate(model, test).metrics))
+    return BenchResult(task.name, "example", PROTOCOL, rows, ANCHORS)
 
 
 PROTOCOL = "mean absolute error of a constant level on the held-out readings"

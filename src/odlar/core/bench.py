@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import os
 import platform
@@ -11,7 +10,7 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -21,37 +20,17 @@ from typing import Any
 
 from rich.table import Table
 
+from odlar.core import benchmarks
 from odlar.core.config import get_settings
-from odlar.core.errors import NotFound, UsageError
+from odlar.core.errors import NotFound
 from odlar.core.figures import figure
-from odlar.core.tasks import Progress, get_task, no_progress
+from odlar.core.tasks import Progress, no_progress
 
 PACKAGES = ("odlar", "torch", "scikit-learn", "numpy", "pandas", "mlflow", "eclipse-sumo")
 
-#: The platform's own benchmarks (not a task's): name -> run(quick=, progress=) -> BenchResult.
-#: The layer that owns each registers it (governance/bench.py, web/bench.py); the command
-#: line imports those modules before running one.
-PLATFORM: dict[str, Callable[..., Any]] = {}
-
-
-def register_platform(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: `odlar bench NAME` runs the decorated function."""
-
-    def add(run: Callable[..., Any]) -> Callable[..., Any]:
-        PLATFORM[name] = run
-        return run
-
-    return add
-
-
-def _parameters(func: Any) -> set[str]:
-    import inspect
-
-    return set(inspect.signature(func).parameters)
-
 
 def run(
-    task_name: str,
+    target: str,
     *,
     data_dir: Path | None = None,
     quick: bool = False,
@@ -60,33 +39,16 @@ def run(
     progress: Progress = no_progress,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    if task_name in PLATFORM:  # the platform's own targets, not a task's
-        start = time.perf_counter()
-        bench = PLATFORM[task_name]
-        extra = {"params": params} if params and "params" in _parameters(bench) else {}
-        if params and not extra:
-            raise UsageError(f"the {task_name} bench takes no --param")
-        result = bench(quick=quick, progress=progress, **extra)
-        return _package(result, quick, time.perf_counter() - start, record=False)
-    task = get_task(task_name)
-    if dataset is not None and task.datasets and dataset not in task.datasets:
-        raise UsageError(
-            f"{task_name} has no benchmark '{dataset}' (known: {', '.join(task.datasets)})"
-        )
-    data_dir = data_dir or get_settings().data_dir / task.bench_folder(dataset)
-    # "" means the benchmark's data ship in an installed package (the RESCO scenarios)
-    if task.bench_data and not data_dir.exists():
-        raise NotFound(f"{data_dir}: benchmark data folder not found (pass --data DIR)")
-    extra: dict[str, Any] = {}
-    if params:  # only tasks whose protocol has settings take them
-        if "params" not in inspect.signature(task.bench).parameters:
-            raise UsageError(f"{task_name}'s benchmark takes no --param settings")
-        extra["params"] = params
+    """Run a registered benchmark (`core.benchmarks`): a task's, or a platform target's."""
+    entry = benchmarks.find(target, dataset)
+    entry.check(params or {})
+    folder = data_dir or (get_settings().data_dir / entry.folder if entry.folder else Path())
+    # no folder means the benchmark's data ship in an installed package (RESCO scenarios)
+    if (entry.folder or data_dir) and not folder.exists():
+        raise NotFound(f"{folder}: benchmark data folder not found (pass --data DIR)")
     start = time.perf_counter()
-    result = task.bench(
-        data_dir, quick=quick, progress=progress, dataset=dataset, methods=methods, **extra
-    )
-    return _package(result, quick, time.perf_counter() - start)
+    result = entry.run(benchmarks.BenchRun(folder, quick, progress, methods, dict(params or {})))
+    return _package(result, quick, time.perf_counter() - start, record=entry.record)
 
 
 def _package(result: Any, quick: bool, wall: float, record: bool = True) -> dict[str, Any]:
@@ -95,7 +57,7 @@ def _package(result: Any, quick: bool, wall: float, record: bool = True) -> dict
         "dataset": result.dataset,
         "protocol": result.protocol,
         "quick": quick,
-        "results": result.results,
+        "results": [row.to_dict() for row in result.results],
         "anchors": [asdict(a) for a in result.anchors],
         "notes": result.notes,
         "wall_seconds": round(wall, 1),

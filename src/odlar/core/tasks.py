@@ -88,13 +88,50 @@ class Report:
 
 
 @dataclass
+class BenchRow:
+    """One measured row of a benchmark: the method (with its setting, e.g. "fixed
+    (cologne1)"), its metrics, and the row's other columns (scenario, fold, timings,
+    details), which the results file keeps beside them."""
+
+    method: str
+    metrics: dict[str, float | None]
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.method, str) or not self.method:
+            raise TypeError(f"a bench row needs a method name, not {self.method!r}")
+        for k, v in self.metrics.items():
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+                raise TypeError(f"bench row '{self.method}': metric {k}={v!r} is not a number")
+
+    @classmethod
+    def of(cls, row: BenchRow | dict[str, Any]) -> BenchRow:
+        if isinstance(row, BenchRow):
+            return row
+        rest = dict(row)
+        method, metrics = rest.pop("method", None), rest.pop("metrics", None)
+        if not isinstance(metrics, dict):
+            raise TypeError(f"bench row '{method}' has no metrics mapping")
+        return cls(method, metrics, rest)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "metrics": self.metrics, **self.columns}
+
+
+@dataclass
 class BenchResult:
+    """What a benchmark returns: typed rows (dicts of the same shape are made rows), the
+    published anchors for the same protocol, and notes on how it ran."""
+
     task: str
     dataset: str
     protocol: str
-    results: list[dict[str, Any]]
+    results: list[BenchRow]
     anchors: list[Anchor]
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.results = [BenchRow.of(r) for r in self.results]
 
 
 ModelT = TypeVar("ModelT")
@@ -120,10 +157,9 @@ class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
     #: Which metric ranks models (and whether lower is better).
     primary_metric: ClassVar[str]
     lower_is_better: ClassVar[bool] = True
-    #: Folder under ODLAR_DATA that `odlar bench` reads by default.
+    #: Folder under ODLAR_DATA holding the task's example data ("" when it ships in a
+    #: package); its benchmarks are registered in `core.benchmarks`, each with its folder.
     bench_data: ClassVar[str]
-    #: Benchmarks a task can run (`odlar bench TASK --dataset NAME`); the first is the default.
-    datasets: ClassVar[tuple[str, ...]] = ()
     #: Tiny training budgets per method: `bench --quick` and the contract tests use them.
     quick_params: ClassVar[dict[str, dict[str, Any]]]
     #: What the model is for, in the words of its documentation (Annex IV 1(a)).
@@ -193,18 +229,6 @@ class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         """A (train, eval-with-truth) pair of files under the bench folder, for tests and docs."""
 
-    @abstractmethod
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        """Run the published protocol; `methods` limits it to some of the task's methods."""
-
     def robustness(self, model: ModelT, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Perturb the inputs (noise, missing values) and measure how far the model moves;
         each result names its limit. Tasks override; none declared fails the check."""
@@ -218,10 +242,6 @@ class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
     def response_rows(self, response: ResponseT) -> list[dict[str, Any]]:
         """A response as flat rows for CSV files and terminal tables."""
         return response.model_dump()["predictions"]
-
-    def bench_folder(self, dataset: str | None) -> str:
-        """Folder under ODLAR_DATA holding a benchmark's data."""
-        return self.bench_data
 
     def resources(self, method: str) -> Resources:
         """What a fit of `method` asks of the machine (a job may ask otherwise): one CPU by

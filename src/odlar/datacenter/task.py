@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
     Anchor,
@@ -79,7 +80,6 @@ class SchedulingTask(Task[PlacementModel, PlacementRequest, PlacementResponse]):
     primary_metric: ClassVar[str] = "gpu_allocated"
     lower_is_better: ClassVar[bool] = False
     bench_data: ClassVar[str] = "datacenter/alibaba-gpu-v2023/csv"
-    datasets: ClassVar[tuple[str, ...]] = ("alibaba-gpu-v2023", "api")
     min_rows: ClassVar[int] = 100
     inline_predict: ClassVar[bool] = True  # numpy over the nodes: about a millisecond
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
@@ -221,19 +221,16 @@ class SchedulingTask(Task[PlacementModel, PlacementRequest, PlacementResponse]):
             data_dir / "openb_pod_list_default.csv",
         )
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> BenchResult:
-        if dataset == "api":
-            from odlar.datacenter.latency import placement_latency
 
-            return placement_latency(data_dir, 200 if quick else 2000, progress)
-        return dc_bench.run(data_dir, quick=quick, progress=progress, methods=methods,
-                            params=params)  # fmt: skip
+@benchmark("datacenter.scheduling", "alibaba-gpu-v2023", folder=SchedulingTask.bench_data,
+           settings=("variants", "seeds", "train_seeds", "workers"))  # fmt: skip
+def _bench_trace(run: BenchRun) -> BenchResult:
+    return dc_bench.run(run.data_dir, quick=run.quick, progress=run.progress,
+                        methods=run.methods, params=run.params)  # fmt: skip
+
+
+@benchmark("datacenter.scheduling", "api", folder=SchedulingTask.bench_data)
+def _bench_api(run: BenchRun) -> BenchResult:
+    from odlar.datacenter.latency import placement_latency
+
+    return placement_latency(run.data_dir, 200 if run.quick else 2000, run.progress)

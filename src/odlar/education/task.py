@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.datasets import sha256_file
 from odlar.core.errors import DataError
 from odlar.core.privacy import pseudonym
@@ -23,7 +24,6 @@ from odlar.core.tasks import (
     RiskTier,
     Robustness,
     Task,
-    only,
     register,
 )
 from odlar.education import bench as kt_bench
@@ -118,15 +118,11 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
     primary_metric: ClassVar[str] = "auc"
     lower_is_better: ClassVar[bool] = False
     bench_data: ClassVar[str] = "education/assist2009"
-    datasets: ClassVar[tuple[str, ...]] = kt_bench.DATASETS
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "bkt": {"iters": 5, "max_students": 150},
         "dkt": {"epochs": 1, "max_students": 150, "d": 16},
         "akt": {"epochs": 1, "max_students": 150, "d": 16, "d_ff": 32, "final_dim": 32},
     }
-
-    def bench_folder(self, dataset: str | None) -> str:
-        return f"education/{dataset or 'assist2009'}"
 
     def load(self, source: str | Path, **options: Any) -> Dataset:
         """An interaction log (CSV or TSV with student, item and/or skill, correct, and
@@ -283,23 +279,18 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / "assist2009_pid_test2.csv", data_dir / "assist2009_pid_test1.csv"
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        return kt_bench.run(
-            self,
-            data_dir,
-            dataset or "assist2009",
-            quick=quick,
-            progress=progress,
-            methods=only(kt_bench.METHODS, methods, lambda r: r[1]),
-        )
+def _register_tracing_benches() -> None:
+    for name in kt_bench.DATASETS:
+
+        def run(r: BenchRun, name: str = name) -> BenchResult:
+            methods = r.chosen(kt_bench.METHODS, lambda row: row[1])
+            return kt_bench.run(TracingTask(), r.data_dir, name, quick=r.quick,
+                                progress=r.progress, methods=methods)  # fmt: skip
+
+        benchmark("education.tracing", name, folder=f"education/{name}")(run)
+
+
+_register_tracing_benches()
 
 
 def _is_log(path: Path) -> bool:

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from odlar.core.bench import register_platform, scratch_store, server_process
+from odlar.core.bench import scratch_store, server_process
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
@@ -296,11 +297,10 @@ def limits_overhead(calls: int) -> dict[str, Any]:
 PARTS = ("verify", "overhead", "contention", "limits")
 
 
-@register_platform("governance")
-def run_bench(
-    *, quick: bool, progress: Progress, params: dict[str, Any] | None = None
-) -> BenchResult:
-    parts = str((params or {}).get("parts", ",".join(PARTS))).split(",")
+@benchmark("governance", "platform", settings=("parts",), record=False)
+def run_bench(run: BenchRun) -> BenchResult:
+    quick, progress = run.quick, run.progress
+    parts = str(run.params.get("parts", ",".join(PARTS))).split(",")
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise UsageError(f"unknown part '{unknown[0]}' (known: {', '.join(PARTS)})")

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
     MAX_VERSION,
@@ -136,7 +137,6 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     primary_metric: ClassVar[str] = "delay"
     lower_is_better: ClassVar[bool] = True
     bench_data: ClassVar[str] = ""  # the RESCO scenarios ship in the sumo-rl package
-    datasets: ClassVar[tuple[str, ...]] = ("resco", "api", *scenarios.RESCO_NAMES)
     min_rows: ClassVar[int] = 100
     inline_predict: ClassVar[bool] = True  # a decision rule or a small numpy network
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
@@ -236,26 +236,6 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
         folder = scenarios.packaged_folder("resco:cologne1")
         return folder, folder
 
-    def bench_folder(self, dataset: str | None) -> str:
-        return ""
-
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> BenchResult:
-        if dataset == "api":
-            return resco_bench.next_phase_latency(200 if quick else 2000, progress)
-        names = None if dataset in (None, "resco") else (dataset,)
-        return resco_bench.run(
-            quick=quick, progress=progress, scenarios=names, methods=methods, params=params
-        )
-
     def robustness(self, model: SignalsModel, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Delay with faulty detectors against clean ones: 20% noise on every count, and
         10% of the links' detectors dead (reading zero) all episode."""
@@ -281,6 +261,31 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
                 f"delay {clean:.1f} s -> {missing:.1f} s with 10% of link detectors dead",
             ),
         ]
+
+
+@benchmark("mobility.signals", "resco", settings=("seeds", "minutes", "backend"),
+           summary="RESCO's eight scenarios, classic controllers and the DQN")  # fmt: skip
+def _bench_resco(run: BenchRun) -> BenchResult:
+    return resco_bench.run(quick=run.quick, progress=run.progress, methods=run.methods,
+                           params=run.params)  # fmt: skip
+
+
+@benchmark("mobility.signals", "api", summary="next-phase latency over HTTP")
+def _bench_api(run: BenchRun) -> BenchResult:
+    return resco_bench.next_phase_latency(200 if run.quick else 2000, run.progress)
+
+
+def _register_scenario_benches() -> None:
+    for name in scenarios.RESCO_NAMES:
+
+        def one(run: BenchRun, name: str = name) -> BenchResult:
+            return resco_bench.run(quick=run.quick, progress=run.progress, scenarios=(name,),
+                                   methods=run.methods, params=run.params)  # fmt: skip
+
+        benchmark("mobility.signals", name, settings=("seeds", "minutes", "backend"))(one)
+
+
+_register_scenario_benches()
 
 
 def _with_horizon(sc: Scenario, params: dict[str, Any]) -> Scenario:

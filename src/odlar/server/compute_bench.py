@@ -21,9 +21,10 @@ import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from odlar.core.bench import register_platform
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
 SHORT_JOB = {"task": "energy.rul", "data": "energy/cmapss/train_FD001.txt", "method": "gbm",
@@ -95,18 +96,15 @@ def _throughput(backend: str, n: int) -> float:
 
 
 def _resco(quick: bool, backend: str | None) -> tuple[float, dict[str, float]]:
-    from pathlib import Path
-
-    from odlar.core.tasks import get_task
+    from odlar.core import benchmarks
 
     t0 = time.perf_counter()
     params = {"seeds": "42"} | ({"backend": backend} if backend else {})
-    # through the task registry, as `odlar bench mobility.signals` runs it
-    result = get_task("mobility.signals").bench(
-        Path(), quick=quick, progress=lambda f, m: None, params=params
-    )
-    delays = {r["method"]: r["metrics"]["delay"] for r in result.results}
-    return time.perf_counter() - t0, delays
+    # through the benchmark registry, as `odlar bench mobility.signals` runs it
+    resco = benchmarks.find("mobility.signals", "resco")
+    result = resco.run(benchmarks.BenchRun(Path(), quick=quick, params=params))
+    delays = {r.method: r.metrics["delay"] for r in result.results}
+    return time.perf_counter() - t0, {k: v for k, v in delays.items() if v is not None}
 
 
 def _fan_out(cluster: Any, quick: bool, progress: Progress, notes: list[str]) -> list[dict]:
@@ -142,17 +140,15 @@ def _fan_out(cluster: Any, quick: bool, progress: Progress, notes: list[str]) ->
     ]  # fmt: skip
 
 
-@register_platform("compute")
-def run_bench(
-    quick: bool, progress: Progress, params: dict[str, Any] | None = None
-) -> BenchResult:
+@benchmark("compute", "ray", settings=("jobs", "latency", "resco"), record=False)
+def run_bench(run: BenchRun) -> BenchResult:
     """`params`: `jobs` (short jobs for throughput, default 50; --quick 4), `latency` (jobs
     timed one at a time, default 5; --quick 2), `resco` (false: skip the fan-out part)."""
     from odlar.core.bench import scratch_store
     from odlar.core.compute import fanout
     from odlar.core.compute.local_cluster import LocalCluster
 
-    params = params or {}
+    quick, progress, params = run.quick, run.progress, run.params
     n_latency = int(params.get("latency", 2 if quick else 5))
     n_jobs = int(params.get("jobs", 4 if quick else 50))
     with_resco = str(params.get("resco", "true")).lower() not in ("false", "0", "no")

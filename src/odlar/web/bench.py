@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from odlar.core.bench import register_platform, scratch_store
+from odlar.core.bench import scratch_store
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.tasks import Anchor, BenchResult, Progress
 
 PROTOCOL = (
@@ -69,12 +70,13 @@ def _seed(progress: Progress) -> dict[str, str]:
     return {"fleet": fleet["id"], "job": job.id}
 
 
-@register_platform("console")
-def run_bench(*, quick: bool, progress: Progress) -> BenchResult:
+@benchmark("console", "test data", record=False)
+def run_bench(run: BenchRun) -> BenchResult:
     from fastapi.testclient import TestClient
 
     from odlar.server.app import create_app
 
+    quick, progress = run.quick, run.progress
     repeat = 3 if quick else REPEAT
     with scratch_store():
         seeded = _seed(progress)

@@ -26,7 +26,8 @@ from odlar.admin.timetabling.instance import (
 )
 from odlar.admin.timetabling.solver import METHODS, Settings, Solution, solve
 from odlar.admin.timetabling.validator import score
-from odlar.core.errors import DataError
+from odlar.core.benchmarks import ITS_OWN, BenchRun, benchmark
+from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
     BenchResult,
     Dataset,
@@ -262,7 +263,6 @@ class TimetablingTask(Task[TimetableModel, TimetableRequest, TimetableResponse])
     primary_metric: ClassVar[str] = "cost"
     lower_is_better: ClassVar[bool] = True
     bench_data: ClassVar[str] = "admin/itc2007-cct"
-    datasets: ClassVar[tuple[str, ...]] = ("itc2007",)
     min_rows: ClassVar[int] = 1
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "anneal": {"time_limit": 10, "iterations": 200_000, "seed": 0},
@@ -374,22 +374,6 @@ class TimetablingTask(Task[TimetableModel, TimetableRequest, TimetableResponse])
         path = data_dir / "comp01.ctt"
         return path, path
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> BenchResult:
-        if methods and set(methods) - {"anneal"}:
-            from odlar.core.errors import UsageError
-
-            raise UsageError("the benchmark runs method anneal")
-        return itc_bench.run(data_dir, quick=quick, progress=progress, params=params)
-
     def robustness(self, model: TimetableModel, data: Dataset, seed: int = 0) -> list[Robustness]:
         """Two everyday shocks, each repaired from the timetable: the busiest room closed on
         its busiest day, the busiest teacher away on their busiest day, each repaired
@@ -442,3 +426,13 @@ class TimetablingTask(Task[TimetableModel, TimetableRequest, TimetableResponse])
                 )
             )
         return out
+
+
+@benchmark("admin.timetabling", "itc2007", folder=TimetablingTask.bench_data,
+           settings=ITS_OWN)  # fmt: skip
+def _bench_itc2007(run: BenchRun) -> BenchResult:
+    """Instances, seeds, time limit, workers and any solver setting (checked by the solver's
+    Settings)."""
+    if run.methods and set(run.methods) - {"anneal"}:
+        raise UsageError("the benchmark runs method anneal")
+    return itc_bench.run(run.data_dir, quick=run.quick, progress=run.progress, params=run.params)

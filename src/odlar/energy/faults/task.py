@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.datasets import sha256_file
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
@@ -154,7 +155,6 @@ class FaultsTask(Task[FaultModel, FaultRequest, FaultResponse]):
     primary_metric: ClassVar[str] = "detection_rate"
     lower_is_better: ClassVar[bool] = False
     bench_data: ClassVar[str] = "energy/tep"
-    datasets: ClassVar[tuple[str, ...]] = fault_bench.DATASETS
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {m: {} for m in DETECTORS}
 
     def response_rows(self, response: FaultResponse) -> list[dict[str, Any]]:
@@ -172,9 +172,6 @@ class FaultsTask(Task[FaultModel, FaultRequest, FaultResponse]):
             }
             for s in response.samples
         ]
-
-    def bench_folder(self, dataset: str | None) -> str:
-        return f"energy/{dataset or 'tep'}"
 
     def load(self, source: str | Path, **options: Any) -> Dataset:
         """A CSV/Parquet file, a Tennessee Eastman .dat file, or a folder of either (a TEP
@@ -275,18 +272,17 @@ class FaultsTask(Task[FaultModel, FaultRequest, FaultResponse]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / "d00.dat", data_dir / "d01_te.dat"
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        return fault_bench.run(
-            self, data_dir, dataset or "tep", quick=quick, progress=progress, methods=methods
-        )
+def _register_fault_benches() -> None:
+    for name in fault_bench.DATASETS:
+
+        def run(r: BenchRun, name: str = name) -> BenchResult:
+            return fault_bench.run(FaultsTask(), r.data_dir, name, quick=r.quick,
+                                   progress=r.progress, methods=r.methods)  # fmt: skip
+
+        benchmark("energy.faults", name, folder=f"energy/{name}")(run)
+
+
+_register_fault_benches()
 
 
 def load_tables(path: Path, split: str = "train") -> list[Table]:

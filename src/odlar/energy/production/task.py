@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, FiniteFloat
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
     BenchResult,
@@ -302,18 +303,10 @@ class ProductionTask(Task[Forecaster, ProductionRequest, ProductionResponse]):
             )
         return out
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        if dataset not in (None, "volve"):
-            raise UsageError(f"energy.production benchmarks Volve only, not '{dataset}'")
-        return run_bench(self, data_dir, quick=quick, progress=progress, methods=methods)
+@benchmark("energy.production", "volve", folder="energy/volve")
+def _bench_volve(run: BenchRun) -> BenchResult:
+    return run_bench(ProductionTask(), run.data_dir, quick=run.quick, progress=run.progress,
+                     methods=run.methods)  # fmt: skip
 
 
 def _frame_of(request: ProductionRequest) -> pd.DataFrame:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, FiniteFloat
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.compute.resources import Resources
-from odlar.core.errors import DataError, UsageError
+from odlar.core.errors import DataError
 from odlar.core.tasks import (
     MAX_VERSION,
     Anchor,
@@ -212,18 +213,10 @@ class RulTask(Task[RulModel, RulRequest, RulResponse]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / "train_FD001.txt", data_dir / "test_FD001.txt"
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        if dataset not in (None, "FD001"):
-            raise UsageError(f"energy.rul benchmarks FD001 only, not '{dataset}'")
-        return run_bench(self, data_dir, quick=quick, progress=progress, methods=methods)
+@benchmark("energy.rul", "FD001", folder="energy/cmapss")
+def _bench_fd001(run: BenchRun) -> BenchResult:
+    return run_bench(RulTask(), run.data_dir, quick=run.quick, progress=run.progress,
+                     methods=run.methods)  # fmt: skip
 
 
 def _by_bin(pred: pd.DataFrame, truth: np.ndarray, inside: np.ndarray) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import (
     MAX_VERSION,
@@ -136,7 +137,6 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
     Response: ClassVar[type[BaseModel]] = HotspotResponse
     primary_metric: ClassVar[str] = "mae"
     bench_data: ClassVar[str] = "safety/crime"
-    datasets: ClassVar[tuple[str, ...]] = ("chicago", "nyc")
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
         "ha": {"train_until": "2017-10-01"},
         "seasonal": {"train_until": "2017-10-01"},
@@ -412,19 +412,17 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / "CHI_Crime.zip", data_dir / "CHI_Crime.zip"
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        city = dataset or "chicago"
-        if city not in CITIES:
-            raise UsageError(f"safety.hotspots benchmarks {', '.join(CITIES)}, not '{city}'")
-        return run_bench(self, data_dir, city, quick=quick, progress=progress, methods=methods)
+def _register_city_benches() -> None:
+    for city in CITIES:
+
+        def run(r: BenchRun, city: str = city) -> BenchResult:
+            return run_bench(HotspotsTask(), r.data_dir, city, quick=r.quick,
+                             progress=r.progress, methods=r.methods)  # fmt: skip
+
+        benchmark("safety.hotspots", city, folder=HotspotsTask.bench_data)(run)
+
+
+_register_city_benches()
 
 
 def _cross_fitted_calibration_error(mean: np.ndarray, hit: np.ndarray) -> float:

@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from odlar.core.errors import DataError, UsageError
+from odlar.core.benchmarks import BenchRun, benchmark
+from odlar.core.errors import DataError
 from odlar.core.tasks import (
     MAX_VERSION,
     Anchor,
     BenchResult,
+    BenchRow,
     Dataset,
     Progress,
     Report,
@@ -22,7 +24,6 @@ from odlar.core.tasks import (
     RiskTier,
     Robustness,
     Task,
-    only,
     register,
 )
 from odlar.safety.response import dispatch
@@ -229,62 +230,44 @@ class ResponseTask(Task[SitingModel, SitingRequest, SitingResponse]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return sf_example(), sf_example()
 
-    def bench(
-        self,
-        data_dir: Path,
-        *,
-        quick: bool,
-        progress: Progress,
-        dataset: str | None = None,
-        methods: tuple[str, ...] | None = None,
-    ) -> BenchResult:
-        if dataset not in (None, "sf-chicago"):
-            raise UsageError(f"safety.response has one benchmark, sf-chicago, not '{dataset}'")
-        chosen = only(list(self.methods), methods, lambda m: m)
-        sf = self.load(sf_example())
-        progress(0.05, "Chicago demand from a safety.hotspots forecast")
-        city = chicago_dispatch_setting(data_dir, quick=quick)
-        results = []
-        for n, method in enumerate(chosen):
-            progress(0.1 + 0.9 * n / len(chosen), method)
-            start = time.perf_counter()
-            plan = self.fit(sf, method=method, params={}, progress=lambda f, m: None)
-            sf_s = time.perf_counter() - start
-            row = {
-                "method": f"{method} (spopt, HiGHS)",
-                "sf": {
-                    **{k: round(v, 4) for k, v in plan.metrics.items()},
-                    "chosen": plan.sites,
-                    "seconds": round(sf_s, 3),
-                },
-            }
-            row["chicago_dispatch"] = outcome = dispatch_plan(city, method)
-            row["metrics"] = {
-                "coverage_pct": round(plan.metrics["coverage_pct"], 2),
-                "chicago_within_8min_pct": outcome["within_8min_pct"],
-                "chicago_within_12min_pct": outcome["within_12min_pct"],
-                "chicago_mean_response_min": outcome["mean_response_min"],
-            }
-            results.append(row)
-        progress(1.0, "done")
-        notes = [
-            f"Chicago dispatch: {DISPATCH['stations']} stations (LSCP: as many as covering "
-            f"every demand cell within {DISPATCH['radius_min']:g} min needs), "
-            f"{DISPATCH['crews']} crews spread over them, {DISPATCH['on_scene_min']:g} min on "
-            f"scene, travel = straight line x {DISPATCH['detour']} at {DISPATCH['kmh']:g} km/h; "
-            "demand = expected daily incidents per cell from safety.hotspots (method ha, "
-            "fitted on the published training split); incidents replayed in time order",
-        ]
-        if quick:
-            notes.append("--quick: the first 7 test days only")
-        return BenchResult(
-            task=self.name,
-            dataset="sf-chicago",
-            protocol=PROTOCOL,
-            results=results,
-            anchors=ANCHORS,
-            notes=notes,
-        )
+@benchmark("safety.response", "sf-chicago", folder=ResponseTask.bench_data)
+def _bench_sf_chicago(run: BenchRun) -> BenchResult:
+    """Siting on the San Francisco example, then dispatch replayed on Chicago's test days."""
+    task = ResponseTask()
+    chosen = run.chosen(task.methods)
+    sf = task.load(sf_example())
+    run.progress(0.05, "Chicago demand from a safety.hotspots forecast")
+    city = chicago_dispatch_setting(run.data_dir, quick=run.quick)
+    results = []
+    for n, method in enumerate(chosen):
+        run.progress(0.1 + 0.9 * n / len(chosen), method)
+        start = time.perf_counter()
+        plan = task.fit(sf, method=method, params={}, progress=lambda f, m: None)
+        sf_s = time.perf_counter() - start
+        outcome = dispatch_plan(city, method)
+        metrics = {
+            "coverage_pct": round(plan.metrics["coverage_pct"], 2),
+            "chicago_within_8min_pct": outcome["within_8min_pct"],
+            "chicago_within_12min_pct": outcome["within_12min_pct"],
+            "chicago_mean_response_min": outcome["mean_response_min"],
+        }
+        sf_row = {**{k: round(v, 4) for k, v in plan.metrics.items()},
+                  "chosen": plan.sites, "seconds": round(sf_s, 3)}  # fmt: skip
+        results.append(BenchRow(f"{method} (spopt, HiGHS)", metrics,
+                                {"sf": sf_row, "chicago_dispatch": outcome}))  # fmt: skip
+    run.progress(1.0, "done")
+    notes = [
+        f"Chicago dispatch: {DISPATCH['stations']} stations (LSCP: as many as covering "
+        f"every demand cell within {DISPATCH['radius_min']:g} min needs), "
+        f"{DISPATCH['crews']} crews spread over them, {DISPATCH['on_scene_min']:g} min on "
+        f"scene, travel = straight line x {DISPATCH['detour']} at {DISPATCH['kmh']:g} km/h; "
+        "demand = expected daily incidents per cell from safety.hotspots (method ha, "
+        "fitted on the published training split); incidents replayed in time order",
+    ]
+    if run.quick:
+        notes.append("--quick: the first 7 test days only")
+    return BenchResult(task=task.name, dataset="sf-chicago", protocol=PROTOCOL,
+                       results=results, anchors=ANCHORS, notes=notes)  # fmt: skip
 
 
 def chicago_dispatch_setting(data_dir: Path, *, quick: bool) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def run(
     if (entry.folder or data_dir) and not folder.exists():
         raise NotFound(f"{folder}: benchmark data folder not found (pass --data DIR)")
     start = time.perf_counter()
-    result = entry.run(benchmarks.BenchRun(folder, quick, progress, methods, dict(params or {})))
+    given = benchmarks.BenchRun(folder, quick, progress, methods, dict(params or {}), dataset)
+    result = entry.run(given)
     return _package(result, quick, time.perf_counter() - start, record=entry.record)
 
 

@@ -33,6 +33,8 @@ class BenchRun:
     progress: Progress = no_progress
     methods: tuple[str, ...] | None = None  # only these methods (None: all)
     params: dict[str, Any] = field(default_factory=dict)  # protocol settings (--param)
+    #: the dataset as the user named it (None: the default, or whatever --data holds)
+    asked: str | None = None
 
     def chosen(self, methods: list[Any] | tuple[Any, ...], method_of: Any = str) -> list[Any]:
         """The benchmarked methods this run keeps; an unknown name is refused."""

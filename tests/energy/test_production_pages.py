@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from test_production import synthetic
 from typer.testing import CliRunner
 
 from odlar.governance import accounts
-from test_production import synthetic
 
 PASSWORD = "production-pages-password"
 
@@ -29,30 +29,38 @@ def _late(path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def field(home: Path, tmp_path: Path):
-    """Tenant 'acme' owns the late field and an energy.production gbm trained before
-    April 2021; tenant 'default' has neither."""
-    from odlar.core import datasets, tracking
-    from odlar.core.tasks import get_task
+@pytest.fixture(scope="module")
+def late_model(tmp_path_factory: pytest.TempPathFactory):
+    """The late field and a gbm trained before April 2021 (fitted once for the module)."""
+    from odlar.energy.production.data import load_production
     from odlar.energy.production.models import fit_forecaster
 
+    late = _late(tmp_path_factory.mktemp("late") / "late.csv")
+    data = load_production(late)
+    model = fit_forecaster(
+        data.frame, "gbm", {"end": "2021-04-01", "calibration_days": 60, "max_iter": 10}
+    )
+    return late, data, model
+
+
+@pytest.fixture
+def field(home: Path, late_model):
+    """Tenant 'acme' owns the late field and the model as energy.production version 1;
+    tenant 'default' has neither."""
+    from odlar.core import datasets, tracking
+
+    late, data, model = late_model
     accounts.ensure_admin()
     accounts.create_tenant("acme", actor="test")
     accounts.create_user("eve", "operator", tenant="acme", actor="test", password=PASSWORD)
     accounts.create_user("val", "viewer", tenant="acme", actor="test", password=PASSWORD)
     accounts.set_password("admin", PASSWORD, tenant="default", actor="test")
-    late = _late(tmp_path / "late.csv")
     rec = datasets.save_upload("energy.production", "late.csv", late.read_bytes(), tenant="acme")
-    data = get_task("energy.production").load(datasets.resolve_source(rec["id"], tenant="acme"))
-    model = fit_forecaster(
-        data.frame, "gbm", {"end": "2021-04-01", "calibration_days": 60, "max_iter": 10}
-    )
     tracking.log_model_version(
         "energy.production", model, method="gbm", params=model.params, metrics={}, data=data,
         tenant="acme",
     )  # fmt: skip
-    return {"id": rec["id"], "data": data, "model": model, "tmp": tmp_path}
+    return {"id": rec["id"], "data": data, "model": model}
 
 
 def _signed_in(client: TestClient, user: str, tenant: str) -> TestClient:

@@ -52,19 +52,21 @@ def _day_in_range(frame: pd.DataFrame, day: date | None, field: str = "day") -> 
     return chosen
 
 
-def _forecast(
-    data: Any, day: pd.Timestamp, *, tenant: str, actor: str, model_version: int | None
-) -> tuple[Any, Any]:
+def _model(tenant: str, model_version: int | None) -> tuple[int, Any]:
+    version = serving.serving_version(HOTSPOTS, model_version, tenant=tenant)
+    return version, serving.load_model(HOTSPOTS, version, tenant=tenant)[1]
+
+
+def _forecast(data: Any, day: pd.Timestamp, *, tenant: str, actor: str, version: int) -> Any:
     """The served model's forecast of every cell and category for `day` from the recorded
-    incidents of the days before it (logged like any prediction), and the model."""
+    incidents of the days before it, logged like any prediction."""
     from odlar.safety.hotspots.task import HotspotRequest, Incident
 
-    task = get_task(HOTSPOTS)
     frame = data.frame
     since = day - pd.Timedelta(days=LOOK_BACK_DAYS)
     recent = frame[(frame["time"] >= since) & (frame["time"] < day)]
     request = HotspotRequest(
-        model_version=model_version,
+        model_version=version,
         day=day.date(),
         incidents=[
             Incident.model_construct(time=t.to_pydatetime(), category=c, latitude=la, longitude=lo)
@@ -74,10 +76,7 @@ def _forecast(
             )
         ],  # fmt: skip
     )
-    version = serving.serving_version(HOTSPOTS, model_version, tenant=tenant)
-    response = serving.predict(task, request, tenant=tenant, actor=actor, serving=version)
-    _, model = serving.load_model(HOTSPOTS, version, tenant=tenant)
-    return response, model
+    return serving.predict(get_task(HOTSPOTS), request, tenant=tenant, actor=actor, serving=version)
 
 
 def forecast_map(
@@ -96,14 +95,15 @@ def forecast_map(
 
     data = incidents(ref, tenant=tenant)
     when = _day_in_range(data.frame, day)
-    response, model = _forecast(data, when, tenant=tenant, actor=actor, model_version=model_version)
+    version, model = _model(tenant, model_version)
+    wanted = None if category is None else category.strip().upper()
+    if wanted is not None and wanted not in model.categories:
+        raise UsageError(
+            f"category '{category}': the model forecasts {', '.join(model.categories)}"
+        )
+    response = _forecast(data, when, tenant=tenant, actor=actor, version=version)
     rows = response.model_dump()["predictions"]
-    if category is not None:
-        wanted = category.strip().upper()
-        if wanted not in model.categories:
-            raise UsageError(
-                f"category '{category}': the model forecasts {', '.join(model.categories)}"
-            )
+    if wanted is not None:
         rows = [r for r in rows if r["category"] == wanted]
     if top is not None:
         rows = rows[:top]
@@ -157,9 +157,8 @@ def stationing(
             f"replay {start.date()} + {replay_days} days runs past the data's last day "
             f"{last.date()}: choose an earlier replay_from or fewer replay_days"
         )
-    response, model = _forecast(
-        data, start, tenant=tenant, actor=actor, model_version=model_version
-    )
+    version, model = _model(tenant, model_version)
+    response = _forecast(data, start, tenant=tenant, actor=actor, version=version)
     expected = np.zeros(model.grid.cells)
     for p in response.predictions:
         expected[p.cell] += p.expected

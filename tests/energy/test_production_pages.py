@@ -138,6 +138,12 @@ def test_production_pages_forecast_decline_whatif_and_errors(field: dict) -> Non
                     params={"data": ref, "well": "W-1", "choke": "150"})  # fmt: skip
         assert bad.status_code == 400 and "not a % opening" in bad.text
         assert 'role="alert"' in bad.text and "Traceback" not in bad.text
+        form = c.get("/ui/energy/production/whatif",
+                     params={"data": ref, "well": "W-1", "choke": "", "days": ""})  # fmt: skip
+        assert form.status_code == 200 and 'id="whatif"' not in form.text
+        days_x = {"data": ref, "well": "W-1", "choke": "50", "days": "x"}
+        baddays = c.get("/ui/energy/production/whatif", params=days_x)
+        assert baddays.status_code == 400 and "is not a whole number" in baddays.text
         nowell = c.get("/ui/energy/production/well", params={"data": ref, "well": "W-9"})
         assert nowell.status_code == 422 and "no well &#39;W-9&#39;" in nowell.text
         # a viewer reads the field and the decline curve, but runs no forecast

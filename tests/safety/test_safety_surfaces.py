@@ -154,6 +154,11 @@ def test_console_map_and_stationing_pages(city: dict) -> None:
         "&#34;", '"'
     )
     assert "mapbox" not in page.text and "https://" not in page.text  # no tiles, no CDN
+    # the form's empty boxes are what a browser sends: `day=&category=`
+    empty = c.get("/ui/safety/forecast", params={"data": ref, "day": "", "category": ""})
+    assert empty.status_code == 200 and "Hot spots: THEFT" in empty.text
+    baddate = c.get("/ui/safety/forecast", params={"data": ref, "day": "2017-13-01"})
+    assert baddate.status_code == 400 and "day: &#39;2017-13-01&#39; is not a date" in baddate.text
     bad = c.get("/ui/safety/forecast", params={"data": ref, "category": "arson"})
     assert bad.status_code == 400 and 'role="alert"' in bad.text
     assert "the model forecasts THEFT" in bad.text
@@ -161,6 +166,8 @@ def test_console_map_and_stationing_pages(city: dict) -> None:
                   params={"data": ref, "stations": 6, "crews": 20, "replay_days": 2})  # fmt: skip
     assert plans.status_code == 200, plans.text
     assert plans.text.count("<tr data-method=") == 3 and "within 12 min" in plans.text
+    blank = c.get("/ui/safety/stations", params={"data": ref, "stations": "0", "replay_from": ""})
+    assert blank.status_code == 400 and "stations 0: choose from 1 to 500" in blank.text
     refused = c.get("/ui/safety/stations", params={"data": ref, "crews": 3})
     assert refused.status_code == 400 and "every station needs a crew" in refused.text
     # a viewer sees the page but runs no forecast

@@ -137,6 +137,12 @@ def stationing(
     from odlar.safety.response.siting import METHODS
     from odlar.safety.response.task import DISPATCH, dispatch_plan, dispatch_setting
 
+    for name, value, low, high in (("stations", stations, 1, 500), ("crews", crews, 1, 5000),
+                                   ("radius_min", radius_min, 0.5, 120),
+                                   ("on_scene_min", on_scene_min, 0, 600),
+                                   ("replay_days", replay_days, 1, 92)):  # fmt: skip
+        if not low <= value <= high:
+            raise UsageError(f"{name} {value:g}: choose from {low:g} to {high:g}")
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise UsageError(

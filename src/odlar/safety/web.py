@@ -16,7 +16,7 @@ from odlar.core import datasets
 from odlar.core.errors import OdlarError
 from odlar.governance.roles import Permission as P
 from odlar.safety import service
-from odlar.web.console import chart, need, principal_of, render
+from odlar.web.console import chart, form_value, need, principal_of, render
 
 router = APIRouter()
 
@@ -31,10 +31,11 @@ def _uploads(tenant: str) -> list[dict[str, Any]]:
 def forecast_page(
     request: Request,
     data: str | None = Query(None, max_length=4096),
-    day: date | None = None,
+    day: str | None = Query(None, max_length=40),
     category: str | None = Query(None, max_length=200),
 ) -> HTMLResponse:
     me = principal_of(request)
+    category = (category or "").strip() or None
     context: dict[str, Any] = {
         "data": data or DEFAULT_DATA, "day": day, "category": category,
         "uploads": _uploads(me.tenant),
@@ -43,8 +44,9 @@ def forecast_page(
         need(me, P.OPERATE)  # a forecast is a prediction: operators
         try:
             answer = service.forecast_map(
-                data, tenant=me.tenant, actor=me.name, day=day, category=category
-            )
+                data, tenant=me.tenant, actor=me.name, day=form_value(day, date, "day"),
+                category=category,
+            )  # fmt: skip
             if category is None:  # one category at a time on the map: the first
                 category = answer["categories"][0]
                 answer["features"] = [f for f in answer["features"]
@@ -52,6 +54,7 @@ def forecast_page(
         except OdlarError as exc:
             return render(request, "safety/forecast.html", me, exc.http_status,
                           error=exc.message, **context)  # fmt: skip
+        category = category.upper()
         cells = [f["properties"] for f in answer["features"]]
         context |= {
             "answer": answer,
@@ -67,25 +70,32 @@ def forecast_page(
 def stations_page(
     request: Request,
     data: str | None = Query(None, max_length=4096),
-    stations: int = Query(10, ge=1, le=500),
-    crews: int = Query(30, ge=1, le=5000),
-    radius_min: float = Query(8.0, gt=0, le=120),
-    replay_from: date | None = None,
-    replay_days: int = Query(7, ge=1, le=92),
+    stations: str | None = Query(None, max_length=40),
+    crews: str | None = Query(None, max_length=40),
+    radius_min: str | None = Query(None, max_length=40),
+    replay_from: str | None = Query(None, max_length=40),
+    replay_days: str | None = Query(None, max_length=40),
 ) -> HTMLResponse:
     me = principal_of(request)
     context: dict[str, Any] = {
-        "data": data or DEFAULT_DATA, "stations": stations, "crews": crews,
-        "radius_min": radius_min, "replay_from": replay_from, "replay_days": replay_days,
+        "data": data or DEFAULT_DATA, "stations": stations or 10, "crews": crews or 30,
+        "radius_min": radius_min or 8, "replay_from": replay_from, "replay_days": replay_days or 7,
         "uploads": _uploads(me.tenant),
     }  # fmt: skip
     if data:
         need(me, P.OPERATE)
         try:
+            given = {
+                "stations": form_value(stations, int, "stations"),
+                "crews": form_value(crews, int, "crews"),
+                "radius_min": form_value(radius_min, float, "target response"),
+                "replay_from": form_value(replay_from, date, "replay from"),
+                "replay_days": form_value(replay_days, int, "days replayed"),
+            }  # an empty box: the default
             answer = service.stationing(
-                data, tenant=me.tenant, actor=me.name, stations=stations, crews=crews,
-                radius_min=radius_min, replay_from=replay_from, replay_days=replay_days,
-            )  # fmt: skip
+                data, tenant=me.tenant, actor=me.name,
+                **{k: v for k, v in given.items() if v is not None},
+            )
         except OdlarError as exc:
             return render(request, "safety/stations.html", me, exc.http_status,
                           error=exc.message, **context)  # fmt: skip
@@ -152,12 +162,13 @@ def forecast_figure(answer: dict[str, Any], category: str) -> dict[str, Any]:
     return {
         "data": [
             {"type": "heatmap", "x": x, "y": y, "z": expected, "colorscale": "YlOrRd",
-             "colorbar": {"title": {"text": "expected"}, "x": 0.45}, "customdata": upper,
+             "reversescale": True,  # more incidents: darker red
+             "colorbar": {"title": {"text": "expected"}, "x": 0.41}, "customdata": upper,
              "hovertemplate": "lon %{x:.3f}, lat %{y:.3f}<br>expected %{z:.2f}, "
                               "90% upper bound %{customdata}<extra></extra>",
              "xaxis": "x", "yaxis": "y"},
             {"type": "heatmap", "x": x, "y": y, "z": p_any, "zmin": 0, "zmax": 1,
-             "colorscale": "Blues", "colorbar": {"title": {"text": "P(at least 1)"}},
+             "colorscale": "Blues", "reversescale": True, "colorbar": {"title": {"text": "P(at least 1)"}},
              "hovertemplate": hover.replace("%{z}", "P(at least one) %{z:.2f}"),
              "xaxis": "x2", "yaxis": "y2"},
         ],  # fmt: skip
@@ -165,9 +176,9 @@ def forecast_figure(answer: dict[str, Any], category: str) -> dict[str, Any]:
             "title": {"text": f"{category}, {answer['day']}: expected incidents and the "
                               "probability of at least one, per 3 km cell"},
             "grid": {"rows": 1, "columns": 2, "pattern": "independent"},
-            "xaxis": {**axes["xaxis"], "domain": [0, 0.42]},
+            "xaxis": {**axes["xaxis"], "domain": [0, 0.38]},
             "yaxis": axes["yaxis"],
-            "xaxis2": {**axes["xaxis"], "domain": [0.55, 0.97]},
+            "xaxis2": {**axes["xaxis"], "domain": [0.56, 0.94]},
             "yaxis2": {**axes["yaxis"], "scaleanchor": "x2"},
             "height": 560,
         },  # fmt: skip
@@ -185,7 +196,8 @@ def stations_figure(answer: dict[str, Any]) -> dict[str, Any]:
         {"type": "scatter", "mode": "markers", "name": "expected incidents per cell",
          "x": [d["longitude"] for d in demand], "y": [d["latitude"] for d in demand],
          "marker": {"symbol": "square", "size": 14, "color": [d["expected"] for d in demand],
-                    "colorscale": "YlOrRd", "colorbar": {"title": {"text": "expected/day"}}},
+                    "colorscale": "YlOrRd", "reversescale": True,
+                    "colorbar": {"title": {"text": "expected/day"}}},
          "hovertemplate": "expected %{marker.color:.2f}<extra></extra>"},
     ]  # fmt: skip
     for plan in answer["plans"]:

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from odlar.core import audit, datasets
-from odlar.core.errors import DataError, OdlarError
+from odlar.core.errors import DataError, OdlarError, UsageError
 from odlar.core.tasks import get_task
 from odlar.governance import serving
 from odlar.governance.roles import ROLES
 from odlar.governance.roles import Permission as P
-from odlar.web.console import chart, data_source, need, principal_of, render
+from odlar.web.console import chart, data_source, form_value, need, principal_of, render
 
 router = APIRouter()
 
@@ -212,8 +212,8 @@ def whatif_page(
     request: Request,
     data: str = Query(DEFAULT_DATA, max_length=4096),
     well: str | None = Query(None, max_length=200),
-    choke: float | None = None,
-    days: int | None = Query(None, ge=1, le=365),
+    choke: str | None = Query(None, max_length=40),
+    days: str | None = Query(None, max_length=40),
 ) -> HTMLResponse:
     from odlar.energy.production.whatif import choke_whatif
 
@@ -223,11 +223,15 @@ def whatif_page(
         from odlar.energy.production.data import producers
 
         context["wells"] = producers(_data(me, data).frame)
-        if well and choke is not None:
+        opening = form_value(choke, float, "choke opening")
+        horizon = form_value(days, int, "horizons up to")
+        if horizon is not None and not 1 <= horizon <= 365:
+            raise UsageError(f"horizons up to {horizon} days: choose from 1 to 365")
+        if well and opening is not None:
             need(me, P.OPERATE)  # a what-if is a prediction: operators
             loaded = _data(me, data)
             mv, model = serving.load_model(TASK, None, tenant=me.tenant)
-            answer = choke_whatif(model, loaded.frame, well, choke, days=days)
+            answer = choke_whatif(model, loaded.frame, well, opening, days=horizon)
             audit.record(
                 tenant=me.tenant, actor=me.name, action="predict", target=TASK,
                 model_version=f"{TASK}/{mv.version}", input_digest=loaded.sha256,

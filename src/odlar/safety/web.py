@@ -168,7 +168,8 @@ def forecast_figure(answer: dict[str, Any], category: str) -> dict[str, Any]:
                               "90% upper bound %{customdata}<extra></extra>",
              "xaxis": "x", "yaxis": "y"},
             {"type": "heatmap", "x": x, "y": y, "z": p_any, "zmin": 0, "zmax": 1,
-             "colorscale": "Blues", "reversescale": True, "colorbar": {"title": {"text": "P(at least 1)"}},
+             "colorscale": "Blues", "reversescale": True,
+             "colorbar": {"title": {"text": "P(at least 1)"}},
              "hovertemplate": hover.replace("%{z}", "P(at least one) %{z:.2f}"),
              "xaxis": "x2", "yaxis": "y2"},
         ],  # fmt: skip

@@ -142,8 +142,8 @@ def well_page(
         rows = frame[frame["well"] == well]
         analysis = analyse_well(rows, boot=100)
         if analysis is not None:
-            context |= {"decline": analysis.describe(),
-                        "decline_figure": decline_figure(rows, analysis).to_json()}  # fmt: skip
+            figure = decline_figure(rows, analysis).update_layout(height=480)
+            context |= {"decline": analysis.describe(), "decline_figure": figure.to_json()}
         if P.OPERATE in ROLES.get(me.role, frozenset()):  # a forecast: operators
             response = _well_forecast(me, data, well, level)
             context |= {"forecast": response,

@@ -65,6 +65,13 @@ def test_dates_and_decimals_are_not_phone_numbers(text: str) -> None:
     assert mask_text(text) == (text, [])
 
 
+@pytest.mark.parametrize("value", ["-87.76551063", "41.69006147", "-87.618201285", "+40.41"])
+def test_a_decimal_number_alone_is_no_phone_number(value: str) -> None:
+    """Incident coordinates as a CSV holds them (read as text by the upload scan): masked,
+    they made every uploaded incident file unreadable."""
+    assert mask_text(value) == (value, [])
+
+
 @pytest.mark.parametrize(
     ("text", "masked"),
     [

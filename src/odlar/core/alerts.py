@@ -26,6 +26,8 @@ class Change:
     event_class: int | None = None
     event_probability: float | None = None
     detail: str = ""
+    #: what was measured, when the alert is neither a process statistic nor a sensor check
+    statistic: str | None = None
 
 
 def to_dict(a: AlertRecord) -> dict[str, Any]:
@@ -95,7 +97,8 @@ def apply(
                     state="open",  # column defaults only apply at flush
                     model_version=model_version,
                     detector=detector,
-                    statistic=statistic if c.kind == "process" else "sensor check",
+                    statistic=c.statistic
+                    or (statistic if c.kind == "process" else "sensor check"),
                     score=c.score,
                     contributors={"top": c.contributors},
                     event_class=c.event_class,

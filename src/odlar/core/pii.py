@@ -67,6 +67,8 @@ _DECIMAL_POINT = re.compile(r"\d[.,]\Z")  # "40.0501234567" holds no phone numbe
 _NUMBER_LIKE = re.compile(r"[\d\s.,:/+()\-]+")
 _MIN_LENGTH = 5  # no e-mail address, phone number, FIN or IBAN is shorter
 _MIN_BARE_DIGITS = 7  # a value of only digits and separators needs this many to be a phone
+# one signed decimal number (a coordinate, a reading): no phone is written with one point
+_DECIMAL = re.compile(r"[+-]?\d+\.\d+")
 
 
 @dataclass
@@ -217,6 +219,8 @@ def _worth_scanning(value: str) -> bool:
         return True
     digits = sum(c.isdigit() for c in value)
     if digits == 0:  # every entity but an e-mail address has a digit
+        return False
+    if _DECIMAL.fullmatch(value.strip()):
         return False
     return digits >= _MIN_BARE_DIGITS or not _NUMBER_LIKE.fullmatch(value)
 

@@ -17,6 +17,7 @@ SECTOR = Sector(
     nav=(
         NavEntry("Energy: fleet RUL", "/ui/energy/rul", "read"),
         NavEntry("Energy: alerts", "/ui/energy/alerts", "read"),
+        NavEntry("Energy: production", "/ui/energy/production", "read"),
     ),
     templates="odlar.energy:templates",
 )

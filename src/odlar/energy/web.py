@@ -1,4 +1,5 @@
-"""The energy sector's console pages (under /ui): fleet RUL, one unit's trends, alerts."""
+"""The energy sector's console pages (under /ui): fleet RUL, one unit's trends, alerts;
+production (field, wells, choke what-if) from energy/production/web.py."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from odlar.core import alerts, audit, datasets
 from odlar.core.errors import NotFound, OdlarError
 from odlar.core.tasks import get_task
+from odlar.energy.production.web import router as production_pages
 from odlar.governance import serving
 from odlar.governance.roles import Permission as P
 from odlar.web.console import chart, data_source, need, principal_of, render
 
 router = APIRouter()
+router.include_router(production_pages)  # energy.production's pages live with the task
 
 
 @router.get("/energy/rul", response_class=HTMLResponse)
@@ -174,3 +177,4 @@ def _fleet_figure(rows: list[Any], level: float) -> dict[str, Any]:
             "height": 420,
         },
     }
+

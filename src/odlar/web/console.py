@@ -20,7 +20,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from odlar.core.errors import Forbidden, OdlarError, Unauthorized
+from odlar.core.errors import Forbidden, OdlarError, Unauthorized, UsageError
 from odlar.core.sectors import NavEntry, folder, sectors
 from odlar.governance import accounts
 from odlar.governance.roles import ROLES, Permission, Principal, check
@@ -105,4 +105,22 @@ def data_source(me: Principal, ref: str) -> Path:
     return datasets.resolve_source(ref, tenant=me.tenant, confined=True)
 
 
-__all__ = ["Forbidden", "chart", "data_source", "need", "page_error", "principal_of", "render"]
+def form_value(raw: str | None, kind: type, name: str) -> Any:
+    """A field of a console form sent with GET: an empty box is None (browsers send
+    `day=` for an empty date), and a value that does not parse is a UsageError naming the
+    field, shown in the page, rather than FastAPI's JSON 422."""
+    if raw is None or not raw.strip():
+        return None
+    from datetime import date
+
+    try:
+        return date.fromisoformat(raw.strip()) if kind is date else kind(raw.strip())
+    except ValueError:
+        what = {date: "a date (YYYY-MM-DD)", int: "a whole number", float: "a number"}
+        raise UsageError(f"{name}: '{raw[:40]}' is not {what.get(kind, kind.__name__)}") from None
+
+
+__all__ = [
+    "Forbidden", "chart", "data_source", "form_value", "need", "page_error", "principal_of",
+    "render",
+]  # fmt: skip

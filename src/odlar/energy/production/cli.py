@@ -216,25 +216,33 @@ def field(
     as_json: JsonOpt = False,
 ) -> None:
     """Field totals, each well's share, water cut and GOR by month; with a model, wells that
-    left their forecast band."""
-    acting(P.READ)
-    from odlar.energy.production.field import departures, field_summary
+    left their forecast band, stored as alerts (odlar alerts list, the console's alerts)."""
+    checking = version is not None or fit
+    me = acting(P.OPERATE if checking else P.READ)  # storing alerts is monitoring
+    from odlar.energy.production.field import field_summary, store_departures
     from odlar.energy.production.models import fit_forecaster
 
     try:
         data_set = _load(data, map_, None, None)
         summary = field_summary(data_set.frame)
-        alerts = []
-        if version is not None or fit:
-            model = (
-                fit_forecaster(data_set.frame, "gbm", {"end": since} if since else {})
-                if fit
-                else _model(data_set, version, False, 0)
-            )
-            alerts = departures(model, data_set.frame, days=days)
+        stored: list[dict[str, Any]] = []
+        if checking:
+            if fit:
+                model, number = fit_forecaster(
+                    data_set.frame, "gbm", {"end": since} if since else {}
+                ), None
+            else:
+                from odlar.governance import serving
+
+                number = serving.serving_version("energy.production", version, tenant=me.tenant)
+                model = _model(data_set, number, False, 0)
+            stored = store_departures(
+                model, data_set.frame, tenant=me.tenant, model_version=number, actor=me.name,
+                days=days, input_digest=data_set.sha256,
+            )  # fmt: skip
     except OdlarError as e:
         raise _fail(e) from None
-    summary["alerts"] = [a.__dict__ for a in alerts]
+    summary["alerts"] = stored
     if as_json:
         out.print_json(json.dumps(summary))
         return
@@ -258,8 +266,10 @@ def field(
         f"{totals['water']:,.0f} Sm3",
         markup=False,
     )
-    for a in alerts:
-        out.print(f"ALERT {a.key}: {a.detail}", markup=False, highlight=False)
+    for a in stored:
+        what = "ALERT" if a["state"] == "open" else "cleared"
+        out.print(f"{what} {a['stream']} ({a['id']}): {a['detail']}", markup=False,
+                  highlight=False)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from odlar.core import alerts, audit
 from odlar.core.alerts import Change
-from odlar.energy.production.data import PHASES
+from odlar.energy.production.data import PHASES, producers
 from odlar.energy.production.features import origin_frame
 from odlar.energy.production.models import Forecaster
 
@@ -56,6 +57,15 @@ def field_summary(frame: pd.DataFrame, freq: str = "MS") -> dict[str, Any]:
     }
 
 
+TASK = "energy.production"
+KIND = "production_departure"
+
+
+def _day_number(day: pd.Timestamp) -> int:
+    """An alert's sample: days since 1970-01-01, so a well's alerts order by day."""
+    return int((pd.Timestamp(day) - pd.Timestamp("1970-01-01")).days)
+
+
 def departures(
     model: Forecaster,
     frame: pd.DataFrame,
@@ -95,8 +105,9 @@ def departures(
                 action="open",
                 kind="production_departure",
                 key=str(well),
-                sample=outside,
+                sample=_day_number(last.date),
                 time=f"{last.date:%Y-%m-%d}",
+                statistic=f"oil rate outside the {level:.0%} band, {horizon} days ahead",
                 score=round(outside / len(part), 4),
                 detail=f"oil rate {direction} its {level:.0%} forecast band on {outside} of "
                 f"{len(part)} producing days to {last.date:%Y-%m-%d} (last: "
@@ -104,6 +115,48 @@ def departures(
             )
         )
     return changes
+
+
+def store_departures(
+    model: Forecaster,
+    frame: pd.DataFrame,
+    *,
+    tenant: str,
+    model_version: int | None,
+    actor: str = "odlar",
+    days: int = 30,
+    input_digest: str | None = None,
+) -> list[dict[str, Any]]:
+    """Check every producer of `frame` against the model's band and store the outcome
+    with the other alerts (`core.alerts`): a departing well opens an alert (or updates its
+    open one), a well back inside its band clears its open alert. One alert stream per
+    well. Returns the alerts touched; the check is an event-log record."""
+    changes = {c.key: c for c in departures(model, frame, days=days)}
+    checked = producers(frame)
+    open_before = {
+        a["stream"]
+        for a in alerts.list_alerts(tenant=tenant, state="open", limit=10_000)
+        if a["task"] == TASK and a["kind"] == KIND
+    }
+    touched: list[dict[str, Any]] = []
+    for well in sorted(set(changes) | (open_before & set(checked))):
+        change = changes.get(well)
+        if change is None:  # back inside its band: clear the open alert
+            last = frame.loc[frame["well"] == well, "date"].max()
+            change = Change("clear", KIND, well, _day_number(last), f"{last:%Y-%m-%d}")
+        touched += alerts.apply(
+            [change], tenant=tenant, task=TASK, stream=well, model_version=model_version,
+            detector=model.method, statistic="forecast band",
+        )  # fmt: skip
+    audit.record(
+        tenant=tenant, actor=actor, action="monitor", target=f"{TASK}:departures",
+        model_version=f"{TASK}/{model_version}" if model_version else "",
+        input_digest=input_digest,
+        output={"wells": checked, "departing": sorted(changes),
+                "alerts": [{"id": a["id"], "stream": a["stream"], "state": a["state"]}
+                           for a in touched]},
+    )  # fmt: skip
+    return touched
 
 
 def _r(v: Any) -> float | None:

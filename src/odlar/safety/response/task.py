@@ -286,15 +286,6 @@ def chicago_dispatch_setting(data_dir: Path, *, quick: bool) -> dict[str, Any]:
     counts, days = hot._cube_of(model, data)
     until = (pd.Timestamp(spec["train_until"]) - days[0]).days
     expected = model.means(counts, days, range(until - 30, until)).mean(axis=0).sum(axis=1)
-    cells = np.flatnonzero(expected > 0)
-    centres = np.array([model.grid.centre(int(c)) for c in cells])
-    travel = dispatch.Travel(DISPATCH["detour"], DISPATCH["kmh"])
-    km = dispatch.haversine_km(
-        centres[:, None, 0], centres[:, None, 1], centres[None, :, 0], centres[None, :, 1]
-    )
-    problem = Problem(
-        travel.minutes(km), expected[cells], [str(c) for c in cells], [str(c) for c in cells]
-    )
     frame = data.frame
     test = frame[
         (frame["time"] >= pd.Timestamp(spec["train_until"]))
@@ -302,13 +293,32 @@ def chicago_dispatch_setting(data_dir: Path, *, quick: bool) -> dict[str, Any]:
     ].sort_values("time", kind="stable")
     if quick:
         test = test[test["time"] < pd.Timestamp(spec["train_until"]) + pd.Timedelta(days=7)]
-    return {"problem": problem, "centres": centres, "incidents": test, "travel": travel}
+    return dispatch_setting(model.grid, expected, test)
 
 
-def dispatch_plan(city: dict[str, Any], method: str) -> dict[str, Any]:
+def dispatch_setting(grid: Any, expected: np.ndarray, incidents: pd.DataFrame) -> dict[str, Any]:
+    """Demand cells (those with expected incidents, which are also the candidate sites),
+    straight-line travel minutes between their centres, and the incidents to replay."""
+    cells = np.flatnonzero(expected > 0)
+    centres = np.array([grid.centre(int(c)) for c in cells])
+    travel = dispatch.Travel(DISPATCH["detour"], DISPATCH["kmh"])
+    km = dispatch.haversine_km(
+        centres[:, None, 0], centres[:, None, 1], centres[None, :, 0], centres[None, :, 1]
+    )
+    problem = Problem(
+        travel.minutes(km), expected[cells], [str(c) for c in cells], [str(c) for c in cells]
+    )
+    return {"problem": problem, "centres": centres, "incidents": incidents, "travel": travel}
+
+
+def dispatch_plan(
+    city: dict[str, Any], method: str, settings: dict[str, Any] = DISPATCH
+) -> dict[str, Any]:
+    """Solve one siting method over the city's demand and replay its incidents against the
+    plan (`settings`: stations, crews, radius_min, on_scene_min as in DISPATCH)."""
     problem: Problem = city["problem"]
     start = time.perf_counter()
-    sites = solve(problem, method, p=DISPATCH["stations"], radius=DISPATCH["radius_min"])
+    sites = solve(problem, method, p=settings["stations"], radius=settings["radius_min"])
     solve_s = time.perf_counter() - start
     chosen = np.array([problem.site_ids.index(s) for s in sites])
     inc = city["incidents"]
@@ -322,9 +332,9 @@ def dispatch_plan(city: dict[str, Any], method: str) -> dict[str, Any]:
         )
     )
     minutes = ((inc["time"] - inc["time"].iloc[0]).dt.total_seconds() / 60).to_numpy()
-    crews = dispatch.crews_at(len(chosen), DISPATCH["crews"])
-    outcome = dispatch.simulate(minutes, travel, crews, on_scene_min=DISPATCH["on_scene_min"])
-    cover = plan_metrics(problem, chosen, DISPATCH["radius_min"])
+    crews = dispatch.crews_at(len(chosen), settings["crews"])
+    outcome = dispatch.simulate(minutes, travel, crews, on_scene_min=settings["on_scene_min"])
+    cover = plan_metrics(problem, chosen, settings["radius_min"])
     return {
         "stations": len(sites),
         "crews": len(crews),

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import SHARED_DATA
+from conftest import REPO, SHARED_DATA
 from odlar.governance import accounts
 
 TRACE = SHARED_DATA / "datacenter" / "alibaba-gpu-v2023" / "csv"
@@ -74,6 +75,12 @@ POD = {"pods": f"{FOLDER}/openb_pod_list_default.csv", "policy": "fgd", "percent
 
 
 def test_readers_see_the_cluster_curves_published_figures_and_errors(world: TestClient) -> None:
+    from odlar.core import bench
+
+    # the committed full bench, as `odlar bench datacenter.scheduling` records it here
+    recorded = bench.recorded_path("datacenter.scheduling", "alibaba-gpu-v2023", quick=False)
+    recorded.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "benchmarks" / "results" / "datacenter.scheduling.json", recorded)
     c = _as(world, "vera")
     r = c.get("/ui/datacenter", params={"percent": "60", "compare": "random,fgd"})
     assert r.status_code == 200, r.text
@@ -81,7 +88,7 @@ def test_readers_see_the_cluster_curves_published_figures_and_errors(world: Test
     assert "80 nodes" in r.text and "Heat map of milli-GPU allocated" in r.text
     figures = html.unescape(r.text)
     assert '"name": "random"' in figures and '"name": "fgd"' in figures  # both curves drawn
-    assert "95.39" in r.text  # the authors' FGD on the default trace, beside ours
+    assert "87.62 / 87.47" in r.text  # default/random: ours (committed run) / published
     assert "Place</button>" not in r.text  # a viewer may not place
     assert c.post("/ui/datacenter/place", data=POD).status_code == 403
     # bad input: a 4xx in the page, the form keeping what was typed

@@ -18,7 +18,7 @@ from typing import Any
 from odlar.datacenter.bench import PUBLISHED, VARIANTS
 from odlar.datacenter.frag import target_of
 from odlar.datacenter.placement import ClusterTable, PendingPod, PlacementRequest
-from odlar.datacenter.policies import AUTHOR_NAMES
+from odlar.datacenter.policies import AUTHOR_NAMES, BASELINES
 from odlar.datacenter.replay import Replay, Snapshot, replay
 from odlar.datacenter.trace import MILLI, Cluster, Workload
 
@@ -164,30 +164,29 @@ def _variant(run_method: str) -> tuple[str, str]:
     return variant, policy
 
 
-def bench_rows(run: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per variant and policy: ours (from a recorded `odlar bench datacenter.scheduling`
-    run, when there is one) beside the authors' published share of GPUs allocated, and
-    our best policy beside their FGD."""
+def bench_rows(run: dict[str, Any] | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """(policies, one row per variant): in each cell ours (from a recorded `odlar bench
+    datacenter.scheduling` run, when there is one) and the authors' published share of GPUs
+    allocated; our own policy (fgd_plus) is set against their FGD."""
     ours: dict[tuple[str, str], dict[str, Any]] = {}
     for r in (run or {}).get("results", []):
         if "variant" in r and "policy" in r:
             ours[(r["variant"], r["policy"])] = r["metrics"]
         elif re.match(r"^[a-z0-9]+/[a-z_]+$", str(r.get("method", ""))):
             ours[_variant(r["method"])] = r["metrics"]
+    policies = list(BASELINES) + sorted({p for (_, p) in ours} - set(BASELINES))
     rows = []
-    variants = [v for v in PUBLISHED if not ours or any(k[0] == v for k in ours)]
-    for v in variants:
-        policies = list(PUBLISHED[v]) + sorted({p for (w, p) in ours if w == v} - set(PUBLISHED[v]))
+    for v in PUBLISHED:
+        cells = {}
         for p in policies:
             published = PUBLISHED[v].get(p)
             m = ours.get((v, p))
             alloc = m["gpu_allocated"] if m else None
             ref = published[0] if published else PUBLISHED[v]["fgd"][0]
-            rows.append({
-                "variant": v, "policy": p, "author_name": AUTHOR_NAMES.get(p, "ours"),
-                "ours": alloc, "sd": m.get("gpu_allocated_sd") if m else None,
-                "published": published[0] if published else None,
+            cells[p] = {
+                "ours": alloc, "published": published[0] if published else None,
                 "against": "published" if published else "published FGD",
                 "gap": round(alloc - ref, 2) if alloc is not None else None,
-            })  # fmt: skip
-    return rows
+            }  # fmt: skip
+        rows.append({"variant": v, "cells": cells})
+    return policies, rows

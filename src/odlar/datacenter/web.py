@@ -106,8 +106,8 @@ def _scene(me: Any, form: dict[str, str]) -> dict[str, Any]:
 
 
 def _form(**given: str) -> dict[str, str]:
-    defaults = {"pods": _default_pods(), "policy": "fgd", "percent": "100", "seed": "42",
-                "compare": DEFAULT_COMPARE, "cpu_milli": "8000", "memory_mib": "30000",
+    defaults = {"pods": _default_pods(), "policy": "fgd", "percent": "90", "seed": "42",
+                "compare": DEFAULT_COMPARE, "cpu_milli": "4000", "memory_mib": "16384",
                 "num_gpu": "1", "gpu_milli": "500", "gpu_spec": "",
                 "model_version": ""}  # fmt: skip
     return defaults | {k: v for k, v in given.items() if v is not None}
@@ -118,8 +118,10 @@ def _context(me: Any, form: dict[str, str]) -> dict[str, Any]:
 
     run = next((r for r in bench.recorded(TASK) if str(r.get("dataset", "")).startswith(
         "alibaba-gpu-v2023")), None)  # fmt: skip
-    return {"form": form, "choices": _choices(me), "bench_run": run,
-            "bench_rows": views.bench_rows(run), "placements": _placements(me)}  # fmt: skip
+    policies, rows = views.bench_rows(run)
+    return {"form": form, "choices": _choices(me), "bench_run": run, "bench_policies": policies,
+            "bench_rows": rows, "author_names": views.AUTHOR_NAMES,
+            "placements": _placements(me)}  # fmt: skip
 
 
 @router.get("/datacenter", response_class=HTMLResponse)
@@ -220,7 +222,7 @@ def _heat_map(rows: list[dict[str, Any]], policy: str, percent: float) -> dict[s
     return {
         "data": [
             {"type": "heatmap", "x": names, "y": [f"GPU {g}" for g in range(width)], "z": z,
-             "zmin": 0, "zmax": 1000, "colorscale": "Blues", "xaxis": "x", "yaxis": "y",
+             "zmin": 0, "zmax": 1000, "colorscale": [[0, "#eaf2f8"], [1, "#1a5276"]], "xaxis": "x", "yaxis": "y",
              "colorbar": {"title": {"text": "milli-GPU<br>allocated"}, "len": 0.6, "y": 0.7},
              "hovertemplate": "%{x}<br>%{y}: %{z} milli-GPU allocated<extra></extra>",
              "customdata": text},

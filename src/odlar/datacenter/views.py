@@ -18,7 +18,7 @@ from typing import Any
 from odlar.datacenter.bench import PUBLISHED, VARIANTS
 from odlar.datacenter.frag import target_of
 from odlar.datacenter.placement import ClusterTable, PendingPod, PlacementRequest
-from odlar.datacenter.policies import AUTHOR_NAMES, BASELINES
+from odlar.datacenter.policies import BASELINES
 from odlar.datacenter.replay import Replay, Snapshot, replay
 from odlar.datacenter.trace import MILLI, Cluster, Workload
 

@@ -115,12 +115,13 @@ def _form(**given: str) -> dict[str, str]:
 
 def _context(me: Any, form: dict[str, str]) -> dict[str, Any]:
     from odlar.datacenter import views
+    from odlar.datacenter.policies import AUTHOR_NAMES
 
     run = next((r for r in bench.recorded(TASK) if str(r.get("dataset", "")).startswith(
         "alibaba-gpu-v2023")), None)  # fmt: skip
     policies, rows = views.bench_rows(run)
     return {"form": form, "choices": _choices(me), "bench_run": run, "bench_policies": policies,
-            "bench_rows": rows, "author_names": views.AUTHOR_NAMES,
+            "bench_rows": rows, "author_names": AUTHOR_NAMES,
             "placements": _placements(me)}  # fmt: skip
 
 
@@ -222,7 +223,8 @@ def _heat_map(rows: list[dict[str, Any]], policy: str, percent: float) -> dict[s
     return {
         "data": [
             {"type": "heatmap", "x": names, "y": [f"GPU {g}" for g in range(width)], "z": z,
-             "zmin": 0, "zmax": 1000, "colorscale": [[0, "#eaf2f8"], [1, "#1a5276"]], "xaxis": "x", "yaxis": "y",
+             "zmin": 0, "zmax": 1000, "colorscale": [[0, "#eaf2f8"], [1, "#1a5276"]],
+             "xaxis": "x", "yaxis": "y",
              "colorbar": {"title": {"text": "milli-GPU<br>allocated"}, "len": 0.6, "y": 0.7},
              "hovertemplate": "%{x}<br>%{y}: %{z} milli-GPU allocated<extra></extra>",
              "customdata": text},

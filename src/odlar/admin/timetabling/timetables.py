@@ -128,7 +128,10 @@ def export(
         raise UsageError(f"format '{fmt[:20]}' unknown (known: {', '.join(FORMATS)})")
     if (view is None) != (key is None):
         raise UsageError("give view and key together (e.g. view=curriculum, key=q001)")
-    start: date = exports.parse_start(week_of)
+    try:
+        start = date.fromisoformat(week_of)
+    except ValueError:
+        raise UsageError(f"week_of '{week_of[:20]}' is not a date (YYYY-MM-DD)") from None
     v = serving.serving_version(TASK, version, tenant=tenant)
     t = read(tenant, v)
     lectures = exports.select(t.inst, t.lectures, view, key)

@@ -323,6 +323,8 @@ def test_datacenter_and_timetabling_pages(server: tuple[str, str]) -> None:
         expect(page.locator(".chart[data-drawn]")).to_have_count(2)
         expect(page.locator(".chart .main-svg").first).to_be_visible()
         expect(page.locator("#bench ~ table")).to_contain_text("87.62 / 87.47")
+        fragmented = page.get_by_role("table", name="Most fragmented nodes at this point")
+        expect(fragmented).to_be_visible()
         visit.shot("15-datacenter")
         page.get_by_label("milli-GPU per GPU (1000: whole)").fill("300")
         page.get_by_role("button", name="Place").click()
@@ -362,3 +364,4 @@ def test_datacenter_and_timetabling_pages(server: tuple[str, str]) -> None:
         page.goto(f"{base}/ui/admin/timetabling")
         expect(page.get_by_role("button", name="Start solve")).to_have_count(0)
         browser.close()
+    (SHOTS / "server-timings-sectors.json").write_text(json.dumps(visit.timings, indent=1))

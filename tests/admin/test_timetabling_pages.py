@@ -85,6 +85,11 @@ def test_solve_view_export_and_tenants_apart(world, monkeypatch: pytest.MonkeyPa
                      headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert api.status_code == 200 and api.text.startswith("course,teacher,room,day,period")
 
+    review = client.get(f"{EXPORT}/1", params={"view": "room", "key": "B"},
+                        headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    assert review["approval"] == "pending" and review["best_known"] == 5
+    assert review["hard_violations"] == 0 and {x["room"] for x in review["lectures"]} == {"B"}
+
     # with approval required, a pending timetable is not published
     monkeypatch.setenv("ODLAR_REQUIRE_APPROVAL", "true")
     config.reset_settings()
@@ -99,9 +104,9 @@ def test_solve_view_export_and_tenants_apart(world, monkeypatch: pytest.MonkeyPa
     assert c.get("/ui/admin/timetabling/1").status_code == 404
     assert c.get(f"/ui/jobs/{job_id}").status_code == 404
     assert 'href="/ui/admin/timetabling/1"' not in c.get("/ui/admin/timetabling").text
-    api = client.get(f"{EXPORT}/1/export",
-                     headers={"Authorization": f"Bearer {bob}"})  # fmt: skip
-    assert api.status_code == 404
+    for path in (f"{EXPORT}/1/export", f"{EXPORT}/1"):
+        api = client.get(path, headers={"Authorization": f"Bearer {bob}"})
+        assert api.status_code == 404, (path, api.text)
 
 
 def test_bad_input_is_a_4xx_in_the_page_with_the_form_kept(world) -> None:

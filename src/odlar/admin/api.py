@@ -10,11 +10,36 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from odlar.admin.timetabling.timetables import TimetableView
+from odlar.core.errors import UsageError
 from odlar.governance.roles import Principal
 from odlar.server.auth import READ
 from odlar.server.parameters import VERSION
 
 router = APIRouter()
+
+
+@router.get(
+    "/tasks/admin.timetabling/timetables/{version}",
+    tags=["timetables"],
+    summary="A timetable for review, pending ones too: cost, violations, lectures, approval",
+    response_model=TimetableView,
+)
+def review_timetable(
+    version: VERSION,
+    view: Literal["curriculum", "teacher", "room", "course"] | None = Query(
+        None, description="One curriculum's, teacher's, room's or course's lectures"
+    ),
+    key: str | None = Query(None, max_length=200, description="Which one, e.g. q001"),
+    principal: Principal = Depends(READ),
+) -> TimetableView:
+    """What the console's timetable page shows; readers see a timetable before an approver
+    decides on it (its files are published only once approved)."""
+    from odlar.admin.timetabling import timetables
+
+    if (view is None) != (key is None):
+        raise UsageError("give view and key together (e.g. view=curriculum, key=q001)")
+    return timetables.review(principal.tenant, version, view, key)
 
 
 @router.get(

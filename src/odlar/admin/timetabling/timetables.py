@@ -3,8 +3,8 @@ with its instance, cost and violations; the instances a tenant can solve; the fi
 published timetable is downloaded as. The console page and the API both call these.
 
 - `instances`: the competition's instances under ODLAR_DATA and the tenant's uploads;
-- `read`: any version of the tenant (pending ones too: a registrar reviews a timetable
-  before an approver approves it), with its approval state and score;
+- `read`, `review`: any version of the tenant (pending ones too: a registrar reviews a
+  timetable before an approver approves it), with its approval state and score;
 - `export`: the file of a timetable that may be published (approved, or any version when
   approval is switched off), through the serving gate, as the competition's `.sol`, CSV or
   iCalendar, whole or for one curriculum, teacher, room or course.
@@ -17,9 +17,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from odlar.admin.timetabling import bench as itc_bench
 from odlar.admin.timetabling import exports
 from odlar.admin.timetabling.instance import Instance, Lecture, write_solution
+from odlar.admin.timetabling.task import TimetableResponse, response
 from odlar.admin.timetabling.validator import WEIGHTS, Score, score
 from odlar.core import datasets, tracking
 from odlar.core.config import get_settings
@@ -81,6 +84,23 @@ def read(tenant: str, version: int) -> Timetable:
     t.anchors = [{"method": a.method, "cost": a.metrics["cost"], "source": a.source}
                  for a in itc_bench.anchors([t.instance_id])]  # fmt: skip
     return t
+
+
+class TimetableView(TimetableResponse):
+    """A timetable for review: the answer of the predict route, with its approval state and
+    the best known cost of the instance."""
+
+    approval: str = Field(description="pending, approved or revoked")
+    best_known: int | None = Field(description="Lowest traced published cost, if any")
+
+
+def review(
+    tenant: str, version: int, view: str | None = None, key: str | None = None
+) -> TimetableView:
+    """Any version of the tenant as the API's review answer (pending ones too)."""
+    t = read(tenant, version)
+    answer = response(t.inst, t.lectures, version=version, view=view, key=key)
+    return TimetableView(**answer.model_dump(), approval=t.state, best_known=t.best_known)
 
 
 def views(inst: Instance) -> list[tuple[str, list[str]]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import datasets, jobs
@@ -22,6 +22,7 @@ from odlar.core.errors import OdlarError, UsageError
 from odlar.core.tasks import get_task
 from odlar.governance import approval
 from odlar.governance.roles import Permission as P
+from odlar.server.parameters import VERSION
 from odlar.web.console import data_source, need, principal_of, render
 
 router = APIRouter()
@@ -108,7 +109,9 @@ def _solve_params(time_limit: str, seed: str) -> dict[str, Any]:
 
 
 @router.get("/admin/timetabling/{version}", response_class=HTMLResponse)
-def timetable_page(request: Request, version: int, show: str | None = None) -> HTMLResponse:
+def timetable_page(
+    request: Request, version: VERSION, show: str | None = Query(None, max_length=300)
+) -> HTMLResponse:
     """One timetable: week grid, hard constraints, soft costs beside the best known."""
     from odlar.admin.timetabling import timetables
 
@@ -126,8 +129,9 @@ def timetable_page(request: Request, version: int, show: str | None = None) -> H
 
 @router.get("/admin/timetabling/{version}/export")
 def export(
-    request: Request, version: int, format: str = "sol", view: str | None = None,
-    key: str | None = None, week_of: str = "2026-09-07",
+    request: Request, version: VERSION, format: str = Query("sol", max_length=10),
+    view: str | None = Query(None, max_length=20), key: str | None = Query(None, max_length=200),
+    week_of: str = Query("2026-09-07", max_length=10),
 ) -> Response:  # fmt: skip
     """The file of a published timetable (.sol, .csv or .ics), as the API gives it."""
     from odlar.admin.timetabling import timetables

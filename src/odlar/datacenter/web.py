@@ -126,7 +126,10 @@ def _context(me: Any, form: dict[str, str]) -> dict[str, Any]:
     run = next((r for r in bench.recorded(TASK) if str(r.get("dataset", "")).startswith(
         "alibaba-gpu-v2023")), None)  # fmt: skip
     policies, rows = views.bench_rows(run)
-    return {"form": form, "choices": _choices(me), "bench_run": run, "bench_policies": policies,
+    from odlar.datacenter.policies import METHODS
+
+    return {"form": form, "choices": _choices(me), "methods": METHODS, "bench_run": run,
+            "bench_policies": policies,
             "bench_rows": rows, "author_names": AUTHOR_NAMES,
             "placements": _placements(me)}  # fmt: skip
 

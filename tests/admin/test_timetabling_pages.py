@@ -123,6 +123,12 @@ def test_bad_input_is_a_4xx_in_the_page_with_the_form_kept(world) -> None:
     bad = b"Name: x\nCourses: 1\nRooms: 1\nDays: 1\nPeriods_per_day: 1\nCurricula: 0\n"
     r = c.post("/ui/admin/timetabling/upload", files={"file": ("bad.ctt", bad)})
     assert r.status_code == 422 and "bad.ctt" in r.text
+    good = (ITC / "comp01.ctt").read_bytes()
+    r = c.post("/ui/admin/timetabling/upload", files={"file": ("term.ctt", good)})
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/admin/timetabling?")
+    page = c.get(r.headers["location"]).text
+    uploaded = r.headers["location"].split("instance=", 1)[1]
+    assert "term.ctt (uploaded, 160 lectures)" in page and f'value="{uploaded}"' in page
     assert c.get("/ui/admin/timetabling/7").status_code == 404
     r = client.get(f"{EXPORT}/1/export", params={"format": "pdf"},
                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip

@@ -104,6 +104,10 @@ def _cluster_page(c: TestClient, ref: str):  # noqa: ANN202
     return c.get("/ui/datacenter", params={"pods": ref})
 
 
+def _cluster_scene(c: TestClient, ref: str):  # noqa: ANN202
+    return c.get("/ui/datacenter/scene", params={"pods": ref})
+
+
 def _placement_form(c: TestClient, ref: str):  # noqa: ANN202
     return c.post("/ui/datacenter/place", data={"pods": ref, "cpu_milli": "1", "memory_mib": "1"})
 
@@ -113,7 +117,7 @@ def _solve_form(c: TestClient, ref: str):  # noqa: ANN202
 
 
 ROUTES = {"fleet": _fleet_page, "unit trends": _unit_page, "job form": _job_form,
-          "cluster": _cluster_page, "placement": _placement_form,
+          "cluster": _cluster_page, "cluster scene": _cluster_scene, "placement": _placement_form,
           "timetable solve": _solve_form}  # fmt: skip
 
 

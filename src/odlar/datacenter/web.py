@@ -29,6 +29,7 @@ router = APIRouter()
 TASK = "datacenter.scheduling"
 DEFAULT_COMPARE = "random,bestfit,fgd"
 PAGE = "datacenter/cluster.html"
+SCENE = "datacenter/scene.html"
 
 
 def _trace_folder() -> str:
@@ -77,9 +78,11 @@ _SCENES: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
 
 
-def _scene(me: Any, form: dict[str, str]) -> dict[str, Any]:
+def _scene(me: Any, form: dict[str, str], replay: bool = True) -> dict[str, Any] | None:
     """The replays the page draws, once per trace, policies, percent and seed in a process
-    (a full replay takes seconds; the page is opened far more often than traces change)."""
+    (a full replay takes seconds; the page is opened far more often than traces change).
+    Every input is checked first; without `replay`, None when they are not kept yet (the
+    page then loads them from `/ui/datacenter/scene` once it shows)."""
     from odlar.datacenter import views
 
     source = data_source(me, form["pods"])  # first: nothing else is said of a refused ref
@@ -92,6 +95,8 @@ def _scene(me: Any, form: dict[str, str]) -> dict[str, Any]:
     key = (data.sha256, methods, percent, seed)
     with _LOCK:
         replays = _SCENES.get(key)
+    if replays is None and not replay:
+        return None
     if replays is None:  # two first requests may both replay: the same result, kept once
         replays = views.scene(data.frame.cluster, data.frame.workload, methods, percent, seed)
         with _LOCK:
@@ -144,11 +149,22 @@ def cluster_page(
     me = principal_of(request)
     form = _form(pods=pods, policy=policy, percent=percent, seed=seed, compare=compare)  # type: ignore[arg-type]
     context = _context(me, form)
-    try:
-        context |= _scene(me, form)
+    try:  # inputs checked now; replays not yet kept come in after the page shows
+        context |= _scene(me, form, replay=False) or {"pending": True}
     except OdlarError as exc:
         return render(request, PAGE, me, exc.http_status, error=exc.message, **context)
     return render(request, PAGE, me, **context)
+
+
+@router.get("/datacenter/scene", response_class=HTMLResponse)
+def cluster_scene(
+    request: Request, pods: str | None = None, policy: str | None = None,
+    percent: str | None = None, seed: str | None = None, compare: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """The cluster section alone, replayed (seconds) and kept: htmx loads it into the page."""
+    me = principal_of(request)
+    form = _form(pods=pods, policy=policy, percent=percent, seed=seed, compare=compare)  # type: ignore[arg-type]
+    return render(request, SCENE, me, form=form, **(_scene(me, form) or {}))
 
 
 @router.post("/datacenter/place", response_class=HTMLResponse)

@@ -100,7 +100,25 @@ def _job_form(c: TestClient, ref: str):  # noqa: ANN202
     return c.post("/ui/jobs", data={"task": "energy.rul", "data": ref, "method": "gbm"})
 
 
-ROUTES = {"fleet": _fleet_page, "unit trends": _unit_page, "job form": _job_form}
+def _cluster_page(c: TestClient, ref: str):  # noqa: ANN202
+    return c.get("/ui/datacenter", params={"pods": ref})
+
+
+def _cluster_scene(c: TestClient, ref: str):  # noqa: ANN202
+    return c.get("/ui/datacenter/scene", params={"pods": ref})
+
+
+def _placement_form(c: TestClient, ref: str):  # noqa: ANN202
+    return c.post("/ui/datacenter/place", data={"pods": ref, "cpu_milli": "1", "memory_mib": "1"})
+
+
+def _solve_form(c: TestClient, ref: str):  # noqa: ANN202
+    return c.post("/ui/admin/timetabling/solve", data={"instance": ref, "time_limit": "5"})
+
+
+ROUTES = {"fleet": _fleet_page, "unit trends": _unit_page, "job form": _job_form,
+          "cluster": _cluster_page, "cluster scene": _cluster_scene, "placement": _placement_form,
+          "timetable solve": _solve_form}  # fmt: skip
 
 
 def test_console_refuses_what_the_api_refuses(world: dict) -> None:

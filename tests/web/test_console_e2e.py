@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -270,3 +271,97 @@ def test_console_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:
         assert response is not None and response.status == 403
         browser.close()
     (SHOTS / "server-timings.json").write_text(json.dumps(visit.timings, indent=1))
+
+
+def _approve(base: str, token: str, task: str, version: int) -> None:
+    r = httpx.post(
+        f"{base}/api/v1/models/{task}/{version}/approve",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"override": True, "reason": "console test"}, timeout=120,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+def test_datacenter_and_timetabling_pages(server: tuple[str, str]) -> None:
+    """The data center's cluster, curves, bench and a placement; the timetables page, one
+    timetable's week grid and its download; a viewer sees no placement or solve form."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = server
+    policy = _job(base, token, {
+        "task": "datacenter.scheduling", "method": "fgd",
+        "data": "datacenter/alibaba-gpu-v2023/csv/openb_pod_list_default.csv",
+        "params": {"cluster_fraction": 0.05, "seeds": "42"},
+    })  # fmt: skip
+    _approve(base, token, "datacenter.scheduling", policy["result"]["model"]["version"])
+    timetable = _job(base, token, {
+        "task": "admin.timetabling", "method": "anneal", "data": "admin/itc2007-cct/comp01.ctt",
+        "params": {"time_limit": 5, "iterations": 50_000},
+    })  # fmt: skip
+    version = timetable["result"]["model"]["version"]
+    _approve(base, token, "admin.timetabling", version)
+    from odlar.core import bench
+
+    # the committed full bench, as `odlar bench datacenter.scheduling` records it
+    recorded = bench.recorded_path("datacenter.scheduling", "alibaba-gpu-v2023", quick=False)
+    recorded.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "benchmarks" / "results" / "datacenter.scheduling.json", recorded)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        visit = Visit(page)
+        page.goto(f"{base}/ui/sign-in")
+        page.get_by_label("User").fill("admin")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+
+        # data center: the cluster at 100% of arrivals under FGD, curves, the bench
+        page.get_by_role("link", name="Data center").click()
+        expect(page.get_by_role("heading", name="The cluster at 90% under fgd")).to_be_visible(
+            timeout=120_000
+        )
+        expect(page.locator(".chart[data-drawn]")).to_have_count(2)
+        expect(page.locator(".chart .main-svg").first).to_be_visible()
+        expect(page.locator("#bench ~ table")).to_contain_text("87.62 / 87.47")
+        fragmented = page.get_by_role("table", name="Most fragmented nodes at this point")
+        expect(fragmented).to_be_visible()
+        visit.shot("15-datacenter")
+        page.get_by_label("milli-GPU per GPU (1000: whole)").fill("300")
+        page.get_by_role("button", name="Place").click()
+        expect(page.locator("#placement")).to_contain_text("Chosen: node openb-node-")
+        expect(page.get_by_role("table", name="Nodes that could not take it")).to_be_visible()
+        visit.shot("16-datacenter-placement")
+        share = page.get_by_label("milli-GPU per GPU (1000: whole)")
+        share.fill("1500")  # more than a GPU: the error in the page, the form as typed
+        page.get_by_role("button", name="Place").click()
+        expect(page.get_by_role("alert")).to_contain_text("pod.gpu_milli")
+        expect(share).to_have_value("1500")
+
+        # timetables: the list, one timetable's grid for a curriculum, its .sol file
+        page.get_by_role("link", name="Timetables").click()
+        expect(page.get_by_role("button", name="Start solve")).to_be_visible()
+        expect(page.locator("td.state-approved")).to_have_count(1)
+        visit.shot("17-timetables")
+        page.get_by_role("link", name=f"v{version}", exact=True).click()
+        expect(page.get_by_text("Feasible: every hard constraint holds.")).to_be_visible()
+        page.get_by_label("Show").select_option("teacher:t000")
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_role("heading", name="Week grid: teacher t000")).to_be_visible()
+        expect(page.locator("table.week .lecture").first).to_be_visible()
+        visit.shot("18-timetable-week")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Whole timetable, ITC 2007 .sol").click()
+        assert len(Path(download.value.path()).read_text().splitlines()) == 160
+
+        # a viewer reads both pages but gets neither form
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_label("User").fill("vera")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{base}/ui/datacenter")
+        expect(page.get_by_role("heading", name="The cluster at 90% under fgd")).to_be_visible()
+        expect(page.get_by_role("button", name="Place")).to_have_count(0)
+        page.goto(f"{base}/ui/admin/timetabling")
+        expect(page.get_by_role("button", name="Start solve")).to_have_count(0)
+        browser.close()
+    (SHOTS / "server-timings-sectors.json").write_text(json.dumps(visit.timings, indent=1))

@@ -4,13 +4,15 @@ Light on purpose: importing this module imports no solver; the strings name the 
 that are imported only when a surface needs them.
 """
 
-from odlar.core.sectors import Sector
+from odlar.core.sectors import NavEntry, Sector
 
 SECTOR = Sector(
     name="admin",
     title="Administration",
     tasks=("odlar.admin.timetabling.task",),
     cli="odlar.admin.cli:app",
-    # no console page yet: week grids come from odlar.admin.timetabling.exports.week_grid
-    nav=(),
+    api="odlar.admin.api:router",
+    web="odlar.admin.web:router",
+    nav=(NavEntry("Timetables", "/ui/admin/timetabling", "read"),),
+    templates="odlar.admin:templates",
 )

@@ -239,6 +239,12 @@ class Task(ABC, Generic[ModelT, RequestT, ResponseT]):
         returns whether the file changed."""
         return False
 
+    def logged_output(self, model: ModelT, request: RequestT, response: ResponseT) -> Any:
+        """What the event log keeps of one prediction (its input is kept as a digest).
+        The whole response by default; a task whose answers are large (a score for every
+        node of a cluster) keeps a compact record with a digest of the whole answer."""
+        return response.model_dump_json()  # type: ignore[attr-defined]
+
     def response_rows(self, response: ResponseT) -> list[dict[str, Any]]:
         """A response as flat rows for CSV files and terminal tables."""
         return response.model_dump()["predictions"]

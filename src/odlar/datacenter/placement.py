@@ -305,6 +305,30 @@ def predict(model: PlacementModel, request: PlacementRequest) -> PlacementRespon
     )
 
 
+def decision_record(
+    model: PlacementModel, request: PlacementRequest, response: PlacementResponse
+) -> dict[str, Any]:
+    """What the event log keeps of one placement: the pod asked for, the node and GPUs
+    chosen with their score, the policy, how many nodes could and could not take it, and
+    the SHA-256 of the whole answer (the request's digest is the record's input digest)."""
+    import hashlib
+
+    r = response
+    k = r.feasible.index(r.node) if r.node is not None else None
+    return {
+        "pod": request.pod.model_dump(),
+        "policy": model.method,
+        "node": r.node,
+        "gpus": r.gpus,
+        "score": r.score[k] if k is not None else None,
+        "priority": r.priority[k] if k is not None else None,
+        "nodes": len(request.nodes.name),
+        "feasible": len(r.feasible),
+        "failed": len(r.failed),
+        "answer_sha256": hashlib.sha256(r.model_dump_json().encode()).hexdigest(),
+    }
+
+
 def _why_not(state: ClusterState, pod: Pod, nodes: np.ndarray) -> dict[str, str]:
     """Why each of `nodes` cannot take the pod: the first unmet need, as the filter call of
     a scheduler extender reports it (decided on arrays, one string per node)."""

@@ -70,6 +70,8 @@ class Snapshot:
     gpu_free: np.ndarray
     cpu_free: np.ndarray
     frag: np.ndarray
+    memory_free: np.ndarray | None = None
+    tags: np.ndarray | None = None  # running pods per GPU shape (the clustering policy's)
 
 
 @dataclass
@@ -236,6 +238,8 @@ def replay(
                 state.gpu_free.copy(),
                 state.cpu_free.copy(),
                 state.frag.copy(),
+                state.memory_free.copy(),
+                state.tags.copy(),
             )
     return Replay(
         policy=policy.name,

@@ -182,6 +182,13 @@ class SchedulingTask(Task[PlacementModel, PlacementRequest, PlacementResponse]):
     def predict(self, model: PlacementModel, request: PlacementRequest) -> PlacementResponse:
         return placement.predict(model, request)
 
+    def logged_output(
+        self, model: PlacementModel, request: PlacementRequest, response: PlacementResponse
+    ) -> dict[str, Any]:
+        """The decision, not the whole answer: a 1,500-node answer (every feasible node's
+        score and GPUs) is some 60 kB, which the event log would keep as a bare digest."""
+        return placement.decision_record(model, request, response)
+
     def request_from(self, data: Dataset, **options: Any) -> PlacementRequest:
         """The idle cluster and the workload's first pod (or `pod=NAME`)."""
         trace: Trace = data.frame

@@ -79,6 +79,6 @@ def predict(
         # pydantic's JSON (fields in schema order): fast, and the same request always
         # gives the same digest
         input_digest=audit.digest(request.model_dump_json().encode()),
-        output=response.model_dump_json(),
+        output=task.logged_output(model, request, response),
     )  # fmt: skip
     return response

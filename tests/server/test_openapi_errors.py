@@ -54,6 +54,30 @@ def test_every_operation_documents_its_error_codes(api) -> None:
         assert refs == {"RequestInvalid", "ErrorBody"}, (path, unprocessable)
 
 
+def test_every_json_answer_is_described(api) -> None:
+    """Issue 14: every route declares what it answers, so /openapi.json describes every
+    success body (not a bare "object"); file downloads declare their media type."""
+    client, _, _ = api
+    spec = client.get("/openapi.json").json()
+
+    def loose(schema: Any) -> bool:
+        return isinstance(schema, dict) and schema.get("type") == "object" and not (
+            {"properties", "$ref", "anyOf"} & set(schema)
+        ) and schema.get("additionalProperties") in (True, {}, None)
+
+    untyped = []
+    health = ("/health", "get", spec["paths"]["/health"]["get"])
+    for path, method, op in [*_operations(spec), health]:
+        ok = next(op["responses"][c] for c in ("200", "201", "202", "204") if c in op["responses"])
+        content = ok.get("content", {})
+        schema = content.get("application/json", {}).get("schema")
+        if "application/json" in content and (loose(schema) or loose(schema.get("items"))):
+            untyped.append(f"{method.upper()} {path}")
+        elif not content and "204" not in op["responses"]:
+            untyped.append(f"{method.upper()} {path} (no content)")
+    assert not untyped, untyped
+
+
 def _check(spec: dict[str, Any], path: str, method: str, response: Any, code: int) -> None:
     assert response.status_code == code, response.text
     declared = spec["paths"][path][method]["responses"][str(code)]

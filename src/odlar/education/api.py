@@ -33,6 +33,79 @@ class AnswersIn(BaseModel):
     answers: list[AnswerIn] = Field(min_length=1, max_length=100_000)
 
 
+class AnswersOut(BaseModel):
+    stored: int = Field(description="Answers stored (all or none: a bad record stores none)")
+    students: list[str] = Field(description="Pseudonyms of the students touched")
+    repairs: list[dict[str, Any]] = Field(description="What the loader repaired, and where")
+    model_version: int | None = Field(description="The version that updated mastery")
+    note: str | None = Field(default=None, description="Why mastery was not updated")
+    update_ms_per_answer: float | None = None
+    mastery: dict[str, dict[str, float]] | None = Field(
+        default=None, description="Per student, mastery of each skill practised"
+    )
+
+
+class SkillMastery(BaseModel):
+    skill: str = Field(description="The skill's id in the data (the key)")
+    name: str | None = Field(default=None, description="Its name where the data has one")
+    mastery: float = Field(description="P(knows the skill), 0 to 1")
+    answers: int = Field(description="Answers on the skill (the evidence behind it)")
+    mastered: bool
+
+
+class MasteryOut(BaseModel):
+    student: str = Field(description="The student's pseudonym")
+    model_version: int
+    answers: int
+    recent_accuracy: float | None = Field(description="Share right of the latest answers")
+    skills: list[SkillMastery] = Field(description="Practised skills, weakest first")
+
+
+class Exercise(BaseModel):
+    item: str = Field(description="The question's id in the data ('' where it has none)")
+    skills: list[str]
+    skill_names: list[str | None] | None = None
+    success_probability: float
+    in_target_band: bool
+
+
+class NextOut(BaseModel):
+    student: str
+    model_version: int
+    target: list[float] = Field(description="The success band aimed at, [low, high]")
+    exercises: list[Exercise]
+
+
+class WeakSkill(BaseModel):
+    skill: str
+    name: str | None = None
+    mean_mastery: float
+    accuracy: float
+    students_practised: int
+    students_mastered: int
+    answers: int
+
+
+class AtRisk(BaseModel):
+    student: str = Field(description="Pseudonym (a teacher's roster maps it on the page)")
+    reasons: list[str] = Field(description="The evidence, in words a teacher can check")
+    recent_accuracy: float | None
+    recent_answers: int
+    mean_mastery: float | None
+    skills_with_evidence: int
+    weakest_skills: list[str]
+    weakest_skill_names: list[str | None] | None = None
+
+
+class ClassReportOut(BaseModel):
+    class_id: str = Field(alias="class", serialization_alias="class")
+    model_version: int
+    students: int
+    min_evidence: int = Field(description="Answers a skill needs before it counts")
+    weakest_skills: list[WeakSkill]
+    students_at_risk: list[AtRisk]
+
+
 BASE = "/tasks/education.tracing"
 
 
@@ -44,7 +117,7 @@ def policy(low: float, high: float) -> Policy:
 
 
 @router.post(f"{BASE}/answers", tags=["education"], summary="Record answers; update mastery")
-def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> dict[str, Any]:
+def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> AnswersOut:
     records = [
         {
             "student": a.student,
@@ -59,12 +132,12 @@ def record_answers(body: AnswersIn, principal: Principal = Depends(OPERATE)) -> 
     if not any(a.time for a in body.answers):
         for r in records:
             r.pop("time")
-    return TRACKER.record(
+    return AnswersOut.model_validate(TRACKER.record(
         tenant=principal.tenant,
         records=records,
         model_version=body.model_version,
         actor=principal.name,
-    )
+    ))  # fmt: skip
 
 
 @router.get(f"{BASE}/students/{{student}}/mastery", tags=["education"])
@@ -72,13 +145,13 @@ def student_mastery(
     student: str,
     model_version: OPTIONAL_VERSION = None,
     principal: Principal = Depends(READ),
-) -> dict[str, Any]:
-    return TRACKER.mastery(
+) -> MasteryOut:
+    return MasteryOut.model_validate(TRACKER.mastery(
         tenant=principal.tenant,
         student=student,
         model_version=model_version,
         actor=principal.name,
-    )
+    ))  # fmt: skip
 
 
 @router.get(f"{BASE}/students/{{student}}/next", tags=["education"])
@@ -89,15 +162,15 @@ def next_exercises(
     high: float = Query(0.8, gt=0, lt=1),
     model_version: OPTIONAL_VERSION = None,
     principal: Principal = Depends(READ),
-) -> dict[str, Any]:
-    return TRACKER.next_exercises(
+) -> NextOut:
+    return NextOut.model_validate(TRACKER.next_exercises(
         tenant=principal.tenant,
         student=student,
         n=n,
         model_version=model_version,
         policy=policy(low, high),
         actor=principal.name,
-    )
+    ))  # fmt: skip
 
 
 @router.get(f"{BASE}/classes/{{class_id}}/report", tags=["education"])
@@ -105,10 +178,10 @@ def class_report(
     class_id: str,
     model_version: OPTIONAL_VERSION = None,
     principal: Principal = Depends(READ),
-) -> dict[str, Any]:
-    return TRACKER.class_report(
+) -> ClassReportOut:
+    return ClassReportOut.model_validate(TRACKER.class_report(
         tenant=principal.tenant,
         class_id=class_id,
         model_version=model_version,
         actor=principal.name,
-    )
+    ))  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from odlar.energy.faults import bench_3w, bench_skab, bench_tep
+from odlar.energy.faults.evaluation import detection_delay, operating_curve
 from odlar.energy.faults.model import DETECTORS, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.tep import FAULT_START, tep_table
@@ -46,6 +47,48 @@ def test_tep_target_met(normal, tep, method: str, params: dict) -> None:
     rates, far = _rates(model, tep)
     assert np.mean([rates[f] for f in bench_tep.TEP_MAIN]) >= 90.0
     assert far <= 5.0
+
+
+def test_tep_early_and_right(normal, tep) -> None:
+    """Issue 23: >= 95% mean detection at <= 5% false alarms, first alarm <= 12 samples after
+    the fault's start on average, thresholds from d00.dat only (default 1% budget)."""
+    model = fit_faults([normal], "cva_early", {}, QUIET)
+    rates, far = _rates(model, tep)
+    delays = [
+        detection_delay(model.score(tep[f]) > 1, FAULT_START) for f in bench_tep.TEP_MAIN
+    ]
+    assert None not in delays
+    assert np.mean([rates[f] for f in bench_tep.TEP_MAIN]) >= 95.0
+    assert far <= 5.0
+    assert np.mean(delays) <= 12.0
+
+
+def test_stuck_valve_alarms_as_soon_as_the_variance_window_fills(normal, tep) -> None:
+    """TEP fault 21 freezes XMV 4 at its steady-state position: level and correlation
+    statistics see it after 250 samples; the window variance sees it within one window and
+    names the valve."""
+    model = fit_faults([normal], "cva_early", {}, QUIET)
+    scores = model.score(tep[21])
+    assert detection_delay(scores > 1, FAULT_START) <= 10
+    result = StreamMonitor(model).push(tep[21].values[: FAULT_START + 12])
+    assert result.contributors[-1][0]["variable"] == "XMV_4"
+
+
+def test_operating_curve_matches_roc_auc() -> None:
+    """With runs of equal length the curve is the ROC of pooled samples: same area, and the
+    rate at 1% false alarms is the best true-positive rate with at most 1% false positives."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    rng = np.random.default_rng(0)
+    normal = rng.normal(0, 1, 800)
+    faulty = [rng.normal(shift, 1, 800) for shift in (0.5, 2.0, 4.0)]
+    curve = operating_curve(normal, faulty)
+    truth = np.r_[np.zeros(800), np.ones(2400)]
+    pooled = np.concatenate([normal, *faulty])
+    assert curve["auc"] == pytest.approx(roc_auc_score(truth, pooled), abs=1e-4)
+    fpr, tpr, _ = roc_curve(truth, pooled)
+    assert curve["detection_at_1pct"] == pytest.approx(100 * tpr[fpr <= 0.01].max(), abs=0.01)
+    assert curve["detection_at_1pct"] <= curve["detection_at_5pct"]
 
 
 def test_skab_target_met() -> None:

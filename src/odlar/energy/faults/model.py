@@ -10,6 +10,7 @@ import numpy as np
 
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import Progress
+from odlar.energy.faults.combined import EarlyCvaDetector
 from odlar.energy.faults.detectors import Detector
 from odlar.energy.faults.diagnosis import EventClassifier
 from odlar.energy.faults.imputation import GapImputer
@@ -33,6 +34,18 @@ DETECTORS: dict[str, tuple[type[Detector], dict[str, Any]]] = {
     "cva": (
         CvaDetector,
         {"past": 3, "future": 3, "states": 30, "window": 10, "margin": 1.0, "ridge": 0.0017},
+    ),
+    # the three parts get a third of false_alarm_rate each (combined.py)
+    "cva_early": (
+        EarlyCvaDetector,
+        {
+            "past": 3,
+            "future": 3,
+            "states": 30,
+            "window": 10,
+            "variance_window": 10,
+            "ridge": 0.0017,
+        },
     ),
     "mahalanobis": (WindowMahalanobis, {"window": 5, "margin": 1.5, "window_std": True}),
     "robust_z": (RobustZDetector, {"window": 60, "smooth": 1, "margin": 4.0}),

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA
+from odlar.core.errors import UsageError
 from odlar.energy.faults import bench_3w, bench_skab, bench_tep
 from odlar.energy.faults.evaluation import detection_delay, operating_curve
 from odlar.energy.faults.model import DETECTORS, fit_faults
@@ -92,9 +93,49 @@ def test_operating_curve_matches_roc_auc() -> None:
 
 
 def test_skab_target_met() -> None:
-    result = bench_skab.run_skab(SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET)
+    result = bench_skab.run_skab(
+        SHARED_DATA / "energy" / "skab",
+        quick=False,
+        progress=QUIET,
+        runs=bench_skab.SKAB_METHODS[:1],
+    )
     best = result.results[0]["metrics"]
     assert best["f1"] >= 0.80 and best["far"] <= 13.55, best
+
+
+def test_skab_sensors_chosen_from_training_rows_alone() -> None:
+    """Issue 23: the per-file rule (no labels) on the full leaderboard protocol: under the
+    leaderboard's best false-alarm rate (13.55%), F1 0.7956 as measured (target 0.80), and the
+    thermocouple, which drifts in every training stretch, left out of every file."""
+    rule = [r for r in bench_skab.SKAB_METHODS if r[2].get("drop_drifting")]
+    result = bench_skab.run_skab(
+        SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET, runs=rule
+    )
+    row = result.results[0]
+    assert row["metrics"]["far"] <= 13.55 and row["metrics"]["f1"] >= 0.79, row["metrics"]
+    assert row["details"]["files_dropping_sensor"]["Thermocouple"] == 34
+
+
+def test_drifting_sensor_is_left_out_and_recorded() -> None:
+    from odlar.energy.faults.sensor_choice import slow_shares
+    from odlar.energy.faults.streams import Table
+
+    rng = np.random.default_rng(0)
+    n = 400
+    noise = rng.normal(0, 1, (n, 2))
+    warming = np.linspace(20, 30, n) + rng.normal(0, 0.3, n)  # a sensor warming up
+    values = np.column_stack([noise, warming, np.full(n, 5.0)])
+    shares = slow_shares(values)
+    assert shares[:2].max() < 0.2 and shares[2] > 0.9 and shares[3] == 0
+    table = Table(["a", "b", "temp", "const"], values, None, None, None, "train.csv")
+    model = fit_faults([table], "mahalanobis", {"drop_drifting": 0.5}, QUIET)
+    assert model.variables == ["a", "b", "const"]
+    (repair,) = [r for r in model.repairs if r["kind"] == "sensor_dropped_drifting"]
+    assert repair["column"] == "temp" and repair["file"] == "train.csv"
+    kept = fit_faults([table], "mahalanobis", {}, QUIET)
+    assert kept.variables == ["a", "b", "temp", "const"]
+    with pytest.raises(UsageError, match="drop_drifting must be between 0 and 1"):
+        fit_faults([table], "mahalanobis", {"drop_drifting": 1.5}, QUIET)
 
 
 def test_3w_detector_beats_isolation_forest_quick() -> None:

@@ -9,7 +9,7 @@ import pytest
 from conftest import SHARED_DATA
 from odlar.core.errors import UsageError
 from odlar.energy.faults import bench_3w, bench_skab, bench_tep
-from odlar.energy.faults.evaluation import detection_delay, operating_curve
+from odlar.energy.faults.evaluation import alert_openings, detection_delay, operating_curve
 from odlar.energy.faults.model import DETECTORS, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.tep import FAULT_START, tep_table
@@ -144,6 +144,25 @@ def test_3w_detector_beats_isolation_forest_quick() -> None:
     assert ours["f1_mean"] > 0.727 and ours["f1_mean"] > forest["f1_mean"]
     diagnosis = result.results[2]["details"]["windows"]["per_class"]
     assert set(diagnosis) <= {"2", "3", "4", "6"}
+    # the normal-period protocol scores every run's held-out normal rows
+    hours = [i["normal_hours"] for i in result.results[0]["details"]["per_instance"].values()]
+    assert len(hours) == 3 and min(hours) > 0
+    assert ours["normal_false_alerts_per_hour"] < forest["normal_false_alerts_per_hour"]
+
+
+def test_alert_openings_follow_the_monitor_rule(normal, tep) -> None:
+    """Open on the 3rd consecutive alarm, clear after 10 normal samples: the same alerts as
+    the live monitor opens."""
+    alarms = np.zeros(60, bool)
+    alarms[[2, 3]] = True  # two alarms: no alert
+    alarms[10:13] = True  # opens at 12
+    alarms[20:23] = True  # 7 normal samples since: still the same alert
+    alarms[40:45] = True  # 17 normal since 23: cleared at 32, a new alert at 42
+    assert alert_openings(alarms).tolist() == [12, 42]
+    model = fit_faults([normal], "pca", {}, QUIET)
+    result = StreamMonitor(model).push(tep[0].values)
+    opened = [c.sample for c in result.changes if c.action == "open" and c.kind == "process"]
+    assert opened == alert_openings(result.alarms).tolist() and opened
 
 
 @pytest.mark.parametrize("method", list(DETECTORS))

@@ -31,6 +31,21 @@ def detection_delay(alarms: np.ndarray, fault_start: int, consecutive: int = 1) 
     return int(hits[0]) if hits.size else None
 
 
+def alert_openings(alarms: np.ndarray, raise_after: int = 3, clear_after: int = 10) -> np.ndarray:
+    """Indices of the samples at which an operator's alert opens: the rule of the live
+    monitor (StreamMonitor's defaults), open on the `raise_after`-th consecutive alarm, clear
+    after `clear_after` consecutive normal samples."""
+    opened, open_, alarm_run, normal_run = [], False, 0, 0
+    for i, alarm in enumerate(np.asarray(alarms, bool)):
+        alarm_run, normal_run = (alarm_run + 1, 0) if alarm else (0, normal_run + 1)
+        if not open_ and alarm_run >= raise_after:
+            open_ = True
+            opened.append(i)
+        elif open_ and normal_run >= clear_after:
+            open_ = False
+    return np.array(opened, int)
+
+
 def operating_curve(normal: np.ndarray, faulty: list[np.ndarray]) -> dict[str, float]:
     """Mean detection rate over the faulty runs against the false-alarm rate on the normal
     run, over every threshold: the rate at 1% and 5% false alarms (%) and the area under the

@@ -144,6 +144,13 @@ def test_3w_detector_beats_isolation_forest_quick() -> None:
     assert ours["f1_mean"] > 0.727 and ours["f1_mean"] > forest["f1_mean"]
     diagnosis = result.results[2]["details"]["windows"]["per_class"]
     assert set(diagnosis) <= {"2", "3", "4", "6"}
+    # classes recorded in one well only are never in the headline, always listed apart
+    details = result.results[2]["details"]
+    apart = {r["instance"] for r in details["unseen_class"]}
+    for r in details["per_instance"]:
+        assert (r["instance"] in apart) == (r["class"] in (3, 6)), r
+    scored = {c: v["support"] for c, v in details["instances"]["per_class"].items()}
+    assert scored.get("3", 0) == scored.get("6", 0) == 0 and sum(scored.values()) > 0
     # the normal-period protocol scores every run's held-out normal rows
     hours = [i["normal_hours"] for i in result.results[0]["details"]["per_instance"].values()]
     assert len(hours) == 3 and min(hours) > 0

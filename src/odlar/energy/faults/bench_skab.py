@@ -142,8 +142,9 @@ def run_skab(
             "drop_drifting=0.5: in each file, sensors with more than half of the variance of "
             "its 400 training rows in their 20-sample moving average are left out "
             "(sensor_choice.py); no labels are read. The rule and its constants were chosen "
-            "among 10 candidates on valve1's 16 files; by_folder gives valve2 and other, which "
-            "took no part in that choice",
+            "among 12 candidates on valve1's 16 files (one other variant was also run on all "
+            "34, see README); by_folder gives valve2 and other, which took no part in the "
+            "choice",
             "fit_seconds and predict_seconds: totals over all files",
             *(["--quick: first 4 files only; figures not comparable"] if quick else []),
         ],

@@ -69,3 +69,13 @@ def test_live_monitor_estimates_missing_readings(cva) -> None:
         [monitor.push(np.where(holes, np.nan, rows)[i : i + 20]).alarms for i in range(0, 160, 20)]
     )
     assert alarms.mean() <= 0.05, alarms.mean()
+
+
+def test_cva_early_on_tep_passes_both_robustness_checks() -> None:
+    """The window-variance part must not read estimated (smoother) readings as a valve that
+    stopped moving."""
+    task = get_task("energy.faults")
+    data = task.load(TEP / "d00.dat")
+    model = task.fit(data, method="cva_early", params={}, progress=lambda f, m: None)
+    for r in task.robustness(model, data):
+        assert r.passed, r.detail

@@ -10,11 +10,13 @@ import numpy as np
 
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import Progress
+from odlar.energy.faults.combined import EarlyCvaDetector
 from odlar.energy.faults.detectors import Detector
 from odlar.energy.faults.diagnosis import EventClassifier
 from odlar.energy.faults.imputation import GapImputer
 from odlar.energy.faults.pca_detector import PcaDetector
-from odlar.energy.faults.streams import Table, longest_constant_run
+from odlar.energy.faults.sensor_choice import SLOW_WINDOW, slow_shares
+from odlar.energy.faults.streams import Repair, Table, longest_constant_run
 from odlar.energy.faults.subspace import CvaDetector, DpcaMwDetector
 from odlar.energy.faults.windowed import (
     IsolationForestDetector,
@@ -34,6 +36,18 @@ DETECTORS: dict[str, tuple[type[Detector], dict[str, Any]]] = {
         CvaDetector,
         {"past": 3, "future": 3, "states": 30, "window": 10, "margin": 1.0, "ridge": 0.0017},
     ),
+    # the three parts get a third of false_alarm_rate each (combined.py)
+    "cva_early": (
+        EarlyCvaDetector,
+        {
+            "past": 3,
+            "future": 3,
+            "states": 30,
+            "window": 10,
+            "variance_window": 10,
+            "ridge": 0.0017,
+        },
+    ),
     "mahalanobis": (WindowMahalanobis, {"window": 5, "margin": 1.5, "window_std": True}),
     "robust_z": (RobustZDetector, {"window": 60, "smooth": 1, "margin": 4.0}),
     "iforest": (IsolationForestDetector, {"window": 180, "smooth": 1, "margin": 1.0}),
@@ -41,6 +55,9 @@ DETECTORS: dict[str, tuple[type[Detector], dict[str, Any]]] = {
 COMMON = {
     "false_alarm_rate": 0.01,  # nominal, on normal training data
     "exclude": "",  # comma-separated sensors left out of the model
+    # > 0: leave out sensors whose training variance is more than this share slow drift
+    # (sensor_choice.py); 0 keeps every sensor
+    "drop_drifting": 0.0,
     "diagnosis_window": 40,
     "diagnosis_trees": 300,
     "diagnosis_features": "window",  # or "scale_free": comparable across wells
@@ -127,6 +144,10 @@ def fit_faults(
         tables = [_columns(t, keep) for t in tables]
         variables = tables[0].variables
     normal = np.vstack([t.values if t.labels is None else t.values[t.labels == 0] for t in tables])
+    dropped: list[dict[str, Any]] = []
+    if float(p["drop_drifting"]) > 0:
+        tables, normal, dropped = _drop_drifting(tables, normal, float(p["drop_drifting"]))
+        variables = tables[0].variables
     if len(normal) < 2 * len(variables):
         raise DataError(
             f"{len(normal)} normal rows are too few to learn {len(variables)} sensors "
@@ -167,10 +188,41 @@ def fit_faults(
         mean=mean,
         std=std,
         frozen_after=np.maximum(FROZEN_FACTOR * runs, MIN_FROZEN_RUN),
-        repairs=[r.to_dict() | {"file": t.source} for t in tables for r in t.repairs],
+        repairs=[r.to_dict() | {"file": t.source} for t in tables for r in t.repairs] + dropped,
         metrics={"train_normal_samples": float(len(normal)), "train_alarm_rate": in_sample},
         imputer=GapImputer(normal),
     )
+
+
+def _drop_drifting(
+    tables: list[Table], normal: np.ndarray, share: float
+) -> tuple[list[Table], np.ndarray, list[dict[str, Any]]]:
+    """Leave out the sensors the rule of sensor_choice.py finds drifting on the normal rows;
+    each is recorded as a repair of the training data."""
+    if not 0 < share < 1:
+        raise UsageError("drop_drifting must be between 0 and 1 (0 = off)")
+    try:
+        shares = slow_shares(normal)
+    except ValueError as exc:
+        raise DataError(f"drop_drifting: {exc}", file=tables[0].source) from None
+    drop = shares > share
+    if drop.all():
+        raise DataError(
+            f"drop_drifting={share}: every sensor drifts in the normal rows, none left to learn",
+            file=tables[0].source,
+        )
+    dropped = [
+        Repair(
+            "sensor_dropped_drifting",
+            f"{shares[j]:.0%} of its normal variance is slower than {SLOW_WINDOW} samples "
+            f"(limit {share:.0%})",
+            tables[0].variables[j],
+        ).to_dict()
+        | {"file": tables[0].source}
+        for j in np.flatnonzero(drop)
+    ]
+    keep = list(np.flatnonzero(~drop))
+    return [_columns(t, keep) for t in tables], normal[:, keep], dropped
 
 
 def _columns(t: Table, keep: list[int]) -> Table:

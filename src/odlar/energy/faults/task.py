@@ -155,7 +155,10 @@ class FaultsTask(Task[FaultModel, FaultRequest, FaultResponse]):
     primary_metric: ClassVar[str] = "detection_rate"
     lower_is_better: ClassVar[bool] = False
     bench_data: ClassVar[str] = "energy/tep"
-    quick_params: ClassVar[dict[str, dict[str, Any]]] = {m: {} for m in DETECTORS}
+    #: the quick bench trains the TEP event classifier with 30 trees instead of 300
+    quick_params: ClassVar[dict[str, dict[str, Any]]] = {
+        m: {"diagnosis_trees": 30} for m in DETECTORS
+    }
 
     def response_rows(self, response: FaultResponse) -> list[dict[str, Any]]:
         return [

@@ -99,7 +99,7 @@ def test_skab_target_met() -> None:
         progress=QUIET,
         runs=bench_skab.SKAB_METHODS[:1],
     )
-    best = result.results[0]["metrics"]
+    best = result.results[0].metrics
     assert best["f1"] >= 0.80 and best["far"] <= 13.55, best
 
 
@@ -112,8 +112,8 @@ def test_skab_sensors_chosen_from_training_rows_alone() -> None:
         SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET, runs=rule
     )
     row = result.results[0]
-    assert row["metrics"]["far"] <= 13.55 and row["metrics"]["f1"] >= 0.79, row["metrics"]
-    assert row["details"]["files_dropping_sensor"]["Thermocouple"] == 34
+    assert row.metrics["far"] <= 13.55 and row.metrics["f1"] >= 0.79, row.metrics
+    assert row.columns["details"]["files_dropping_sensor"]["Thermocouple"] == 34
 
 
 def test_drifting_sensor_is_left_out_and_recorded() -> None:
@@ -140,19 +140,20 @@ def test_drifting_sensor_is_left_out_and_recorded() -> None:
 
 def test_3w_detector_beats_isolation_forest_quick() -> None:
     result = bench_3w.run_3w(SHARED_DATA / "energy" / "3w", quick=True, progress=QUIET)
-    ours, forest = result.results[0]["metrics"], result.results[1]["metrics"]
+    ours, forest = result.results[0].metrics, result.results[1].metrics
     assert ours["f1_mean"] > 0.727 and ours["f1_mean"] > forest["f1_mean"]
-    diagnosis = result.results[2]["details"]["windows"]["per_class"]
+    diagnosis = result.results[2].columns["details"]["windows"]["per_class"]
     assert set(diagnosis) <= {"2", "3", "4", "6"}
     # classes recorded in one well only are never in the headline, always listed apart
-    details = result.results[2]["details"]
+    details = result.results[2].columns["details"]
     apart = {r["instance"] for r in details["unseen_class"]}
     for r in details["per_instance"]:
         assert (r["instance"] in apart) == (r["class"] in (3, 6)), r
     scored = {c: v["support"] for c, v in details["instances"]["per_class"].items()}
     assert scored.get("3", 0) == scored.get("6", 0) == 0 and sum(scored.values()) > 0
     # the normal-period protocol scores every run's held-out normal rows
-    hours = [i["normal_hours"] for i in result.results[0]["details"]["per_instance"].values()]
+    per_instance = result.results[0].columns["details"]["per_instance"]
+    hours = [i["normal_hours"] for i in per_instance.values()]
     assert len(hours) == 3 and min(hours) > 0
     assert ours["normal_false_alerts_per_hour"] < forest["normal_false_alerts_per_hour"]
 

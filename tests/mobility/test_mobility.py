@@ -233,7 +233,7 @@ def test_bench_trains_dqn_per_scenario_in_parallel() -> None:
 
     result = bench.run(quick=True, progress=lambda f, m: None, methods=("fixed", "dqn"),
                        params={"minutes": 0.05})  # fmt: skip
-    rows = {r["method"]: r for r in result.results}
+    rows = {r.method: r.to_dict() for r in result.results}
     names = ("cologne1", "ingolstadt1")
     assert set(rows) == {f"{m} ({s})" for m in ("fixed", "dqn") for s in names}
     assert all(r["metrics"]["delay"] > 0 for r in rows.values())

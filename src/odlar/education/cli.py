@@ -49,8 +49,10 @@ def education_mastery(student: str, model: int | None = typer.Option(None, "--mo
     from odlar.education.service import TRACKER
 
     m = TRACKER.mastery(tenant=me.tenant, student=student, model_version=model, actor=me.name)
+    named = any(row["name"] for row in m["skills"])  # an id column only beside names
     table = Table(
         "skill",
+        *(["id"] if named else []),
         "mastery",
         "answers",
         "mastered",
@@ -58,7 +60,8 @@ def education_mastery(student: str, model: int | None = typer.Option(None, "--mo
     )
     for row in m["skills"]:
         table.add_row(
-            row["skill"],
+            row["name"] or row["skill"],
+            *([row["skill"]] if named else []),
             f"{row['mastery']:.2f}",
             str(row["answers"]),
             "yes" if row["mastered"] else "",
@@ -95,7 +98,7 @@ def education_next(
     for row in out["exercises"]:
         table.add_row(
             row["item"],
-            ", ".join(row["skills"]),
+            ", ".join(n or k for k, n in zip(row["skills"], row["skill_names"], strict=True)),
             f"{row['success_probability']:.2f}",
             "yes" if row["in_target_band"] else "",
         )
@@ -140,7 +143,7 @@ def education_report(class_id: str, model: int | None = typer.Option(None, "--mo
     )
     for row in r["weakest_skills"]:
         skills.add_row(
-            row["skill"],
+            row["name"] or row["skill"],
             f"{row['mean_mastery']:.2f}",
             f"{row['accuracy']:.2f}",
             str(row["students_practised"]),
@@ -150,7 +153,9 @@ def education_report(class_id: str, model: int | None = typer.Option(None, "--mo
     console.print(skills)
     risk = Table("student", "why", "weakest skills", title="students at risk")
     for row in r["students_at_risk"]:
-        risk.add_row(row["student"], "; ".join(row["reasons"]), ", ".join(row["weakest_skills"]))
+        weakest = zip(row["weakest_skills"], row["weakest_skill_names"], strict=True)
+        names = ", ".join(n or k for k, n in weakest)
+        risk.add_row(row["student"], "; ".join(row["reasons"]), names)
     console.print(risk)
 
 

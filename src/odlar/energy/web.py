@@ -58,9 +58,8 @@ def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
 @router.get("/energy/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, state: str | None = "open") -> HTMLResponse:
     me = principal_of(request)
-    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=500)
-    return render(request, "energy/alerts.html", me, incidents=alerts.incidents(rows),
-                  state=state)  # fmt: skip
+    found = alerts.list_incidents(tenant=me.tenant, state=state or None, limit=500)
+    return render(request, "energy/alerts.html", me, incidents=found, state=state)
 
 
 @router.post("/energy/alerts/ack", response_class=HTMLResponse)

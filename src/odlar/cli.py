@@ -14,6 +14,7 @@ from odlar.core.errors import Conflict, OdlarError, UsageError
 from odlar.core.figures import figure
 from odlar.core.params import parse_params
 from odlar.core.store import DEFAULT_TENANT
+from odlar.core.versions import VERSION_HELP
 from odlar.governance.roles import Permission as P
 from odlar.governance.roles import acting_tenant
 from odlar.terminal import acting, console, err, progress_bar
@@ -112,7 +113,7 @@ def predict(
     task: str = typer.Argument(help="Task name"),
     data: str = typer.Option(..., "--data", "-d", help="Input file (e.g. running units)"),
     model: int | None = typer.Option(
-        None, "--model", help="Model version (default: the newest approved)"
+        None, "--model", help=VERSION_HELP
     ),
     level: float = typer.Option(0.9, "--level", help="Prediction interval level"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write results (.json or .csv)"),

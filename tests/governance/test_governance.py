@@ -188,7 +188,8 @@ def test_tenants_never_see_each_others_things(gov) -> None:
     assert r.status_code == 404, r.text
     for url in [
         "/api/v1/datasets", "/api/v1/jobs", "/api/v1/models", "/api/v1/alerts",
-        "/api/v1/incidents", "/api/v1/audit/events", "/api/v1/users", "/api/v1/tokens", "/api/v1/tenants",
+        "/api/v1/incidents", "/api/v1/audit/events", "/api/v1/users", "/api/v1/tokens",
+        "/api/v1/tenants",
     ]:  # fmt: skip
         mine = client.get(url, headers=_as(a))
         theirs = client.get(url, headers=_as(b))

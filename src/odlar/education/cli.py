@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from odlar.core.errors import UsageError
+from odlar.core.versions import VERSION_HELP
 from odlar.governance.roles import Permission as P
 from odlar.terminal import acting, console
 
@@ -17,7 +18,7 @@ app = typer.Typer(
 @app.command("record")
 def education_record(
     file: Path = typer.Argument(help="Answers: CSV/TSV with student, item/skill, correct"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
+    model: int | None = typer.Option(None, "--model", help=VERSION_HELP),
 ) -> None:
     """Store answers (students pseudonymised) and update their mastery."""
     me = acting(P.OPERATE)
@@ -43,7 +44,9 @@ def education_record(
 
 
 @app.command("mastery")
-def education_mastery(student: str, model: int | None = typer.Option(None, "--model")) -> None:
+def education_mastery(
+    student: str, model: int | None = typer.Option(None, "--model", help=VERSION_HELP)
+) -> None:
     """A student's mastery of each practised skill, weakest first."""
     me = acting(P.READ)
     from odlar.education.service import TRACKER
@@ -75,7 +78,7 @@ def education_next(
     n: int = typer.Option(5, "--n", min=1, max=50),
     low: float = typer.Option(0.6, "--low"),
     high: float = typer.Option(0.8, "--high"),
-    model: int | None = typer.Option(None, "--model"),
+    model: int | None = typer.Option(None, "--model", help=VERSION_HELP),
 ) -> None:
     """The next exercises for a student: success probability in [low, high]."""
     me = acting(P.READ)
@@ -123,7 +126,9 @@ def education_roster(
 
 
 @app.command("report")
-def education_report(class_id: str, model: int | None = typer.Option(None, "--model")) -> None:
+def education_report(
+    class_id: str, model: int | None = typer.Option(None, "--model", help=VERSION_HELP)
+) -> None:
     """Where a class is stuck and which students need help."""
     me = acting(P.READ)
     from odlar.education.service import TRACKER

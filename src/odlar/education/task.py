@@ -26,6 +26,7 @@ from odlar.core.tasks import (
     only,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.education import bench as kt_bench
 from odlar.education.evaluation import question_auc_acc
 from odlar.education.interactions import (
@@ -61,7 +62,7 @@ class StudentAnswers(BaseModel):
 
 class TracingRequest(BaseModel):
     model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: newest"
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
     )
     students: list[StudentAnswers] = Field(min_length=1, max_length=10_000)
 

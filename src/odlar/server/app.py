@@ -287,7 +287,7 @@ def _predict_route(
         methods=["POST"],
         response_model=response_model,
         tags=["predict"],
-        summary=f"Predict with the newest (or a chosen) model of {name}",
+        summary=f"Predict with the newest approved (or a chosen) model of {name}",
         name=f"predict_{name.replace('.', '_')}",
     )
 

@@ -38,6 +38,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 
 
 class Change(BaseModel):
@@ -66,7 +67,7 @@ class Change(BaseModel):
 
 
 class TimetableRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest approved")
+    model_version: int | None = Field(default=None, ge=1, description=VERSION_DEFAULT)
     instance: InstanceSpec | None = Field(
         default=None, description="The instance to timetable; default: the model's own"
     )

@@ -151,10 +151,13 @@ def _bench_figure(run: dict[str, Any]) -> dict[str, Any]:
 
 def _governance(ui: APIRouter) -> None:
     @ui.get("/models", response_class=HTMLResponse)
-    def models(request: Request) -> HTMLResponse:
+    def models(request: Request, state: str | None = None) -> HTMLResponse:
         me = principal_of(request)
-        rows = [(v, state, get_task(v.task).risk) for v, state in approval.versions(me.tenant)]
-        return render(request, "models.html", me, rows=rows)
+        if state not in (None, "", "pending", "approved", "revoked"):
+            raise UsageError(f"state must be pending, approved or revoked, not '{state}'")
+        rows = [(v, st, get_task(v.task).risk) for v, st in approval.versions(me.tenant)
+                if not state or st == state]  # fmt: skip
+        return render(request, "models.html", me, rows=rows, state=state)
 
     @ui.get("/models/{task}/{version}", response_class=HTMLResponse)
     def model_page(request: Request, task: str, version: int) -> HTMLResponse:

@@ -65,12 +65,11 @@ def _sign_in(c: TestClient, user: str, tenant: str) -> None:
 
 def _counts(page: str) -> dict[str, tuple[int, str | None]]:
     out = {}
-    for href, n, label in re.findall(
-        r'<(?:a href="([^"]*)"|span class="count") data-count="[^"]*"><strong>([\d,]+)</strong>'
-        r" ([^<]+)</",
+    for href, key, n in re.findall(
+        r'<(?:a href="([^"]*)"|span class="count") data-count="([^"]*)"><strong>([\d,]+)<',
         page,
     ):
-        out[label.strip()] = (int(n.replace(",", "")), href or None)
+        out[key] = (int(n.replace(",", "")), href or None)
     return out
 
 
@@ -89,6 +88,7 @@ def test_home_counts_link_to_their_pages(client: TestClient) -> None:
     waiting = client.get("/ui/models?state=pending").text
     assert waiting.count('class="state-pending"') == 1 and "state-approved" not in waiting
     assert client.get("/ui/models?state=maybe").status_code == 400
+    assert "<strong>1</strong> version waiting for approval" in client.get("/ui/").text
 
 
 def test_home_counts_only_the_users_tenant(client: TestClient) -> None:

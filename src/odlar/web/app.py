@@ -112,15 +112,19 @@ def _counts(me: Any) -> list[dict[str, Any]]:
     waiting = sum(state == "pending" for _, state in approval.versions(me.tenant))
     alerts_page = next((p for p in paths if p.endswith("/alerts")), None)
     rows = [
-        ("open incidents", len(incidents), alerts_page and f"{alerts_page}?state=open"),
-        ("open alerts in them", sum(len(i["alert_ids"]) for i in incidents),
+        ("open incident{s}", len(incidents), alerts_page and f"{alerts_page}?state=open"),
+        ("open alert{s} in them", sum(len(i["alert_ids"]) for i in incidents),
          alerts_page and f"{alerts_page}?state=open"),
-        ("running jobs", by_state.get("running", 0), "/ui/jobs" if "/ui/jobs" in paths else None),
-        ("queued jobs", by_state.get("queued", 0), "/ui/jobs" if "/ui/jobs" in paths else None),
-        ("versions waiting for approval", waiting,
+        ("running job{s}", by_state.get("running", 0), "/ui/jobs" if "/ui/jobs" in paths else None),
+        ("queued job{s}", by_state.get("queued", 0), "/ui/jobs" if "/ui/jobs" in paths else None),
+        ("version{s} waiting for approval", waiting,
          "/ui/models?state=pending" if "/ui/models" in paths else None),
     ]  # fmt: skip
-    return [{"label": label, "n": n, "href": href} for label, n, href in rows]
+    return [
+        {"key": label.format(s="s"), "label": label.format(s="" if n == 1 else "s"), "n": n,
+         "href": href}
+        for label, n, href in rows
+    ]  # fmt: skip
 
 
 def _safe_next(target: str) -> str:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import alerts, audit, datasets
-from odlar.core.errors import NotFound, OdlarError
+from odlar.core.config import get_settings
+from odlar.core.errors import NotFound, OdlarError, UsageError
 from odlar.core.tasks import get_task
 from odlar.governance import serving
 from odlar.governance.roles import Permission as P
@@ -18,10 +19,22 @@ router = APIRouter()
 
 
 @router.get("/energy/rul", response_class=HTMLResponse)
-def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> HTMLResponse:
+def fleet(
+    request: Request, dataset: str | None = None, level: float = 0.9,
+    red: float | None = None, amber: float | None = None,
+) -> HTMLResponse:  # fmt: skip
     me = principal_of(request)
     fleets = [d for d in datasets.list_datasets(tenant=me.tenant) if d["task"] == "energy.rul"]
-    context: dict[str, Any] = {"fleets": fleets, "dataset": dataset, "level": level}
+    settings = get_settings()
+    red = settings.rul_red if red is None else red
+    amber = settings.rul_amber if amber is None else amber
+    context: dict[str, Any] = {"fleets": fleets, "dataset": dataset, "level": level,
+                               "red": red, "amber": amber}  # fmt: skip
+    try:
+        check_thresholds(red, amber)
+    except OdlarError as exc:
+        return render(request, "energy/rul.html", me, exc.http_status, error=exc.message,
+                      **context)  # fmt: skip
     if dataset:
         need(me, P.OPERATE)  # a prediction: operators
         level = min(max(level, 0.55), 0.99)
@@ -31,12 +44,31 @@ def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> H
             return render(
                 request, "energy/rul.html", me, exc.http_status, error=exc.message, **context
             )
+        bands = [band(r.lower, red, amber) for r in rows]
         context |= {
-            "rows": rows,
+            "rows": list(zip(rows, bands, strict=True)),
             "version": version,
-            "figure": chart(_fleet_figure(rows, level)),
+            "figure": chart(_fleet_figure(rows, level, red, amber)),
+            "band_counts": {b: bands.count(b) for b in BANDS},
         }
     return render(request, "energy/rul.html", me, **context)
+
+
+#: maintenance bands, most urgent first, with their colours
+BANDS = {"red": "#b03a2e", "amber": "#d68910", "green": "#1e8449"}
+
+
+def check_thresholds(red: float, amber: float) -> None:
+    if not 0 < red < amber:
+        raise UsageError(
+            f"thresholds must satisfy 0 < red < amber (cycles), not red={red:g}, amber={amber:g}"
+        )
+
+
+def band(lower: float, red: float, amber: float) -> str:
+    """A unit's maintenance band from its interval's lower end (the pessimistic life: the
+    failure may come that soon): red at or below `red` cycles, amber at or below `amber`."""
+    return "red" if lower <= red else "amber" if lower <= amber else "green"
 
 
 @router.get("/energy/rul/{dataset:path}/units/{unit}", response_class=HTMLResponse)
@@ -149,7 +181,18 @@ def _fleet_rul(me: Any, dataset: str, level: float) -> tuple[int, list[Any]]:
     return version, _FLEETS[key]
 
 
-def _fleet_figure(rows: list[Any], level: float) -> dict[str, Any]:
+def _fleet_figure(
+    rows: list[Any], level: float, red: float = 30, amber: float = 60
+) -> dict[str, Any]:
+    """Each unit's RUL with its interval, over red/amber/green maintenance bands; a marker
+    takes the colour of its unit's band (from the interval's lower end)."""
+    top = max([r.upper for r in rows] + [amber * 1.2])
+    edges = {"red": (0, red), "amber": (red, amber), "green": (amber, top * 1.05)}
+    shapes = [
+        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": lo, "y1": hi,
+         "fillcolor": BANDS[b], "opacity": 0.12, "line": {"width": 0}, "layer": "below"}
+        for b, (lo, hi) in edges.items()
+    ]  # fmt: skip
     return {
         "data": [
             {
@@ -157,19 +200,23 @@ def _fleet_figure(rows: list[Any], level: float) -> dict[str, Any]:
                 "mode": "markers",
                 "x": [r.unit for r in rows],
                 "y": [r.rul for r in rows],
+                "marker": {"color": [BANDS[band(r.lower, red, amber)] for r in rows]},
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
                     "array": [round(r.upper - r.rul, 2) for r in rows],
                     "arrayminus": [round(r.rul - r.lower, 2) for r in rows],
+                    "color": "#5d6d7e",
                 },
                 "name": "RUL",
             }
         ],
         "layout": {
-            "title": {"text": f"Remaining useful life with {level:.0%} intervals, shortest first"},
+            "title": {"text": f"Remaining useful life with {level:.0%} intervals, shortest "
+                      f"first: red at or below {red:g} cycles, amber at or below {amber:g}"},
             "xaxis": {"title": {"text": "unit"}, "type": "category"},
-            "yaxis": {"title": {"text": "cycles"}},
+            "yaxis": {"title": {"text": "cycles"}, "range": [0, top * 1.05]},
+            "shapes": shapes,
             "height": 420,
         },
-    }
+    }  # fmt: skip

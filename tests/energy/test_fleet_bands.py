@@ -68,3 +68,26 @@ def test_fleet_page_bands_and_thresholds(browser) -> None:
     assert re.findall(r'<td class="band-(\w+)">', mine) == [band(x, 80, 120) for x in lowers]
     bad = client.get("/ui/energy/rul", params={"dataset": fleet, "red": 90, "amber": 40})
     assert bad.status_code == 400 and "0 &lt; red &lt; amber" in bad.text
+
+
+def test_unit_page_shows_predicted_life_over_its_cycles(browser) -> None:
+    import html
+    import json
+
+    from odlar.core import audit
+
+    client, fleet = browser
+    page = client.get("/ui/energy/rul", params={"dataset": fleet}).text
+    unit, last_cycle, rul = re.search(
+        r'/units/(\w+)">\w+</a></td><td>(\d+)</td><td>([\d.]+)</td>', page).groups()
+    shown = client.get(f"/ui/energy/rul/{fleet}/units/{unit}").text
+    figures = [json.loads(html.unescape(f)) for f in re.findall(r"data-figure='([^']*)'", shown)]
+    over_time = next(f for f in figures if "as read at each cycle" in f["layout"]["title"]["text"])
+    points = over_time["data"][2]
+    assert len(points["x"]) == min(int(last_cycle), 60) and points["x"][-1] == int(last_cycle)
+    assert points["x"] == sorted(points["x"]) and points["x"][0] == 1
+    assert abs(points["y"][-1] - float(rul)) < 0.01, "the last point is the fleet's prediction"
+    lower, upper = over_time["data"][1]["y"], over_time["data"][0]["y"]
+    assert all(lo <= y <= up for lo, y, up in zip(lower, points["y"], upper, strict=True))
+    logged = audit.events("default", action="predict", newest_first=True, limit=1)[0]
+    assert json.loads(logged["output"])["history_cuts"] == len(points["x"])

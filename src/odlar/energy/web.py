@@ -81,10 +81,76 @@ def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
     varying = [c for c in rows.columns if c not in ("unit", "cycle") and rows[c].std() > 0]
     sensors = trend_sensors(frame)
     figure = sensor_panels(rows, sensors, f"Unit {unit}: the sensors RUL models use, by cycle")
+    settings = get_settings()
+    try:
+        version, history = rul_history(me, dataset, unit, rows)
+        over_time = chart(rul_figure(history, unit, version, settings.rul_red,
+                                     settings.rul_amber))  # fmt: skip
+        note = None
+    except OdlarError as exc:  # no model serves yet: the readings are still worth showing
+        over_time, note = None, exc.message
     return render(
         request, "energy/rul_unit.html", me, unit=unit, dataset=dataset, cycles=len(rows),
-        varying=varying, sensors=sensors, figure=chart(figure),
+        varying=varying, sensors=sensors, figure=chart(figure), rul_figure=over_time,
+        rul_note=note,
     )  # fmt: skip
+
+
+#: most points on a unit's RUL-over-time chart (one prediction per point)
+HISTORY_POINTS = 60
+
+
+def rul_history(me: Any, dataset: str, unit: str, rows: Any, level: float = 0.9) -> tuple[int, Any]:
+    """The serving model's RUL (with interval) as it would have read at earlier cycles of
+    the unit: one prediction per cut of its history (at most HISTORY_POINTS cuts, evenly
+    spaced, the last cycle always included), all in one batch, logged as one prediction."""
+    import numpy as np
+
+    rows = rows.sort_values("cycle").reset_index(drop=True)
+    n = len(rows)
+    cuts = np.unique(np.linspace(1, n, min(n, HISTORY_POINTS)).round().astype(int))
+    prefixes = [rows.iloc[:c].assign(unit=i) for i, c in enumerate(cuts)]
+    import pandas as pd
+
+    batch = pd.concat(prefixes, ignore_index=True)
+    mv, model = serving.load_model("energy.rul", None, tenant=me.tenant)
+    out = model.predict(batch, level=level).sort_values("last_cycle").round(2)
+    audit.record(
+        tenant=me.tenant, actor=me.name, action="predict", target="energy.rul",
+        model_version=f"energy.rul/{mv.version}",
+        input_digest=audit.digest(batch.to_csv(index=False).encode()),
+        output={"dataset": dataset, "unit": unit, "level": level, "history_cuts": len(cuts),
+                "predictions": out.drop(columns="unit").to_dict(orient="records")},
+    )  # fmt: skip
+    return mv.version, out
+
+
+def rul_figure(history: Any, unit: str, version: int, red: float, amber: float) -> dict[str, Any]:
+    """Predicted RUL by cycle with its 90% interval as a band, and the red/amber lines."""
+    x = history["last_cycle"].tolist()
+    lines = [
+        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+         "line": {"color": BANDS[b], "dash": "dash", "width": 1.5}}
+        for b, y in (("red", red), ("amber", amber))
+    ]  # fmt: skip
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "x": x, "y": history["upper"].tolist(),
+             "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"},
+            {"type": "scatter", "mode": "lines", "x": x, "y": history["lower"].tolist(),
+             "fill": "tonexty", "fillcolor": "rgba(31, 97, 141, 0.18)", "line": {"width": 0},
+             "name": "90% interval"},
+            {"type": "scatter", "mode": "lines+markers", "x": x, "y": history["rul"].tolist(),
+             "name": "predicted RUL", "line": {"color": "#1f618d"}, "marker": {"size": 4}},
+        ],
+        "layout": {
+            "title": {"text": f"Unit {unit}: predicted remaining life as read at each cycle "
+                      f"(model v{version}; dashed: red {red:g}, amber {amber:g} cycles)"},
+            "xaxis": {"title": {"text": "cycle"}},
+            "yaxis": {"title": {"text": "RUL (cycles)"}, "rangemode": "tozero"},
+            "shapes": lines, "height": 380, "legend": {"orientation": "h", "y": -0.2},
+        },
+    }  # fmt: skip
 
 
 @router.get("/energy/alerts", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ from odlar.core.errors import Conflict, OdlarError, UsageError
 from odlar.core.figures import figure
 from odlar.core.params import parse_params
 from odlar.core.store import DEFAULT_TENANT
+from odlar.core.versions import VERSION_HELP
 from odlar.governance.roles import Permission as P
 from odlar.governance.roles import acting_tenant
 from odlar.terminal import acting, console, err, progress_bar
@@ -112,7 +113,7 @@ def predict(
     task: str = typer.Argument(help="Task name"),
     data: str = typer.Option(..., "--data", "-d", help="Input file (e.g. running units)"),
     model: int | None = typer.Option(
-        None, "--model", help="Model version (default: the newest approved)"
+        None, "--model", help=VERSION_HELP
     ),
     level: float = typer.Option(0.9, "--level", help="Prediction interval level"),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write results (.json or .csv)"),
@@ -438,12 +439,42 @@ def alerts_list(
     state: str | None = typer.Option(None, "--state", help="open or cleared"),
     stream: str | None = typer.Option(None, "--stream"),
     limit: int = typer.Option(50, "--limit"),
+    each: bool = typer.Option(False, "--each", help="Every alert, newest first, ungrouped"),
 ) -> None:
-    """Alerts, newest first."""
+    """Incidents as the console shows them: one per stream and episode, the process alert
+    leading, its sensor findings counted inside; open first, process before sensor-only,
+    highest score first."""
     me = acting(P.READ)
     from odlar.core import alerts
 
-    rows = alerts.list_alerts(tenant=me.tenant, state=state, stream=stream, limit=limit)
+    if each:
+        _alerts_table(alerts.list_alerts(tenant=me.tenant, state=state, stream=stream,
+                                         limit=limit))  # fmt: skip
+        return
+    found = alerts.list_incidents(tenant=me.tenant, state=state, stream=stream, limit=limit)
+    table = Table(
+        "incident", "stream", "lead", "state", "opened", "peak score", "top variables",
+        "sensor findings", "alerts", "acknowledged", title="incidents",
+    )  # fmt: skip
+    for i in found:
+        a = i["lead"]
+        acked = {x["acknowledged_by"] for x in i["alerts"] if x["acknowledged_by"]}
+        table.add_row(
+            i["id"],
+            i["stream"],
+            a["kind"],
+            i["state"],
+            i["first_time"] or i["opened_at"][:19],  # the sample's own time when it has one
+            f"{i['score']:.2f}",
+            ", ".join(c["variable"] for c in a["contributors"][:3]),
+            ", ".join(f"{kind}: {len(where)}" for kind, where in i["findings"].items()),
+            str(len(i["alert_ids"])),
+            ", ".join(sorted(acked)) + (" (partly)" if acked and i["unacknowledged"] else ""),
+        )
+    console.print(table)
+
+
+def _alerts_table(rows: list[dict[str, Any]]) -> None:
     table = Table(
         "id",
         "stream",
@@ -473,24 +504,39 @@ def alerts_list(
 
 
 @alerts_app.command("show")
-def alerts_show(alert_id: str) -> None:
-    """One alert, whole."""
+def alerts_show(
+    alert_id: str,
+    incident: bool = typer.Option(False, "--incident", help="The incident it belongs to"),
+) -> None:
+    """One alert, whole (or its whole incident)."""
     me = acting(P.READ)
     from odlar.core import alerts
 
-    console.print_json(json.dumps(alerts.get(alert_id, tenant=me.tenant)))
+    shown = (alerts.incident_of if incident else alerts.get)(alert_id, tenant=me.tenant)
+    console.print_json(json.dumps(shown))
 
 
 @alerts_app.command("ack")
 def alerts_ack(
-    alert_id: str, note: str | None = typer.Option(None, "--note", help="What was done")
+    alert_id: str = typer.Argument(help="An incident (its id) or any alert of it"),
+    note: str | None = typer.Option(None, "--note", help="What was done"),
+    only: bool = typer.Option(False, "--only", help="This alert alone, not its incident"),
 ) -> None:
-    """Acknowledge an alert (it stays open until the stream returns to normal)."""
+    """Acknowledge an incident: every alert of it at once (they stay open until the stream
+    returns to normal)."""
     me = acting(P.OPERATE)
     from odlar.core import alerts
 
-    a = alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note)
-    console.print(f"acknowledged {a['id']} ({a['state']})")
+    if only:
+        a = alerts.acknowledge(alert_id, tenant=me.tenant, by=me.name, note=note)
+        console.print(f"acknowledged {a['id']} ({a['state']})")
+        return
+    i = alerts.acknowledge_incident(alert_id, tenant=me.tenant, by=me.name, note=note)
+    n = len(i["acknowledged_now"])
+    console.print(
+        f"acknowledged incident {i['id']} on {i['stream']} ({i['state']}): "
+        f"{n} alert{'' if n == 1 else 's'}"
+    )
 
 
 @data_app.command("fetch")

@@ -159,6 +159,8 @@ def test_tenants_never_see_each_others_things(gov) -> None:
         ("POST", f"/api/v1/models/education.tracing/{version}/revoke"),
         ("GET", f"/api/v1/alerts/{alert_id}"),
         ("POST", f"/api/v1/alerts/{alert_id}/ack"),
+        ("GET", f"/api/v1/incidents/{alert_id}"),
+        ("POST", f"/api/v1/incidents/{alert_id}/ack"),
         ("GET", "/api/v1/tasks/education.tracing/students/s1/mastery"),
         ("GET", "/api/v1/tasks/education.tracing/students/s1/next"),
         ("GET", "/api/v1/tasks/education.tracing/classes/c1/report"),
@@ -186,7 +188,8 @@ def test_tenants_never_see_each_others_things(gov) -> None:
     assert r.status_code == 404, r.text
     for url in [
         "/api/v1/datasets", "/api/v1/jobs", "/api/v1/models", "/api/v1/alerts",
-        "/api/v1/audit/events", "/api/v1/users", "/api/v1/tokens", "/api/v1/tenants",
+        "/api/v1/incidents", "/api/v1/audit/events", "/api/v1/users", "/api/v1/tokens",
+        "/api/v1/tenants",
     ]:  # fmt: skip
         mine = client.get(url, headers=_as(a))
         theirs = client.get(url, headers=_as(b))

@@ -146,6 +146,46 @@ def list_alerts(
         return [to_dict(a) for a in rows]
 
 
+#: alerts read to build incidents: enough for any live episode (a fault trips at most one
+#: process alert and one check per sensor)
+INCIDENT_WINDOW = 2000
+
+
+def list_incidents(
+    *, tenant: str, state: str | None = None, stream: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Incidents (see `incidents`) as the console, `odlar alerts list` and
+    GET /api/v1/incidents show them. Grouped over the latest alerts whatever their state,
+    so an open incident keeps its cleared sensor findings; `state` filters incidents."""
+    if state is not None and state not in STATES:
+        raise UsageError(f"state must be one of {', '.join(STATES)}, not '{state}'")
+    rows = list_alerts(tenant=tenant, stream=stream, limit=INCIDENT_WINDOW)
+    found = [i for i in incidents(rows) if state is None or i["state"] == state]
+    return found[:limit]
+
+
+def incident_of(alert_id: str, *, tenant: str) -> dict[str, Any]:
+    """The incident an alert belongs to (an incident's id is its lead alert's)."""
+    alert = get(alert_id, tenant=tenant)
+    for found in list_incidents(tenant=tenant, stream=alert["stream"], limit=INCIDENT_WINDOW):
+        if alert_id in found["alert_ids"]:
+            return found
+    return _incident(alert["stream"], [alert])  # older than the window: on its own
+
+
+def acknowledge_incident(
+    alert_id: str, *, tenant: str, by: str, note: str | None = None
+) -> dict[str, Any]:
+    """Acknowledge the whole incident an alert belongs to; 409 when nothing is left. The
+    answer is the incident after, with the ids acknowledged now."""
+    found = incident_of(alert_id, tenant=tenant)
+    if not found["unacknowledged"]:
+        who = ", ".join(sorted({a["acknowledged_by"] for a in found["alerts"]}))
+        raise Conflict(f"incident {found['id']} was already acknowledged by {who}")
+    done = acknowledge_all(found["unacknowledged"], tenant=tenant, by=by, note=note)
+    return incident_of(alert_id, tenant=tenant) | {"acknowledged_now": [a["id"] for a in done]}
+
+
 def incidents(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Related alerts as one incident each: per stream, alerts whose sample ranges overlap
     form one episode (one fault trips the process statistic and many sensor checks at
@@ -182,12 +222,14 @@ def _incident(stream: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
             where = a["contributors"][0]["variable"] if a["contributors"] else a["detail"]
             findings.setdefault(a["kind"], []).append(where)
     return {
+        "id": lead["id"],
         "stream": stream,
         "lead": lead,
         "severity": "process" if process else "sensor",
         "state": "open" if any(a["state"] == "open" for a in alerts) else "cleared",
         "score": lead["score"],
         "opened_at": min(a["opened_at"] for a in alerts),
+        "first_time": min((a["first_time"] for a in alerts if a["first_time"]), default=None),
         "first_sample": min(a["first_sample"] for a in alerts),
         "findings": findings,
         "alert_ids": [a["id"] for a in alerts],

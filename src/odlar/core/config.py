@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     job_threads: int = Field(
         default=2, ge=1, description="Threads each fit job's math libraries use."
     )
+    rul_red: float = Field(
+        default=30, gt=0,
+        description="Fleet RUL chart: a unit whose interval's lower end is at or below this "
+        "many cycles is red (maintain now).",
+    )  # fmt: skip
+    rul_amber: float = Field(
+        default=60, gt=0,
+        description="Fleet RUL chart: at or below this many cycles (above red), amber (plan "
+        "maintenance); above, green.",
+    )  # fmt: skip
     host: str = "127.0.0.1"
     port: int = 8000
 

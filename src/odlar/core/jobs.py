@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from odlar.core.compute import scheduler
 from odlar.core.compute.resources import Resources
@@ -204,6 +204,18 @@ def list_jobs(*, tenant: str = DEFAULT_TENANT, limit: int = 50) -> list[JobView]
             .limit(limit)
         )
         return [JobView.of(r) for r in rows]
+
+
+def counts(*, tenant: str = DEFAULT_TENANT) -> dict[str, int]:
+    """How many of the tenant's jobs are in each state (for the console's home page)."""
+    recover()
+    with session_scope() as s:
+        rows = s.execute(
+            select(JobRecord.state, func.count())
+            .where(JobRecord.tenant == tenant)
+            .group_by(JobRecord.state)
+        ).all()
+    return {state: int(n) for state, n in rows}
 
 
 def log_path(job_id: str) -> Path:

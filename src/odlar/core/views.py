@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class View(BaseModel):
@@ -94,6 +94,24 @@ class AlertView(View):
     acknowledged_at: str | None = None
     acknowledged_by: str | None = None
     note: str | None = None
+
+
+class IncidentView(View):
+    """Related alerts as one: per stream and episode, the process alert leading."""
+
+    id: str = Field(description="The lead alert's id")
+    stream: str
+    severity: str = Field(description="process (the process statistic tripped) or sensor")
+    state: str = Field(description="open while any of its alerts is open")
+    score: float = Field(description="The lead alert's peak score")
+    opened_at: str
+    first_sample: int
+    first_time: str | None = None
+    lead: AlertView
+    findings: dict[str, list[str]] = Field(description="Sensor findings by kind: sensors")
+    alert_ids: list[str]
+    unacknowledged: list[str]
+    alerts: list[AlertView]
 
 
 class AuditEventView(View):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from odlar.core.errors import DataError
 from odlar.core.tasks import Progress
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.datacenter.frag import POPULARITY, Fragmentation, Target, target_of
 from odlar.datacenter.policies import make, pick
 from odlar.datacenter.replay import RATIO, replay
@@ -77,7 +78,7 @@ class PendingPod(BaseModel):
 
 
 class PlacementRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest approved")
+    model_version: int | None = Field(default=None, ge=1, description=VERSION_DEFAULT)
     nodes: ClusterTable
     pod: PendingPod
 

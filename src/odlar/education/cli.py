@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from odlar.core.errors import UsageError
+from odlar.core.versions import VERSION_HELP
 from odlar.governance.roles import Permission as P
 from odlar.terminal import acting, console
 
@@ -17,7 +18,7 @@ app = typer.Typer(
 @app.command("record")
 def education_record(
     file: Path = typer.Argument(help="Answers: CSV/TSV with student, item/skill, correct"),
-    model: int | None = typer.Option(None, "--model", help="Model version (default: newest)"),
+    model: int | None = typer.Option(None, "--model", help=VERSION_HELP),
 ) -> None:
     """Store answers (students pseudonymised) and update their mastery."""
     me = acting(P.OPERATE)
@@ -43,14 +44,18 @@ def education_record(
 
 
 @app.command("mastery")
-def education_mastery(student: str, model: int | None = typer.Option(None, "--model")) -> None:
+def education_mastery(
+    student: str, model: int | None = typer.Option(None, "--model", help=VERSION_HELP)
+) -> None:
     """A student's mastery of each practised skill, weakest first."""
     me = acting(P.READ)
     from odlar.education.service import TRACKER
 
     m = TRACKER.mastery(tenant=me.tenant, student=student, model_version=model, actor=me.name)
+    named = any(row["name"] for row in m["skills"])  # an id column only beside names
     table = Table(
         "skill",
+        *(["id"] if named else []),
         "mastery",
         "answers",
         "mastered",
@@ -58,7 +63,8 @@ def education_mastery(student: str, model: int | None = typer.Option(None, "--mo
     )
     for row in m["skills"]:
         table.add_row(
-            row["skill"],
+            row["name"] or row["skill"],
+            *([row["skill"]] if named else []),
             f"{row['mastery']:.2f}",
             str(row["answers"]),
             "yes" if row["mastered"] else "",
@@ -72,7 +78,7 @@ def education_next(
     n: int = typer.Option(5, "--n", min=1, max=50),
     low: float = typer.Option(0.6, "--low"),
     high: float = typer.Option(0.8, "--high"),
-    model: int | None = typer.Option(None, "--model"),
+    model: int | None = typer.Option(None, "--model", help=VERSION_HELP),
 ) -> None:
     """The next exercises for a student: success probability in [low, high]."""
     me = acting(P.READ)
@@ -95,7 +101,7 @@ def education_next(
     for row in out["exercises"]:
         table.add_row(
             row["item"],
-            ", ".join(row["skills"]),
+            ", ".join(n or k for k, n in zip(row["skills"], row["skill_names"], strict=True)),
             f"{row['success_probability']:.2f}",
             "yes" if row["in_target_band"] else "",
         )
@@ -120,7 +126,9 @@ def education_roster(
 
 
 @app.command("report")
-def education_report(class_id: str, model: int | None = typer.Option(None, "--model")) -> None:
+def education_report(
+    class_id: str, model: int | None = typer.Option(None, "--model", help=VERSION_HELP)
+) -> None:
     """Where a class is stuck and which students need help."""
     me = acting(P.READ)
     from odlar.education.service import TRACKER
@@ -140,7 +148,7 @@ def education_report(class_id: str, model: int | None = typer.Option(None, "--mo
     )
     for row in r["weakest_skills"]:
         skills.add_row(
-            row["skill"],
+            row["name"] or row["skill"],
             f"{row['mean_mastery']:.2f}",
             f"{row['accuracy']:.2f}",
             str(row["students_practised"]),
@@ -150,7 +158,9 @@ def education_report(class_id: str, model: int | None = typer.Option(None, "--mo
     console.print(skills)
     risk = Table("student", "why", "weakest skills", title="students at risk")
     for row in r["students_at_risk"]:
-        risk.add_row(row["student"], "; ".join(row["reasons"]), ", ".join(row["weakest_skills"]))
+        weakest = zip(row["weakest_skills"], row["weakest_skill_names"], strict=True)
+        names = ", ".join(n or k for k, n in weakest)
+        risk.add_row(row["student"], "; ".join(row["reasons"]), names)
     console.print(risk)
 
 

@@ -4,6 +4,7 @@ identifier is kept in memory after loading, on disk or in a model."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,10 @@ from odlar.core.tables import data_lines, lines_of, require_utf8, with_lines
 
 STUDENT_COLUMNS = ("student", "student_id", "user_id", "learner", "learner_id")
 ITEM_COLUMNS = ("item", "item_id", "problem_id", "question", "question_id", "exercise")
-SKILL_COLUMNS = ("skills", "skill", "skill_id", "kc", "kc_id", "concept")
+SKILL_COLUMNS = ("skills", "skill", "skill_id", "kc", "kc_id", "concept", "skill_name")
+#: A skill's readable name beside its id (ASSISTments' raw logs: skill_id and skill_name);
+#: alone, the name column is the skill itself.
+SKILL_NAME_COLUMNS = ("skill_name", "skill_names", "kc_name")
 CORRECT_COLUMNS = ("correct", "is_correct", "outcome", "score")
 TIME_COLUMNS = ("timestamp", "time", "order_id", "order", "start_time")
 CLASS_COLUMNS = ("class", "class_id", "section", "group")
@@ -44,6 +48,8 @@ class Interactions:
     #: item and skill names -> ids (a trained model keeps them to read new logs)
     question_ids: dict[str, int] = field(default_factory=dict)
     skill_ids: dict[str, int] = field(default_factory=dict)
+    #: skill key (as in skill_ids) -> readable name, where the data has one
+    skill_names: dict[str, str] = field(default_factory=dict)
     source: str = ""
     repairs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -129,6 +135,26 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((lowered[n] for n in names if n in lowered), None)
 
 
+def _skill_names_of(keys_text: pd.Series, names_text: pd.Series) -> dict[str, str]:
+    """Skill key -> name from a log with both columns. A row with one skill names it with
+    the whole cell; a multi-skill row only where its names split into as many parts (not
+    on "_", which names may contain)."""
+    out: dict[str, str] = {}
+    for keys_cell, name_cell in set(zip(keys_text, names_text, strict=True)):
+        keys = _split_skills(keys_cell)
+        if not name_cell or not keys:
+            continue
+        if len(keys) == 1:
+            parts = [name_cell]
+        else:
+            sep = next((s for s in SKILL_SEPARATORS if s != "_" and s in name_cell), None)
+            parts = [p.strip() for p in name_cell.split(sep)] if sep else []
+        if len(parts) == len(keys):
+            for key, name in zip(keys, parts, strict=True):
+                out.setdefault(key, name)
+    return out
+
+
 def _split_skills(cell: str) -> list[str]:
     for sep in SKILL_SEPARATORS:
         if sep in cell:
@@ -181,6 +207,7 @@ def from_log(
             f"missing column(s): {', '.join(missing)} (found: {', '.join(columns)})", file=source
         )
     time_col, class_col = _find(columns, TIME_COLUMNS), _find(columns, CLASS_COLUMNS)
+    name_col = _find(columns, SKILL_NAME_COLUMNS)
     line = lines_of(frame)  # physical file lines (header is line 1)
     text = frame.astype(str).apply(lambda c: c.str.strip())
     repairs: list[dict[str, Any]] = []
@@ -229,6 +256,12 @@ def from_log(
             raise DataError(
                 "no skill given", file=source, line=int(line[empty][0]), field=found["skill"]
             )
+
+    skill_names = (
+        _skill_names_of(skills_text, text[name_col])
+        if name_col is not None and found["skill"] not in (None, name_col)
+        else {}
+    )
 
     # pseudonymise first: the raw identifiers go no further than this function
     pseudo = students_raw.map(pseudonym)
@@ -344,6 +377,7 @@ def from_log(
         classes=classes,
         question_ids=q_map,
         skill_ids=s_map,
+        skill_names={k: v for k, v in skill_names.items() if k in s_map},
         source=source,
         repairs=repairs,
     )
@@ -453,12 +487,37 @@ def read_sequences(path: str | Path, first_student: int = 0) -> Interactions:
     data = _build(
         rows, max((r[1] for r in rows), default=0), max((s for r in rows for s in r[2]), default=0)
     )
+    skill_ids = {str(k): k for k in range(1, data.n_skills + 1)}
     return replace(
         data,
         source=source,
         question_ids={str(q): q for q in range(1, data.n_questions + 1)},
-        skill_ids={str(k): k for k in range(1, data.n_skills + 1)},
+        skill_ids=skill_ids,
+        skill_names={k: v for k, v in skill_names_beside(path).items() if k in skill_ids},
     )
+
+
+def skill_names_beside(path: Path) -> dict[str, str]:
+    """The skill-id map shipped beside AKT/pyKT sequence files (`assist2009_pid_skill.json`
+    beside `assist2009_pid_test1.csv`: {"skill name": id}), as id -> name; {} when the
+    folder has none (the ids are then the only names)."""
+    maps = [
+        m
+        for m in sorted(path.parent.glob("*_skill.json"))
+        if path.stem.startswith(m.stem.removesuffix("_skill"))
+    ]
+    if not maps:
+        return {}
+    source = maps[0]
+    try:
+        raw = json.loads(source.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"not a JSON skill map ({exc})", file=str(source)) from None
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in raw.values()
+    ):
+        raise DataError('expected {"skill name": skill id, ...}', file=str(source))
+    return {str(v): str(k) for k, v in raw.items()}
 
 
 def windows(data: Interactions, length: int, stride: int) -> list[tuple[int, int, int]]:

@@ -39,6 +39,12 @@ class TracingModel:
     catalogue: dict[int, tuple[int, ...]]  # question id -> skills
     prerequisites: dict[int, list[int]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    #: skill key -> readable name where the training data had one (ids stay the keys)
+    skill_names: dict[str, str] = field(default_factory=dict)
+
+    def skill_name(self, key: str) -> str | None:
+        # models pickled before names were kept have no attribute
+        return getattr(self, "skill_names", {}).get(key)
 
     def predict(self, data: Interactions) -> np.ndarray:
         """Causal probability of a correct answer for every interaction (question level)."""
@@ -137,6 +143,7 @@ def fit_tracing(
         catalogue=catalogue,
         prerequisites=_prerequisites(p.get("prerequisites"), data.skill_ids),
         metrics=metrics,
+        skill_names=dict(data.skill_names),
     )
 
 

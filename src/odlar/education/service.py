@@ -182,6 +182,7 @@ class Tracker:
         skills = [
             {
                 "skill": name,
+                "name": model.skill_name(name),
                 "mastery": round(float(m[i]), 4),
                 "answers": int(st.practised[i]),
                 "mastered": bool(m[i] >= policy.mastered_at),
@@ -224,6 +225,7 @@ class Tracker:
         for row in chosen:
             row["item"] = item_of.get(row.pop("question"), "")
             row["skills"] = [skill_of[s] for s in row["skills"]]
+            row["skill_names"] = [model.skill_name(s) for s in row["skills"]]
         out = {
             "student": student,
             "model_version": version,
@@ -254,8 +256,10 @@ class Tracker:
         skill_of = {v: k for k, v in model.skill_ids.items()}
         for row in report["weakest_skills"]:
             row["skill"] = skill_of[row["skill"]]
+            row["name"] = model.skill_name(row["skill"])
         for row in report["students_at_risk"]:
             row["weakest_skills"] = [skill_of[s] for s in row["weakest_skills"]]
+            row["weakest_skill_names"] = [model.skill_name(s) for s in row["weakest_skills"]]
         out = {"class": class_id, "model_version": version, **report}
         self._log(tenant, actor, "class_report", version, {"class": class_id}, out)
         return out
@@ -272,6 +276,7 @@ class Tracker:
         practised = np.vstack([st.practised for st in states])
         skills = [i for i in range(1, model.n_skills + 1) if practised[:, i].any()]
         skill_of = {v: k for k, v in model.skill_ids.items()}
+        keys = [skill_of.get(i, str(i)) for i in skills]
         rows = []
         for st in states:
             m = model.mastery_from(st.state)
@@ -280,7 +285,8 @@ class Tracker:
             "class": class_id,
             "model_version": version,
             "students": students,
-            "skills": [skill_of.get(i, str(i)) for i in skills],
+            "skills": keys,
+            "skill_names": [model.skill_name(k) for k in keys],
             "mastery": rows,
         }
         self._log(tenant, actor, "class_report", version, {"class": class_id}, out)

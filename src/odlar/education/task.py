@@ -26,6 +26,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.education import bench as kt_bench
 from odlar.education.evaluation import question_auc_acc
 from odlar.education.interactions import (
@@ -61,13 +62,14 @@ class StudentAnswers(BaseModel):
 
 class TracingRequest(BaseModel):
     model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: newest"
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
     )
     students: list[StudentAnswers] = Field(min_length=1, max_length=10_000)
 
 
 class SkillMastery(BaseModel):
-    skill: str
+    skill: str = Field(description="The skill's id (its key) as in the training data")
+    name: str | None = Field(default=None, description="Its name, where the data has one")
     mastery: float = Field(description="Probability of answering a question of the skill")
 
 
@@ -241,7 +243,11 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
                     answers=len(rows_of),
                     next_answer_probabilities=[round(float(p[i]), 4) for i in rows_of],
                     mastery=[
-                        SkillMastery(skill=skill_of[s], mastery=round(float(m[s]), 4))
+                        SkillMastery(
+                            skill=skill_of[s],
+                            name=model.skill_name(skill_of[s]),
+                            mastery=round(float(m[s]), 4),
+                        )
                         for s in sorted(practised)
                         if s in skill_of
                     ],
@@ -271,7 +277,13 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
 
     def response_rows(self, response: TracingResponse) -> list[dict[str, Any]]:
         return [
-            {"student": p.student, "skill": m.skill, "mastery": m.mastery, "answers": p.answers}
+            {
+                "student": p.student,
+                "skill": m.skill,
+                "name": m.name or "",
+                "mastery": m.mastery,
+                "answers": p.answers,
+            }
             for p in response.predictions
             for m in p.mastery
         ]

@@ -42,7 +42,7 @@ def class_page(request: Request, class_id: str) -> HTMLResponse:
             {
                 "type": "heatmap",
                 "z": matrix["mastery"],
-                "x": matrix["skills"],
+                "x": labels(matrix["skills"], matrix["skill_names"]),
                 "y": matrix["students"],
                 "zmin": 0,
                 "zmax": 1,
@@ -74,12 +74,21 @@ def student_page(request: Request, student: str) -> HTMLResponse:
     )
 
 
+def labels(keys: list[str], names: list[str | None]) -> list[str]:
+    """What a chart axis shows per skill: its name where the data has one, else its id; a
+    name two skills share gets the id beside it (a category axis would merge them)."""
+    shown = [n or k for k, n in zip(keys, names, strict=True)]
+    twice = {x for x in shown if shown.count(x) > 1}
+    return [f"{x} ({k})" if x in twice else x for x, k in zip(shown, keys, strict=True)]
+
+
 def mastery_figure(skills: list[dict[str, Any]]) -> dict[str, Any]:
     # skill ids are names even when they are digits: a category axis, one bar per skill,
     # weakest at the top, the number of answers behind each in the hover text
     return {
         "data": [{"type": "bar", "orientation": "h",
-                  "y": [str(s["skill"]) for s in skills],
+                  "y": labels([str(s["skill"]) for s in skills],
+                              [s.get("name") for s in skills]),
                   "x": [s["mastery"] for s in skills],
                   "text": [f"{s['answers']} answer{'' if s['answers'] == 1 else 's'}"
                            for s in skills],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from odlar.core.versions import VERSION_HELP
 from odlar.energy.production.cli import app as production_app
 from odlar.governance.roles import Permission as P
 from odlar.terminal import acting, console
@@ -23,7 +24,7 @@ def monitor(
     file: Path = typer.Argument(help="CSV of readings (header first); may still be growing"),
     stream: str | None = typer.Option(None, "--stream", help="Stream name (default: file name)"),
     model: int | None = typer.Option(
-        None, "--model", help="Model version (default: the newest approved)"
+        None, "--model", help=VERSION_HELP
     ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep reading new rows"),
     batch: int = typer.Option(1000, "--batch", min=1, help="Rows scored per batch"),

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import alerts, audit, datasets
-from odlar.core.errors import NotFound, OdlarError
+from odlar.core.config import get_settings
+from odlar.core.errors import NotFound, OdlarError, UsageError
 from odlar.core.tasks import get_task
 from odlar.energy.production.web import router as production_pages
 from odlar.governance import serving
@@ -21,10 +22,22 @@ router.include_router(production_pages)  # energy.production's pages live with t
 
 
 @router.get("/energy/rul", response_class=HTMLResponse)
-def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> HTMLResponse:
+def fleet(
+    request: Request, dataset: str | None = None, level: float = 0.9,
+    red: float | None = None, amber: float | None = None,
+) -> HTMLResponse:  # fmt: skip
     me = principal_of(request)
     fleets = [d for d in datasets.list_datasets(tenant=me.tenant) if d["task"] == "energy.rul"]
-    context: dict[str, Any] = {"fleets": fleets, "dataset": dataset, "level": level}
+    settings = get_settings()
+    red = settings.rul_red if red is None else red
+    amber = settings.rul_amber if amber is None else amber
+    context: dict[str, Any] = {"fleets": fleets, "dataset": dataset, "level": level,
+                               "red": red, "amber": amber}  # fmt: skip
+    try:
+        check_thresholds(red, amber)
+    except OdlarError as exc:
+        return render(request, "energy/rul.html", me, exc.http_status, error=exc.message,
+                      **context)  # fmt: skip
     if dataset:
         need(me, P.OPERATE)  # a prediction: operators
         level = min(max(level, 0.55), 0.99)
@@ -34,12 +47,31 @@ def fleet(request: Request, dataset: str | None = None, level: float = 0.9) -> H
             return render(
                 request, "energy/rul.html", me, exc.http_status, error=exc.message, **context
             )
+        bands = [band(r.lower, red, amber) for r in rows]
         context |= {
-            "rows": rows,
+            "rows": list(zip(rows, bands, strict=True)),
             "version": version,
-            "figure": chart(_fleet_figure(rows, level)),
+            "figure": chart(_fleet_figure(rows, level, red, amber)),
+            "band_counts": {b: bands.count(b) for b in BANDS},
         }
     return render(request, "energy/rul.html", me, **context)
+
+
+#: maintenance bands, most urgent first, with their colours
+BANDS = {"red": "#b03a2e", "amber": "#d68910", "green": "#1e8449"}
+
+
+def check_thresholds(red: float, amber: float) -> None:
+    if not 0 < red < amber:
+        raise UsageError(
+            f"thresholds must satisfy 0 < red < amber (cycles), not red={red:g}, amber={amber:g}"
+        )
+
+
+def band(lower: float, red: float, amber: float) -> str:
+    """A unit's maintenance band from its interval's lower end (the pessimistic life: the
+    failure may come that soon): red at or below `red` cycles, amber at or below `amber`."""
+    return "red" if lower <= red else "amber" if lower <= amber else "green"
 
 
 @router.get("/energy/rul/{dataset:path}/units/{unit}", response_class=HTMLResponse)
@@ -52,18 +84,83 @@ def unit_trends(request: Request, dataset: str, unit: str) -> HTMLResponse:
     varying = [c for c in rows.columns if c not in ("unit", "cycle") and rows[c].std() > 0]
     sensors = trend_sensors(frame)
     figure = sensor_panels(rows, sensors, f"Unit {unit}: the sensors RUL models use, by cycle")
+    settings = get_settings()
+    try:
+        version, history = rul_history(me, dataset, unit, rows)
+        over_time = chart(rul_figure(history, unit, version, settings.rul_red,
+                                     settings.rul_amber))  # fmt: skip
+        note = None
+    except OdlarError as exc:  # no model serves yet: the readings are still worth showing
+        over_time, note = None, exc.message
     return render(
         request, "energy/rul_unit.html", me, unit=unit, dataset=dataset, cycles=len(rows),
-        varying=varying, sensors=sensors, figure=chart(figure),
+        varying=varying, sensors=sensors, figure=chart(figure), rul_figure=over_time,
+        rul_note=note,
     )  # fmt: skip
+
+
+#: most points on a unit's RUL-over-time chart (one prediction per point)
+HISTORY_POINTS = 60
+
+
+def rul_history(me: Any, dataset: str, unit: str, rows: Any, level: float = 0.9) -> tuple[int, Any]:
+    """The serving model's RUL (with interval) as it would have read at earlier cycles of
+    the unit: one prediction per cut of its history (at most HISTORY_POINTS cuts, evenly
+    spaced, the last cycle always included), all in one batch, logged as one prediction."""
+    import numpy as np
+
+    rows = rows.sort_values("cycle").reset_index(drop=True)
+    n = len(rows)
+    cuts = np.unique(np.linspace(1, n, min(n, HISTORY_POINTS)).round().astype(int))
+    prefixes = [rows.iloc[:c].assign(unit=i) for i, c in enumerate(cuts)]
+    import pandas as pd
+
+    batch = pd.concat(prefixes, ignore_index=True)
+    mv, model = serving.load_model("energy.rul", None, tenant=me.tenant)
+    out = model.predict(batch, level=level).sort_values("last_cycle").round(2)
+    audit.record(
+        tenant=me.tenant, actor=me.name, action="predict", target="energy.rul",
+        model_version=f"energy.rul/{mv.version}",
+        input_digest=audit.digest(batch.to_csv(index=False).encode()),
+        output={"dataset": dataset, "unit": unit, "level": level, "history_cuts": len(cuts),
+                "predictions": out.drop(columns="unit").to_dict(orient="records")},
+    )  # fmt: skip
+    return mv.version, out
+
+
+def rul_figure(history: Any, unit: str, version: int, red: float, amber: float) -> dict[str, Any]:
+    """Predicted RUL by cycle with its 90% interval as a band, and the red/amber lines."""
+    x = history["last_cycle"].tolist()
+    lines = [
+        {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
+         "line": {"color": BANDS[b], "dash": "dash", "width": 1.5}}
+        for b, y in (("red", red), ("amber", amber))
+    ]  # fmt: skip
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "x": x, "y": history["upper"].tolist(),
+             "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"},
+            {"type": "scatter", "mode": "lines", "x": x, "y": history["lower"].tolist(),
+             "fill": "tonexty", "fillcolor": "rgba(31, 97, 141, 0.18)", "line": {"width": 0},
+             "name": "90% interval"},
+            {"type": "scatter", "mode": "lines+markers", "x": x, "y": history["rul"].tolist(),
+             "name": "predicted RUL", "line": {"color": "#1f618d"}, "marker": {"size": 4}},
+        ],
+        "layout": {
+            "title": {"text": f"Unit {unit}: predicted remaining life as read at each cycle "
+                      f"(model v{version}; dashed: red {red:g}, amber {amber:g} cycles)"},
+            "xaxis": {"title": {"text": "cycle"}},
+            "yaxis": {"title": {"text": "RUL (cycles)"}, "rangemode": "tozero"},
+            "shapes": lines, "height": 380, "legend": {"orientation": "h", "y": -0.2},
+        },
+    }  # fmt: skip
 
 
 @router.get("/energy/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, state: str | None = "open") -> HTMLResponse:
     me = principal_of(request)
-    rows = alerts.list_alerts(tenant=me.tenant, state=state or None, limit=500)
-    return render(request, "energy/alerts.html", me, incidents=alerts.incidents(rows),
-                  state=state)  # fmt: skip
+    found = alerts.list_incidents(tenant=me.tenant, state=state or None, limit=500)
+    return render(request, "energy/alerts.html", me, incidents=found, state=state)
 
 
 @router.post("/energy/alerts/ack", response_class=HTMLResponse)
@@ -153,7 +250,18 @@ def _fleet_rul(me: Any, dataset: str, level: float) -> tuple[int, list[Any]]:
     return version, _FLEETS[key]
 
 
-def _fleet_figure(rows: list[Any], level: float) -> dict[str, Any]:
+def _fleet_figure(
+    rows: list[Any], level: float, red: float = 30, amber: float = 60
+) -> dict[str, Any]:
+    """Each unit's RUL with its interval, over red/amber/green maintenance bands; a marker
+    takes the colour of its unit's band (from the interval's lower end)."""
+    top = max([r.upper for r in rows] + [amber * 1.2])
+    edges = {"red": (0, red), "amber": (red, amber), "green": (amber, top * 1.05)}
+    shapes = [
+        {"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": lo, "y1": hi,
+         "fillcolor": BANDS[b], "opacity": 0.12, "line": {"width": 0}, "layer": "below"}
+        for b, (lo, hi) in edges.items()
+    ]  # fmt: skip
     return {
         "data": [
             {
@@ -161,20 +269,24 @@ def _fleet_figure(rows: list[Any], level: float) -> dict[str, Any]:
                 "mode": "markers",
                 "x": [r.unit for r in rows],
                 "y": [r.rul for r in rows],
+                "marker": {"color": [BANDS[band(r.lower, red, amber)] for r in rows]},
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
                     "array": [round(r.upper - r.rul, 2) for r in rows],
                     "arrayminus": [round(r.rul - r.lower, 2) for r in rows],
+                    "color": "#5d6d7e",
                 },
                 "name": "RUL",
             }
         ],
         "layout": {
-            "title": {"text": f"Remaining useful life with {level:.0%} intervals, shortest first"},
+            "title": {"text": f"Remaining useful life with {level:.0%} intervals, shortest "
+                      f"first: red at or below {red:g} cycles, amber at or below {amber:g}"},
             "xaxis": {"title": {"text": "unit"}, "type": "category"},
-            "yaxis": {"title": {"text": "cycles"}},
+            "yaxis": {"title": {"text": "cycles"}, "range": [0, top * 1.05]},
+            "shapes": shapes,
             "height": 420,
         },
-    }
+    }  # fmt: skip
 

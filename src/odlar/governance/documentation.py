@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from odlar import __version__
 from odlar.core import bench, tracking
+from odlar.core.figures import readable
 from odlar.core.store import AuditEvent, session_scope, utcnow
 from odlar.core.tasks import get_task
 from odlar.governance import approval
@@ -134,9 +135,22 @@ TITLES = {
 
 
 def _md_value(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return "`" + json.dumps(value, default=str)[:2000] + "`"
-    return str(value)
+    """Readable text for a cell or a line: `key: value; ...` with numbers as people read
+    them (`rows: 20,631; lr: 0.001235`), not a JSON dump of float reprs."""
+    return _text(value)[:2000]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        parts = [f"{k}: {_nested(v)}" for k, v in value.items()]
+        return "; ".join(parts) if parts else "none"
+    if isinstance(value, list):
+        return ", ".join(_nested(v) for v in value) if value else "none"
+    return readable(value)
+
+
+def _nested(value: Any) -> str:
+    return f"({_text(value)})" if isinstance(value, dict | list) and value else _text(value)
 
 
 def to_markdown(doc: dict[str, Any]) -> str:
@@ -180,7 +194,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
 
 def _md_performance(p: dict[str, Any]) -> list[str]:
     out = ["| metric | value |", "|---|---|"]
-    out += [f"| {k} | {v:.4g} |" for k, v in sorted(p["recorded_metrics"].items())]
+    out += [f"| {k} | {readable(v)} |" for k, v in sorted(p["recorded_metrics"].items())]
     out += ["", f"Acceptance for approval: {_md_value(p['acceptance'])}", ""]
     if not p["benchmarks"]:
         out.append("No `odlar bench` run recorded on this installation.")

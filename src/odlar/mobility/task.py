@@ -33,6 +33,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.mobility import bench as resco_bench
 from odlar.mobility import dqn, scenarios
 from odlar.mobility.layout import SignalLayout, transition_state
@@ -67,7 +68,7 @@ class SignalState(BaseModel):
 
 class NextPhaseRequest(BaseModel):
     model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: newest approved"
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
     )
     signals: list[SignalState] = Field(min_length=1, max_length=1000)
 

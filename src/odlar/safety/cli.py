@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from odlar.core.errors import OdlarError
+from odlar.core.versions import VERSION_HELP
 
 app = typer.Typer(
     help="Public safety: incident forecasts and where to station crews.", no_args_is_help=True
@@ -101,25 +102,30 @@ def compare_plans(
 def forecast_map(
     incidents: Path = typer.Argument(..., help="Recent incidents (CSV, Parquet or zip)"),
     out: Path = typer.Option(..., "--out", "-o", help="GeoJSON file to write"),
-    version: int | None = typer.Option(None, "--version", help="Model version (default newest)"),
-    tenant: str = typer.Option("default", "--tenant"),
+    version: int | None = typer.Option(None, "--version", help=VERSION_HELP),
+    tenant: str | None = typer.Option(
+        None, "--tenant", help="Another tenant's models (the platform's admins only)"
+    ),
 ) -> None:
-    """Forecast the day after the last incident with a registered safety.hotspots model
-    and write every cell and category as a GeoJSON polygon."""
-    from odlar.core import tracking
+    """Forecast the day after the last incident with the safety.hotspots model that serves
+    (approved, the user's tenant) and write every cell and category as a GeoJSON polygon."""
     from odlar.core.tasks import get_task
+    from odlar.governance import serving
+    from odlar.governance.roles import Permission, acting_tenant
     from odlar.safety.maps import forecast_geojson
+    from odlar.terminal import acting
 
     task = get_task("safety.hotspots")
     try:
-        number = version or max(v.version for v in tracking.list_versions(task.name, tenant=tenant))
-        _, model = tracking.load_version(task.name, number, tenant=tenant)
-        response = task.predict(model, task.request_from(task.load(incidents), top=None))
+        me = acting(Permission.OPERATE)  # a prediction: operators, as odlar predict
+        where = acting_tenant(me, tenant)
+        # the serving gate, as every prediction: an unapproved or revoked version never maps
+        number = serving.serving_version(task.name, version, tenant=where)
+        request = task.request_from(task.load(incidents), top=None, model_version=number)
+        response = serving.predict(task, request, tenant=where, actor=me.name, serving=number)
+        _, model = serving.load_model(task.name, number, tenant=where)
     except OdlarError as exc:
         _fail(exc)
-    except ValueError:  # max() of no versions
-        typer.echo("error: no safety.hotspots model version registered (odlar fit first)", err=True)
-        raise typer.Exit(66) from None
     rows = response.model_dump()["predictions"]
     _write(
         out,

@@ -293,7 +293,7 @@ def _predict_route(
         methods=["POST"],
         response_model=response_model,
         tags=["predict"],
-        summary=f"Predict with the newest (or a chosen) model of {name}",
+        summary=f"Predict with the newest approved (or a chosen) model of {name}",
         name=f"predict_{name.replace('.', '_')}",
     )
 
@@ -475,6 +475,36 @@ def _alert_routes(api: APIRouter) -> None:
         principal: Principal = Depends(READ),
     ) -> list[dict[str, Any]]:
         return alerts.list_alerts(tenant=principal.tenant, state=state, stream=stream, limit=limit)
+
+    @api.get("/incidents", tags=["alerts"], response_model=list[V.IncidentView])
+    def list_incidents(
+        state: str | None = Query(None, description="open or cleared"),
+        stream: str | None = None,
+        limit: int = Query(100, ge=1, le=1000),
+        principal: Principal = Depends(READ),
+    ) -> list[dict[str, Any]]:
+        """Alerts grouped as the console shows them: one incident per stream and episode,
+        open first, process before sensor-only, highest score first."""
+        return alerts.list_incidents(
+            tenant=principal.tenant, state=state, stream=stream, limit=limit
+        )
+
+    @api.get("/incidents/{alert_id}", tags=["alerts"], response_model=V.IncidentView)
+    def show_incident(alert_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:
+        """The incident this alert leads or belongs to."""
+        return alerts.incident_of(alert_id, tenant=principal.tenant)
+
+    @api.post("/incidents/{alert_id}/ack", tags=["alerts"], response_model=V.IncidentView)
+    def acknowledge_incident(
+        alert_id: str,
+        body: AckBody | None = None,
+        principal: Principal = Depends(OPERATE),
+    ) -> dict[str, Any]:
+        """Acknowledge every alert of the incident at once (409 if none is left)."""
+        note = body.note if body else None
+        return alerts.acknowledge_incident(
+            alert_id, tenant=principal.tenant, by=principal.name, note=note
+        )
 
     @api.get("/alerts/{alert_id}", tags=["alerts"], response_model=V.AlertView)
     def show_alert(alert_id: str, principal: Principal = Depends(READ)) -> dict[str, Any]:

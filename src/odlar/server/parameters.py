@@ -10,8 +10,9 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from odlar.core.tasks import MAX_VERSION
+from odlar.core.versions import VERSION_DEFAULT
 
 VERSION = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Model version")]
 OPTIONAL_VERSION = Annotated[
-    int | None, Query(ge=1, le=MAX_VERSION, description="Default: newest version")
+    int | None, Query(ge=1, le=MAX_VERSION, description=VERSION_DEFAULT)
 ]

@@ -81,7 +81,7 @@ def console_router() -> APIRouter:
         from odlar.core.tasks import get_task, task_names
 
         tasks = [get_task(n).describe() for n in task_names()]
-        return render(request, "home.html", me, tasks=tasks)
+        return render(request, "home.html", me, tasks=tasks, counts=_counts(me))
 
     from odlar.core.sectors import load, sectors
     from odlar.web import pages  # the platform's pages
@@ -94,6 +94,37 @@ def console_router() -> APIRouter:
         if sector.web is not None:
             ui.include_router(load(sector.web), include_in_schema=False)
     return ui
+
+
+def _counts(me: Any) -> list[dict[str, Any]]:
+    """What needs a look now, each linking to its page (when the user's role opens it):
+    open incidents and the alerts in them, running and queued jobs, versions waiting for
+    approval. The same functions as those pages, so the figures agree with them."""
+    from odlar.core import alerts, jobs
+    from odlar.governance import approval
+    from odlar.governance.roles import ROLES
+    from odlar.web.console import navigation
+
+    mine = {p.value for p in ROLES.get(me.role, frozenset())}
+    paths = {e.path for e in navigation() if e.permission in mine}
+    incidents = alerts.list_incidents(tenant=me.tenant, state="open", limit=100_000)
+    by_state = jobs.counts(tenant=me.tenant)
+    waiting = sum(state == "pending" for _, state in approval.versions(me.tenant))
+    alerts_page = next((p for p in paths if p.endswith("/alerts")), None)
+    rows = [
+        ("open incident{s}", len(incidents), alerts_page and f"{alerts_page}?state=open"),
+        ("open alert{s} in them", sum(len(i["alert_ids"]) for i in incidents),
+         alerts_page and f"{alerts_page}?state=open"),
+        ("running job{s}", by_state.get("running", 0), "/ui/jobs" if "/ui/jobs" in paths else None),
+        ("queued job{s}", by_state.get("queued", 0), "/ui/jobs" if "/ui/jobs" in paths else None),
+        ("version{s} waiting for approval", waiting,
+         "/ui/models?state=pending" if "/ui/models" in paths else None),
+    ]  # fmt: skip
+    return [
+        {"key": label.format(s="s"), "label": label.format(s="" if n == 1 else "s"), "n": n,
+         "href": href}
+        for label, n, href in rows
+    ]  # fmt: skip
 
 
 def _safe_next(target: str) -> str:

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -21,6 +21,7 @@ from fastapi.responses import (
 
 from odlar.core import audit, bench, datasets, jobs, tracking
 from odlar.core.errors import OdlarError, UsageError
+from odlar.core.figures import readable
 from odlar.core.params import parse_params, split_params
 from odlar.core.tasks import get_task, task_names
 from odlar.governance import approval, checks, documentation
@@ -113,6 +114,44 @@ def metric_panels(metrics: dict[str, float], title: str, columns: int = 4) -> di
     return {"data": data, "layout": layout}
 
 
+def compare_versions(tenant: str, refs: list[str]) -> dict[str, Any]:
+    """Rows of (name, values per version, differs) for the comparison page; every ref
+    `task/version` checked (404 for one the tenant does not have)."""
+    if not 2 <= len(refs) <= 6:
+        raise UsageError(f"choose 2 to 6 versions to compare, not {len(refs)}")
+    found = []
+    for ref in refs:
+        task, _, number = ref.rpartition("/")
+        if not task or not number.isdigit():
+            raise UsageError(f"a version is task/number (energy.rul/2), not '{ref[:80]}'")
+        found.append(tracking.get_version(task, int(number), tenant=tenant))
+    states = {v.task: approval.states(tenant, v.task) for v in found}
+
+    def rows(values: list[dict[str, Any]]) -> list[tuple[str, list[str], bool]]:
+        names = sorted({k for d in values for k in d})
+        out = []
+        for name in names:
+            shown = [readable(d[name]) if name in d else "" for d in values]
+            out.append((name, shown, len(set(shown)) > 1))
+        return out
+
+    general = rows([
+        {"task": v.task, "method": v.method, "state": states[v.task].get(v.version, "pending"),
+         "created": v.created_at.strftime("%Y-%m-%d %H:%M"), "trained by": v.created_by or "",
+         "data": v.data.get("source", ""), "data rows": v.data.get("rows", ""),
+         "data SHA-256": str(v.data.get("sha256", ""))[:12]}
+        for v in found
+    ])  # fmt: skip
+    return {
+        "versions": found,
+        "sections": [
+            ("Version", general),
+            ("Metrics", rows([v.metrics for v in found])),
+            ("Parameters", rows([v.params for v in found])),
+        ],
+    }
+
+
 # --- benchmarks ----------------------------------------------------------------------
 
 
@@ -151,10 +190,20 @@ def _bench_figure(run: dict[str, Any]) -> dict[str, Any]:
 
 def _governance(ui: APIRouter) -> None:
     @ui.get("/models", response_class=HTMLResponse)
-    def models(request: Request) -> HTMLResponse:
+    def models(request: Request, state: str | None = None) -> HTMLResponse:
         me = principal_of(request)
-        rows = [(v, state, get_task(v.task).risk) for v, state in approval.versions(me.tenant)]
-        return render(request, "models.html", me, rows=rows)
+        if state not in (None, "", "pending", "approved", "revoked"):
+            raise UsageError(f"state must be pending, approved or revoked, not '{state}'")
+        rows = [(v, st, get_task(v.task).risk) for v, st in approval.versions(me.tenant)
+                if not state or st == state]  # fmt: skip
+        return render(request, "models.html", me, rows=rows, state=state)
+
+    @ui.get("/models/compare", response_class=HTMLResponse)
+    def compare(request: Request, v: list[str] = Query(default=[])) -> HTMLResponse:
+        """Versions side by side (`?v=energy.rul/1&v=energy.rul/2`): state, data, then
+        every metric and parameter any of them has, differing rows marked."""
+        me = principal_of(request)
+        return render(request, "compare.html", me, **compare_versions(me.tenant, v))
 
     @ui.get("/models/{task}/{version}", response_class=HTMLResponse)
     def model_page(request: Request, task: str, version: int) -> HTMLResponse:

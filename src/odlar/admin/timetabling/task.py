@@ -39,6 +39,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 
 
 class Change(BaseModel):
@@ -67,7 +68,7 @@ class Change(BaseModel):
 
 
 class TimetableRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest approved")
+    model_version: int | None = Field(default=None, ge=1, description=VERSION_DEFAULT)
     instance: InstanceSpec | None = Field(
         default=None, description="The instance to timetable; default: the model's own"
     )

@@ -27,6 +27,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.energy.faults import bench as fault_bench
 from odlar.energy.faults.model import DETECTORS, FaultModel, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
@@ -39,7 +40,7 @@ Reading = dict[str, float | str | None]
 
 class FaultRequest(BaseModel):
     model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: newest version"
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
     )
     readings: list[Reading] = Field(
         min_length=1,

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from odlar.core.errors import OdlarError, UsageError
+from odlar.core.versions import VERSION_HELP
 from odlar.governance.roles import Permission as P
 from odlar.terminal import acting
 
@@ -159,7 +160,7 @@ def whatif(
     well: Annotated[str, typer.Option(help="The producing well")],
     choke: Annotated[float, typer.Option(help="Choke opening to hold, % open")],
     days: Annotated[int | None, typer.Option(help="Only horizons up to this many days")] = None,
-    version: Annotated[int | None, typer.Option(help="Model version (default: approved)")] = None,
+    version: Annotated[int | None, typer.Option(help=VERSION_HELP)] = None,
     fit: Annotated[bool, typer.Option(help="Fit a gbm on DATA now (unapproved; a look)")] = False,
     max_iter: Annotated[int, typer.Option(help="Boosting rounds with --fit")] = 150,
     level: Annotated[float, typer.Option(help="Interval coverage")] = 0.9,

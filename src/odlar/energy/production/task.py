@@ -24,6 +24,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.energy.production.bench import ANCHORS, PROTOCOL, run_bench
 from odlar.energy.production.data import MEASUREMENTS, from_records, load_production
 from odlar.energy.production.features import HISTORY_DAYS, origin_frame
@@ -64,7 +65,7 @@ class WellHistory(BaseModel):
 
 
 class ProductionRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, description="Default: newest version")
+    model_version: int | None = Field(default=None, ge=1, description=VERSION_DEFAULT)
     level: float = Field(default=0.9, gt=0.5, lt=1.0, description="Interval coverage level")
     horizons: list[int] | None = Field(
         default=None, description="Days ahead (a subset of the model's); default: all"

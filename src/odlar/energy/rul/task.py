@@ -27,6 +27,7 @@ from odlar.core.tasks import (
     only,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.energy.cmapss import ID_COLUMNS, load_fleet
 from odlar.energy.rul.models import DEFAULTS, RulModel, fit_rul, point_metrics
 
@@ -57,7 +58,7 @@ class UnitHistory(BaseModel):
 
 class RulRequest(BaseModel):
     model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: newest version"
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
     )
     level: float = Field(default=0.9, gt=0.5, lt=1.0, description="Interval coverage level")
     units: list[UnitHistory] = Field(min_length=1, max_length=10_000)

@@ -27,6 +27,7 @@ from odlar.core.tasks import (
     only,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.safety.hotspots import audit
 from odlar.safety.hotspots.models import (
     DEFAULTS,
@@ -89,7 +90,7 @@ class Incident(BaseModel):
 
 class HotspotRequest(BaseModel):
     model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description="Default: newest version"
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
     )
     day: date | None = Field(
         default=None, description="Day to forecast; default: the day after the last incident"

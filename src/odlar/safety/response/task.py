@@ -26,6 +26,7 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.safety.response import dispatch
 from odlar.safety.response.siting import (
     METHODS,
@@ -64,7 +65,9 @@ DISPATCH = {
 
 
 class SitingRequest(BaseModel):
-    model_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    model_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
+    )
     demand: list[str] = Field(
         min_length=1, max_length=100_000, description="Demand point ids of the plan's problem"
     )

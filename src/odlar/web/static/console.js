@@ -66,3 +66,58 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// CSV export of every table, built in the browser from the table as shown: the same rows
+// the signed-in user sees (their tenant, their role), names from a roster included, and
+// nothing asked of the server again. Form controls in a cell are not data.
+function odlarCsvCell(text) {
+  // a formula-looking cell would run in a spreadsheet: keep it text (numbers stay numbers)
+  if (/^[=+\-@\t\r]/.test(text) && isNaN(Number(text))) text = "'" + text;
+  return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+}
+
+function odlarCellText(cell) {
+  var copy = cell.cloneNode(true);
+  copy.querySelectorAll("form, button, input, select, textarea, label").forEach(function (x) {
+    x.remove();
+  });
+  return copy.textContent.replace(/\s+/g, " ").trim();
+}
+
+function odlarTableCsv(table) {
+  return Array.prototype.map.call(table.rows, function (row) {
+    return Array.prototype.map.call(row.cells, function (c) {
+      return odlarCsvCell(odlarCellText(c));
+    }).join(",");
+  }).join("\r\n") + "\r\n";
+}
+
+function odlarExports(root) {
+  var base = (document.title.split(" · ")[0] || "table").toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "table";
+  var tables = document.querySelectorAll("main table");
+  (root || document).querySelectorAll("main table").forEach(function (table) {
+    if (table.dataset.export || !table.tBodies.length) return;
+    table.dataset.export = "1";
+    var n = Array.prototype.indexOf.call(tables, table) + 1;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "export";
+    button.textContent = "Export CSV";
+    button.setAttribute("aria-label", "Export this table as CSV");
+    button.addEventListener("click", function () {
+      // a byte-order mark: spreadsheets then read names in any script as UTF-8
+      var blob = new Blob(["\uFEFF" + odlarTableCsv(table)], {type: "text/csv;charset=utf-8"});
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = base + (tables.length > 1 ? "-" + n : "") + ".csv";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    });
+    table.insertAdjacentElement("afterend", button);
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { odlarExports(document); });
+document.addEventListener("htmx:afterSettle", function (e) { odlarExports(e.target); });

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from odlar.core.tasks import MAX_VERSION
+from odlar.core.versions import VERSION_DEFAULT
 from odlar.governance.roles import Principal
 from odlar.safety import service
 from odlar.server.auth import OPERATE
@@ -99,7 +100,9 @@ class PlanRequest(BaseModel):
         default=None, description="First day replayed (default: the data's last replay_days)"
     )
     replay_days: int = Field(default=7, ge=1, le=92)
-    model_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    model_version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
+    )
 
 
 class Station(BaseModel):

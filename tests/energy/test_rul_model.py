@@ -105,3 +105,21 @@ def test_intervals_contain_the_point(quick_gbm, cmapss) -> None:
     assert (out["lower"] >= 0).all()
     wider = quick_gbm.predict(test.frame, level=0.95)
     assert ((wider["upper"] - wider["lower"]) >= (out["upper"] - out["lower"]) - 1e-9).all()
+
+
+def test_blend_is_the_weighted_mean_of_its_members(cmapss) -> None:
+    from odlar.energy.rul.models import DEFAULTS, BlendMember, Scaler
+
+    task = get_task("energy.rul")
+    frame = task.load(cmapss / "train_FD001.txt").frame
+    frame = frame[frame["unit"] <= 6].reset_index(drop=True)
+    y = rul_target(frame, 125)
+    x = Scaler.fit(frame, y, 0.05).transform(frame)
+    p = DEFAULTS["blend"] | task.quick_params["blend"] | {"sequence_weight": 0.7}
+    member = BlendMember(p, seed=0)
+    member.fit(x, frame, y, lambda f, m: None)
+    seq, gbm = member.sequence.predict_last(x, frame), member.gbm.predict_last(x, frame)
+    assert not np.allclose(seq, gbm)
+    assert np.allclose(member.predict_last(x, frame), 0.7 * seq + 0.3 * gbm)
+    with pytest.raises(UsageError, match="sequence_weight"):
+        BlendMember(p | {"sequence_weight": 1.5}, seed=0)

@@ -58,6 +58,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "dropout": 0.2,
     },
 }
+# both members on the same folds, averaged: the CNN and the trees err differently
+DEFAULTS["blend"] = DEFAULTS["gbm"] | DEFAULTS["sequence"] | {"sequence_weight": 0.5}
 
 
 def nasa_score(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -190,7 +192,26 @@ class SequenceMember:
             return self._net(torch.from_numpy(xs)).numpy().astype(np.float64)
 
 
-MEMBERS = {"gbm": GbmMember, "sequence": SequenceMember}
+class BlendMember:
+    """A sequence member and a gradient-boosting member trained on the same units; the
+    prediction is their weighted mean (`sequence_weight` on the sequence model)."""
+
+    def __init__(self, p: dict[str, Any], seed: int) -> None:
+        self.weight = float(p["sequence_weight"])
+        if not 0.0 <= self.weight <= 1.0:
+            raise UsageError(f"sequence_weight must be between 0 and 1, not {self.weight:g}")
+        self.sequence, self.gbm = SequenceMember(p, seed), GbmMember(p, seed)
+
+    def fit(self, x: np.ndarray, frame: pd.DataFrame, y: np.ndarray, progress: Progress) -> None:
+        self.gbm.fit(x, frame, y, lambda f, m: progress(0.1 * f, "gradient boosting"))
+        self.sequence.fit(x, frame, y, lambda f, m: progress(0.1 + 0.9 * f, m))
+
+    def predict_last(self, x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        seq, gbm = self.sequence.predict_last(x, frame), self.gbm.predict_last(x, frame)
+        return self.weight * seq + (1.0 - self.weight) * gbm
+
+
+MEMBERS = {"gbm": GbmMember, "sequence": SequenceMember, "blend": BlendMember}
 
 
 # --- the fitted model ------------------------------------------------------------------

@@ -33,7 +33,7 @@ from odlar.core.tasks import (
     register,
 )
 from odlar.mobility import bench as resco_bench
-from odlar.mobility import dqn, scenarios
+from odlar.mobility import constraints, dqn, scenarios
 from odlar.mobility.layout import SignalLayout, transition_state
 from odlar.mobility.policies import Clock, LinkCounts, decide
 from odlar.mobility.scenarios import Scenario
@@ -61,6 +61,18 @@ class SignalState(BaseModel):
         max_length=1000,
         description="Per green phase, seconds since it was last green (0 for the current one)",
     )
+    green_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=1e9,
+        description="Seconds the current phase has been green (needed, with "
+        "seconds_since_green, when the model keeps pedestrian limits)",
+    )
+    emergency_links: list[Annotated[int, Field(ge=0, le=10_000)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Controlled link indices on which an emergency vehicle approaches",
+    )
     links: list[LinkDetectors] = Field(default_factory=list, max_length=10_000)
 
 
@@ -78,6 +90,11 @@ class NextPhase(BaseModel):
     yellow: str | None = Field(description="State to show first for yellow_seconds, if any")
     yellow_seconds: int
     hold_seconds: int = Field(description="Decide again after this many seconds")
+    override: str | None = Field(
+        default=None,
+        description="Why the controller's own choice was replaced: min_green or max_red "
+        "(pedestrian limits) or emergency (pre-emption)",
+    )
 
 
 class NextPhaseResponse(BaseModel):
@@ -94,6 +111,8 @@ class SignalsModel:
     weights: list[Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+    #: pedestrian limits every decision keeps, in simulation and in service
+    rules: constraints.Rules | None = None
 
     @property
     def controller_params(self) -> dict[str, Any]:
@@ -163,16 +182,22 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
             raise DataError(f"no controller '{method}' (known: {', '.join(METHODS)})")
         sc = _with_horizon(data.frame, params)
         p = {"seed": 0, **params}
+        rules = constraints.rules_from(p, sc.delta, sc.yellow)
+        progress(0.01, "reading the signals")
+        layouts = read_layouts(sc)
+        if rules is not None:  # refused before any training if no order can keep them
+            constraints.check_feasible(rules, layouts)
+            p["ped_limits_applied"] = rules.to_dict()
         weights, history = None, []
         if method == "dqn":
             progress(0.02, f"training on {sc.name}")
-            trained = dqn.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m))
+            trained = dqn.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m), rules)
             weights, history = trained.weights, trained.history
             p["trained_episodes"] = trained.episodes
             p["trained_seconds"] = round(trained.seconds, 1)
-        progress(0.8, "reading the signals")
-        layouts = read_layouts(sc)
-        model = SignalsModel(method, p, sc.describe(), layouts, weights, history=history)
+        model = SignalsModel(
+            method, p, sc.describe(), layouts, weights, history=history, rules=rules
+        )
         progress(0.85, "measuring on several seeds against fixed time")
         model.metrics = _measure(model, sc, p)
         progress(0.97, f"delay {model.metrics['delay']:.2f} s")
@@ -201,6 +226,7 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
                 )
             counts, clock = _inputs(layout, s, i)
             k = decide(model.method, layout, counts, clock, model.controller_params)
+            k, why = _gate(model, layout, s, i, clock, k)
             yellow = transition_state(layout.greens[clock.phase], layout.greens[k])
             out.append(
                 NextPhase(
@@ -210,6 +236,7 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
                     yellow=yellow,
                     yellow_seconds=yellow_s if yellow else 0,
                     hold_seconds=hold,
+                    override=why,
                 )
             )
         return NextPhaseResponse(predictions=out)
@@ -261,10 +288,11 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
         10% of the links' detectors dead (reading zero) all episode."""
         sc = _with_horizon(data.frame, model.params)
         base = model.controller_params
+        o = Options(seed=42 + seed, rules=getattr(model, "rules", None))
         runs = [
-            (sc, model.method, base, Options(seed=42 + seed)),
-            (sc, model.method, {**base, "detector_noise": 0.2}, Options(seed=42 + seed)),
-            (sc, model.method, {**base, "detector_missing": 0.1}, Options(seed=42 + seed)),
+            (sc, model.method, base, o),
+            (sc, model.method, {**base, "detector_noise": 0.2}, o),
+            (sc, model.method, {**base, "detector_missing": 0.1}, o),
         ]
         clean, noisy, missing = (r["delay"] for r in run_many(runs))
         return [
@@ -295,7 +323,10 @@ def _seeds(params: dict[str, Any]) -> tuple[int, ...]:
 
 def _measure(model: SignalsModel, sc: Scenario, params: dict[str, Any]) -> dict[str, float]:
     seeds = _seeds(params)
-    runs = [(sc, model.method, model.controller_params, Options(seed=s)) for s in seeds]
+    rules = getattr(model, "rules", None)
+    runs = [
+        (sc, model.method, model.controller_params, Options(seed=s, rules=rules)) for s in seeds
+    ]
     runs += [(sc, "fixed", {}, Options(seed=s)) for s in seeds]
     results = run_many(runs)
     ours, fixed = results[: len(seeds)], results[len(seeds) :]
@@ -345,3 +376,38 @@ def _inputs(layout: SignalLayout, s: SignalState, i: int) -> tuple[LinkCounts, C
         )
     since_green = np.asarray(since if since is not None else [0.0] * len(layout.greens), float)
     return c, Clock(s.current_phase, since_green)
+
+
+def _gate(
+    model: SignalsModel, layout: SignalLayout, s: SignalState, i: int, clock: Clock, k: int
+) -> tuple[int, str | None]:
+    """Emergency pre-emption, then the model's pedestrian limits: the same gate as the
+    simulator's (`sim.Plant`), so no answer breaks a limit."""
+    why = None
+    n = len(layout.greens)
+    for j, link in enumerate(s.emergency_links):
+        if link >= len(layout.links) or layout.links[link] is None:
+            raise DataError(
+                f"signal '{s.signal}' has no controlled link {link} (0 to {len(layout.links) - 1})",
+                field=f"signals[{i}].emergency_links[{j}]",
+            )
+    e = constraints.emergency_phase(layout, set(s.emergency_links), clock.phase)
+    if e is not None and e != k:
+        k, why = e, "emergency"
+    rules = getattr(model, "rules", None)
+    if rules is None or not rules.active:
+        return k, why
+    lim = rules.of(s.signal)
+    if s.green_seconds is None or (s.seconds_since_green is None and lim.max_red is not None):
+        need = "green_seconds" if s.green_seconds is None else "seconds_since_green"
+        raise DataError(
+            f"signal '{s.signal}': this model keeps pedestrian limits (minimum green "
+            f"{lim.min_green:g} s, maximum red {lim.max_red if lim.max_red is not None else '-'}"
+            f" s) and needs {need}",
+            field=f"signals[{i}].{need}",
+        )
+    red = np.array(s.seconds_since_green if s.seconds_since_green is not None else [0.0] * n)
+    red[clock.phase] = 0.0
+    state = constraints.State(clock.phase, float(s.green_seconds), red)
+    k2, reason = constraints.enforce(state, k, lim, rules.delta, rules.yellow)
+    return (k2, reason) if k2 != k else (k, why)

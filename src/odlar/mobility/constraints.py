@@ -110,7 +110,7 @@ def check_feasible(rules: Rules, layouts: dict[str, SignalLayout]) -> None:
                 f"{len(lay.greens)} green phases, a minimum green of {lim.min_green:g} s and "
                 f"decisions every {rules.delta:g} s ({rules.yellow:g} s yellow): it needs at "
                 f"least {need:g} s",
-                field="max_red",
+                field="ped_max_red",
             )
 
 

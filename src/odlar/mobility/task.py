@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -32,10 +33,10 @@ from odlar.core.tasks import (
     Task,
     register,
 )
+from odlar.mobility import batch, constraints, dqn, scenarios
 from odlar.mobility import bench as resco_bench
-from odlar.mobility import constraints, dqn, scenarios
 from odlar.mobility.layout import SignalLayout, transition_state
-from odlar.mobility.policies import Clock, LinkCounts, decide
+from odlar.mobility.policies import Clock, LinkCounts
 from odlar.mobility.scenarios import Scenario
 from odlar.mobility.sim import Options, read_layouts, run_many
 
@@ -51,6 +52,16 @@ class LinkDetectors(BaseModel):
     downstream: float = Field(
         default=0, ge=0, le=10_000, description="Halting on the exit lane and beyond"
     )
+
+
+_Counts = list[Annotated[float, Field(ge=0, le=10_000)]]
+
+
+class DenseCounts(BaseModel):
+    approach: _Counts = Field(default_factory=list, max_length=10_000)
+    queue: _Counts = Field(default_factory=list, max_length=10_000)
+    inside: _Counts = Field(default_factory=list, max_length=10_000)
+    downstream: _Counts = Field(default_factory=list, max_length=10_000)
 
 
 class SignalState(BaseModel):
@@ -74,6 +85,11 @@ class SignalState(BaseModel):
         description="Controlled link indices on which an emergency vehicle approaches",
     )
     links: list[LinkDetectors] = Field(default_factory=list, max_length=10_000)
+    link_counts: DenseCounts | None = Field(
+        default=None,
+        description="The same counts as `links`, as one list per kind indexed by link index "
+        "(compact, for a request carrying a whole city's signals); give one or the other",
+    )
 
 
 class NextPhaseRequest(BaseModel):
@@ -215,7 +231,8 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     def predict(self, model: SignalsModel, request: NextPhaseRequest) -> NextPhaseResponse:
         yellow_s = int(model.scenario.get("yellow", 3))
         hold = int(model.scenario.get("delta", 10))
-        out = []
+        compiled = _compiled(model)
+        sigs, rows, layouts = [], [], []
         for i, s in enumerate(request.signals):
             layout = model.layouts.get(s.signal)
             if layout is None:
@@ -224,10 +241,22 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
                     f"{', '.join(sorted(model.layouts)[:20])})",
                     field=f"signals[{i}].signal",
                 )
-            counts, clock = _inputs(layout, s, i)
-            k = decide(model.method, layout, counts, clock, model.controller_params)
+            layouts.append(layout)
+            sigs.append(compiled[s.signal])
+            rows.append(_inputs(layout, s, i, sigs[-1].unused))
+        b = batch.Batch(
+            sigs, *(np.concatenate([getattr(c, k) for c, _ in rows]) for k in
+                    ("approach", "queue", "inside", "down")),
+            [clock.phase for _, clock in rows],
+            np.concatenate([clock.since_green for _, clock in rows]),
+        )  # fmt: skip
+        chosen = batch.decide_many(model.method, b, model.controller_params)
+        out = []
+        for i, (s, layout, (_, clock), k) in enumerate(
+            zip(request.signals, layouts, rows, chosen, strict=True)
+        ):
             k, why = _gate(model, layout, s, i, clock, k)
-            yellow = transition_state(layout.greens[clock.phase], layout.greens[k])
+            yellow = _yellow(layout.greens[clock.phase], layout.greens[k])
             out.append(
                 NextPhase(
                     signal=s.signal,
@@ -348,7 +377,9 @@ def _measure(model: SignalsModel, sc: Scenario, params: dict[str, Any]) -> dict[
     }
 
 
-def _inputs(layout: SignalLayout, s: SignalState, i: int) -> tuple[LinkCounts, Clock]:
+def _inputs(
+    layout: SignalLayout, s: SignalState, i: int, unused: np.ndarray
+) -> tuple[LinkCounts, Clock]:
     n = len(layout.links)
     if s.current_phase >= len(layout.greens):
         raise DataError(
@@ -356,8 +387,29 @@ def _inputs(layout: SignalLayout, s: SignalState, i: int) -> tuple[LinkCounts, C
             f"{len(layout.greens) - 1}), not {s.current_phase}",
             field=f"signals[{i}].current_phase",
         )
-    c = LinkCounts.zeros(n)
-    for j, link in enumerate(s.links):
+    if s.link_counts is not None:
+        if s.links:
+            raise DataError(f"signal '{s.signal}': give links or link_counts, not both",
+                            field=f"signals[{i}].link_counts")  # fmt: skip
+        arrays = []
+        for kind in ("approach", "queue", "inside", "downstream"):
+            values = getattr(s.link_counts, kind)
+            if values and len(values) != n:
+                raise DataError(
+                    f"signal '{s.signal}' has {n} link indices; link_counts.{kind} has "
+                    f"{len(values)} values",
+                    field=f"signals[{i}].link_counts.{kind}",
+                )
+            a = np.array(values, float) if values else np.zeros(n)
+            if unused.size:
+                a[unused] = 0.0  # indices no movement uses carry no detector
+            arrays.append(a)
+        c = LinkCounts(*arrays)
+        links: list[LinkDetectors] = []
+    else:
+        c = LinkCounts.zeros(n)
+        links = s.links
+    for j, link in enumerate(links):
         if link.index >= n or layout.links[link.index] is None:
             raise DataError(
                 f"signal '{s.signal}' has no controlled link {link.index} (0 to {n - 1})",
@@ -411,3 +463,23 @@ def _gate(
     state = constraints.State(clock.phase, float(s.green_seconds), red)
     k2, reason = constraints.enforce(state, k, lim, rules.delta, rules.yellow)
     return (k2, reason) if k2 != k else (k, why)
+
+
+_COMPILED: dict[int, tuple[dict[str, SignalLayout], dict[str, Any]]] = {}
+
+
+def _compiled(model: SignalsModel) -> dict[str, Any]:
+    """Each signal's layout compiled for `batch`, once per loaded model."""
+    hit = _COMPILED.get(id(model.layouts))
+    if hit is not None and hit[0] is model.layouts:
+        return hit[1]
+    compiled = {tid: batch.compile_signal(lay) for tid, lay in model.layouts.items()}
+    if len(_COMPILED) > 64:
+        _COMPILED.clear()
+    _COMPILED[id(model.layouts)] = (model.layouts, compiled)
+    return compiled
+
+
+@lru_cache(maxsize=65536)
+def _yellow(cur: str, nxt: str) -> str | None:
+    return transition_state(cur, nxt)

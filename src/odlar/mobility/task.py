@@ -171,7 +171,9 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     primary_metric: ClassVar[str] = "delay"
     lower_is_better: ClassVar[bool] = True
     bench_data: ClassVar[str] = ""  # the RESCO scenarios ship in the sumo-rl package
-    datasets: ClassVar[tuple[str, ...]] = ("resco", "api", *scenarios.RESCO_NAMES)
+    datasets: ClassVar[tuple[str, ...]] = (
+        "resco", "api", "emergency", "city", *scenarios.RESCO_NAMES
+    )  # fmt: skip
     min_rows: ClassVar[int] = 100
     inline_predict: ClassVar[bool] = True  # a decision rule or a small numpy network
     quick_params: ClassVar[dict[str, dict[str, Any]]] = {
@@ -307,6 +309,15 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     ) -> BenchResult:
         if dataset == "api":
             return resco_bench.next_phase_latency(200 if quick else 2000, progress)
+        if dataset == "emergency":
+            from odlar.mobility import emergency
+
+            seeds = tuple(int(x) for x in str((params or {}).get("seeds", "42,1,2")).split(","))
+            return emergency.bench(progress, quick=quick, seeds=seeds)
+        if dataset == "city":
+            from odlar.mobility import city
+
+            return city.bench(progress, quick=quick, params=params or {})
         names = None if dataset in (None, "resco") else (dataset,)
         return resco_bench.run(
             quick=quick, progress=progress, scenarios=names, methods=methods, params=params

@@ -156,8 +156,12 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     limitations: ClassVar[tuple[str, ...]] = (
         "Trained and measured in simulation (SUMO); the real network differs from its "
         "model, so a field trial under supervision comes before service.",
-        "Pedestrian and cyclist phases, public-transport priority and emergency pre-emption "
-        "are not modelled.",
+        "Pedestrians are not simulated: their minimum green and maximum red are kept as "
+        "limits (-p ped_min_green, -p ped_max_red, -p ped_limits) that no decision breaks; "
+        "cyclist phases and public-transport priority are not modelled.",
+        "Emergency pre-emption gives green to vehicles of class emergency within 200 m of "
+        "a signal, in simulation and when a cabinet reports them (emergency_links); it "
+        "never cuts a pedestrian minimum green.",
         "With teleporting off, a junction can deadlock in simulation; the benchmark flags "
         "any run where a vehicle stood over 300 s inside a junction.",
         "A learned controller is valid for the scenario it was trained on; others need "

@@ -34,6 +34,9 @@ QUEUE_M = 200.0  # RESCO max-pressure distance
 HALT_SPEED = 0.1  # m/s, SUMO's own halting threshold
 #: an emergency vehicle this close to its next signal asks for green on its link
 EMERGENCY_M = 200.0
+#: ... for at most this long per signal: one stuck behind a blocked exit would otherwise
+#: hold its green for ever and starve every other approach into gridlock
+EMERGENCY_HOLD_S = 30.0
 NATIVE = ("fixed", "actuated")
 
 #: chooses the next green phase of every signal at a decision epoch
@@ -273,8 +276,9 @@ class Emergencies:
     def __init__(self, t: Any, layouts: dict[str, SignalLayout]) -> None:
         self.t, self.layouts = t, layouts
         self.active: set[str] = set()
+        self.first_ask: dict[tuple[str, str], float] = {}  # (vehicle, signal) -> time
 
-    def step(self) -> dict[str, set[int]]:
+    def step(self, now: float) -> dict[str, set[int]]:
         t = self.t
         for v in t.simulation.getDepartedIDList():
             if t.vehicle.getVehicleClass(v) == "emergency":
@@ -285,7 +289,9 @@ class Emergencies:
         for v in self.active:
             nxt = t.vehicle.getNextTLS(v)
             if nxt and nxt[0][2] <= EMERGENCY_M and nxt[0][0] in self.layouts:
-                out.setdefault(nxt[0][0], set()).add(int(nxt[0][1]))
+                since = self.first_ask.setdefault((v, nxt[0][0]), now)
+                if now - since <= EMERGENCY_HOLD_S:
+                    out.setdefault(nxt[0][0], set()).add(int(nxt[0][1]))
         return out
 
 
@@ -395,7 +401,7 @@ class Episode:
             self.now = float(self.t.simulation.getTime())
             plant.tick(self.now)
             if evs is not None:
-                asks = evs.step()
+                asks = evs.step(self.now)
         self.overrides = plant.overrides
 
     def _sample(self) -> None:

@@ -256,3 +256,23 @@ def test_next_phase_api_keeps_limits_and_gives_emergency_green(client, home: Pat
                        params={**params, "ped_max_red": 60})  # fmt: skip
     with pytest.raises(DataError, match="maximum red 60 s cannot be kept.*needs at least 63 s"):
         jobs.run(jobs.create(bad).id)
+
+
+def test_an_emergency_vehicle_holds_a_signal_at_most_30_s() -> None:
+    """One stuck behind a blocked exit would otherwise keep its green for ever (on cologne8
+    that gridlocked the network: others' delay 26.7 -> 177.6 s)."""
+    from types import SimpleNamespace
+
+    from odlar.mobility.sim import EMERGENCY_HOLD_S, Emergencies
+
+    departed = [["ev", "car"]]
+    t = SimpleNamespace(
+        simulation=SimpleNamespace(getDepartedIDList=lambda: departed.pop() if departed else [],
+                                   getArrivedIDList=lambda: []),
+        vehicle=SimpleNamespace(getVehicleClass=lambda v: "emergency" if v == "ev" else "passenger",
+                                getNextTLS=lambda v: [("J1", 3, 40.0, "r")]),
+    )  # fmt: skip
+    evs = Emergencies(t, {"J1": None})  # type: ignore[dict-item]
+    assert evs.step(0.0) == {"J1": {3}}
+    assert evs.step(EMERGENCY_HOLD_S) == {"J1": {3}}
+    assert evs.step(EMERGENCY_HOLD_S + 1) == {}, "the hold ends after 30 s"

@@ -276,3 +276,16 @@ def test_an_emergency_vehicle_holds_a_signal_at_most_30_s() -> None:
     assert evs.step(0.0) == {"J1": {3}}
     assert evs.step(EMERGENCY_HOLD_S) == {"J1": {3}}
     assert evs.step(EMERGENCY_HOLD_S + 1) == {}, "the hold ends after 30 s"
+
+
+def test_a_model_runs_with_the_limits_it_was_fitted_with() -> None:
+    from odlar.mobility import runs
+    from odlar.mobility.task import SignalsModel
+
+    sc = scenarios.resco("cologne1")
+    sc = replace(sc, end=sc.begin + 300)
+    model = SignalsModel("max_pressure", {}, {"name": "cologne1"}, {},
+                         rules=C.Rules(10, 3, C.Limits(12, 63)))  # fmt: skip
+    out = runs.compare(sc, ["max_pressure"], [42], models={"v1": model})
+    plain, limited = out["controllers"]
+    assert plain["overrides"] == {} and sum(limited["overrides"].values()) > 0

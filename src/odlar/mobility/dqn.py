@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from odlar.core.tasks import Progress
+from odlar.mobility.constraints import Rules
 from odlar.mobility.policies import (
     INSIDE_WEIGHT,
     MAX_RED,
@@ -142,7 +143,9 @@ class _Actor:
             # teleporting off they are how a deadlock starts
             reward = -float(c.queue.sum() + INSIDE_WEIGHT * c.inside.sum()) / 10.0
             if tid in self.prev:
-                self.replay.add(self.prev[tid][0], self.prev[tid][1], reward, f)
+                # the phase shown now is the action taken: the pedestrian limits or an
+                # emergency vehicle may have overridden the one chosen
+                self.replay.add(self.prev[tid][0], clocks[tid].phase, reward, f)
                 self.rewards.append(reward)
             forced = _guard(feature_demand(f), clocks[tid], MAX_RED)
             if forced is not None:
@@ -160,7 +163,10 @@ class _Actor:
         return out
 
 
-def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Trained:
+def train(
+    scenario: Scenario, params: dict[str, Any], progress: Progress, rules: Rules | None = None
+) -> Trained:
+    """Train within the pedestrian limits `rules` (they gate every decision, as in service)."""
     import torch
 
     p = {**DEFAULTS, **params}
@@ -208,7 +214,7 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
         eps = float(p["eps_start"]) + frac * (float(p["eps_end"]) - float(p["eps_start"]))
         seed = int(p["seed"]) * 10_000 + episodes
         with tempfile.TemporaryDirectory(prefix="odlar-dqn-") as tmp:
-            ep = Episode(scenario, "dqn", Options(seed=seed), Path(tmp))
+            ep = Episode(scenario, "dqn", Options(seed=seed, rules=rules), Path(tmp))
             ep.start()
             if replay is None:
                 phases = max(len(lay.greens) for lay in ep.layouts.values())
@@ -229,7 +235,7 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
         }
         if episodes % int(p["eval_every"]) == 0 or episodes == int(p["episodes"]):
             weights = export(net)
-            delay = evaluate(scenario, weights, eval_seeds)
+            delay = evaluate(scenario, weights, eval_seeds, rules)
             row["eval_delay"] = round(delay, 2)
             if delay < best["delay"]:
                 best = {"delay": delay, "episode": episodes, "seeds": list(eval_seeds)}
@@ -245,7 +251,7 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
     if best["delay"] == float("inf"):  # budget too small for one evaluation: evaluate now
         best_weights = export(net)
         best = {
-            "delay": evaluate(scenario, best_weights, eval_seeds),
+            "delay": evaluate(scenario, best_weights, eval_seeds, rules),
             "episode": episodes,
             "seeds": list(eval_seeds),
         }
@@ -253,13 +259,18 @@ def train(scenario: Scenario, params: dict[str, Any], progress: Progress) -> Tra
 
 
 def evaluate(
-    scenario: Scenario, weights: list[tuple[np.ndarray, np.ndarray]], seeds: tuple[int, ...]
+    scenario: Scenario,
+    weights: list[tuple[np.ndarray, np.ndarray]],
+    seeds: tuple[int, ...],
+    rules: Rules | None = None,
 ) -> float:
     """Mean delay of the greedy policy over `seeds`, one episode each in this process."""
     return float(
         np.mean(
             [
-                run_episode(scenario, "dqn", {"weights": weights}, Options(seed=s))["delay"]
+                run_episode(scenario, "dqn", {"weights": weights}, Options(seed=s, rules=rules))[
+                    "delay"
+                ]
                 for s in seeds
             ]
         )

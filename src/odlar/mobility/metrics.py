@@ -31,6 +31,7 @@ class Trip:
     waiting: float
     duration: float | None  # None when unfinished at the episode's end
     arrival: float | None
+    vtype: str = ""
 
 
 def read_tripinfo(path: Path) -> list[Trip]:
@@ -49,6 +50,7 @@ def read_tripinfo(path: Path) -> list[Trip]:
                 waiting=float(el.get("waitingTime", "0")),
                 duration=float(el.get("duration", "0")) if arrival >= 0 else None,
                 arrival=arrival if arrival >= 0 else None,
+                vtype=el.get("vType", ""),
             )
         )
         el.clear()
@@ -146,3 +148,23 @@ def delay_over_time(
         }
         for k in range(n_bins)
     ]
+
+
+def split_emergency(
+    trips: list[Trip], types: set[str], pending: dict[str, tuple[float, float, str]]
+) -> dict[str, Any]:
+    """Emergency vehicles' own figures (those of vehicle types `types`) and the RESCO delay
+    of every other vehicle, so the cost of giving them green shows beside what it buys.
+    `pending`: vehicle -> (scheduled departure, penalty, type) of those never inserted."""
+    ev = [t for t in trips if t.vtype in types]
+    others = [t.delay for t in trips if t.vtype not in types]
+    others += [p[1] for p in pending.values() if p[2] not in types]
+    done = [t.duration for t in ev if t.duration is not None]
+    return {
+        "emergency_vehicles": len(ev),
+        "emergency_never_inserted": sum(1 for p in pending.values() if p[2] in types),
+        "emergency_unfinished": len(ev) - len(done),
+        "emergency_trip_time": sum(done) / max(1, len(done)),
+        "emergency_delay": sum(t.delay for t in ev) / max(1, len(ev)),
+        "delay_others": sum(others) / max(1, len(others)),
+    }

@@ -40,11 +40,14 @@ def compare(
     plan += [(label, m.method, m.controller_params) for label, m in models.items()]
     if not plan:
         raise UsageError("name at least one controller or model")
+    # a model keeps the pedestrian limits it was fitted with
+    rules = [None] * len(controllers) + [getattr(m, "rules", None) for m in models.values()]
     runs = [
-        (scenario, method, params, Options(seed=s, junction_blocker=junction_blocker))
-        for _, method, params in plan
+        (scenario, method, params,
+         Options(seed=s, junction_blocker=junction_blocker, rules=rules[i]))
+        for i, (_, method, params) in enumerate(plan)
         for s in seeds
-    ]
+    ]  # fmt: skip
     raw = run_many(runs, workers)
     out: dict[str, Any] = {"scenario": scenario.describe(), "seeds": seeds, "controllers": []}
     for i, (label, method, _) in enumerate(plan):
@@ -66,6 +69,8 @@ def compare(
                 },
                 "deadlocks": sum(e["max_junction_wait"] > DEADLOCK_S for e in eps),
                 "wall_s": statistics.fmean(e["wall_s"] for e in eps),
+                # decisions the gate changed on the first seed (pedestrian limits, emergency)
+                "overrides": eps[0].get("overrides", {}),
                 # the first seed's time series, for the plot
                 "delay_over_time": eps[0]["delay_over_time"],
                 "samples": eps[0]["samples"],

@@ -23,6 +23,7 @@ import numpy as np
 
 from odlar.core.compute.fanout import Backend, map_items
 from odlar.core.errors import DataError
+from odlar.mobility import constraints as C
 from odlar.mobility import metrics as M
 from odlar.mobility.layout import SignalLayout, from_program, is_green_state, transition_state
 from odlar.mobility.policies import MAX_RED, Clock, LinkCounts, decide
@@ -31,6 +32,11 @@ from odlar.mobility.scenarios import Scenario
 APPROACH_M = 50.0  # RESCO max-wave distance
 QUEUE_M = 200.0  # RESCO max-pressure distance
 HALT_SPEED = 0.1  # m/s, SUMO's own halting threshold
+#: an emergency vehicle this close to its next signal asks for green on its link
+EMERGENCY_M = 200.0
+#: ... for at most this long per signal: one stuck behind a blocked exit would otherwise
+#: hold its green for ever and starve every other approach into gridlock
+EMERGENCY_HOLD_S = 30.0
 NATIVE = ("fixed", "actuated")
 
 #: chooses the next green phase of every signal at a decision epoch
@@ -61,7 +67,10 @@ class Options:
     #: SUMO's --ignore-junction-blocker (s): a labelled deviation from RESCO that breaks
     #: junction deadlocks, which are permanent when teleporting is off
     junction_blocker: float | None = None
-    min_green: float = 0.0
+    #: pedestrian limits every adaptive controller's plan passes (`constraints.enforce`)
+    rules: C.Rules | None = None
+    #: emergency vehicles (vClass emergency) get green on their approach
+    emergency_priority: bool = True
     sample_s: float = 60.0
     #: actuated control: minimum green and max factor over the static duration, max gap
     actuated: dict[str, float] = field(
@@ -155,16 +164,28 @@ class Observer:
 
 class Plant:
     """Applies decisions with RESCO's timing: switching from green A to green B shows
-    yellow on the links A served and B stops, then B's green until the next epoch."""
+    yellow on the links A served and B stops, then B's green until the next epoch.
+
+    Every plan passes `constraints.enforce` here (pedestrian limits) after emergency
+    pre-emption: nothing reaches SUMO that breaks a limit."""
 
     def __init__(
-        self, t: Any, layouts: dict[str, SignalLayout], scenario: Scenario, min_green: float = 0.0
+        self,
+        t: Any,
+        layouts: dict[str, SignalLayout],
+        scenario: Scenario,
+        rules: C.Rules | None = None,
     ) -> None:
-        self.t, self.layouts, self.yellow, self.min_green = t, layouts, scenario.yellow, min_green
+        self.t, self.layouts, self.yellow = t, layouts, scenario.yellow
+        self.delta = float(scenario.delta)
+        self.rules = rules if rules is not None and rules.active else None
         self.pending: list[tuple[float, str, str]] = []
         self.green_since: dict[str, float] = {}
         self.last_green: dict[str, np.ndarray] = {}
+        self.green_end: dict[str, np.ndarray] = {}  # when each phase last stopped being green
         self.phase: dict[str, int] = {}
+        #: decisions the gate changed, by reason (min_green, max_red, emergency)
+        self.overrides: dict[str, int] = {}
 
     def start(self, now: float) -> None:
         for tid, lay in self.layouts.items():
@@ -173,29 +194,69 @@ class Plant:
             # every phase starts as long unserved, so a signal first gives each phase with
             # waiting vehicles its turn (without this, cologne1 max-pressure locks at seed 42)
             self.last_green[tid] = np.full(len(lay.greens), now - MAX_RED)
+            self.green_end[tid] = np.full(len(lay.greens), now)
             self.t.trafficlight.setRedYellowGreenState(tid, lay.greens[0])
 
     def clocks(self, now: float) -> dict[str, Clock]:
         return {tid: Clock(self.phase[tid], now - self.last_green[tid]) for tid in self.layouts}
 
-    def decide(self, now: float, choice: dict[str, int]) -> None:
+    def state(self, tid: str, now: float) -> C.State:
+        red = now - self.green_end[tid]
+        red[self.phase[tid]] = 0.0
+        return C.State(self.phase[tid], now - self.green_since[tid], red)
+
+    def _gate(self, tid: str, k: int, now: float, emergency: set[int] | None,
+              next_in: float | None) -> int:  # fmt: skip
+        why = None
+        if emergency:
+            e = C.emergency_phase(self.layouts[tid], emergency, self.phase[tid])
+            if e is not None and e != k:
+                k, why = e, "emergency"
+        if self.rules is not None:
+            k2, reason = C.enforce(self.state(tid, now), k, self.rules.of(tid), self.delta,
+                                   self.yellow, next_in)  # fmt: skip
+            if k2 != k:
+                k, why = k2, reason
+        if why:
+            self.overrides[why] = self.overrides.get(why, 0) + 1
+        return k
+
+    def decide(self, now: float, choice: dict[str, int],
+               emergency: dict[str, set[int]] | None = None) -> None:  # fmt: skip
         for tid, k in choice.items():
-            cur = self.phase[tid]
-            if k == cur or now - self.green_since[tid] < self.min_green:
-                self.last_green[tid][cur] = now
+            k = self._gate(tid, k, now, (emergency or {}).get(tid), None)
+            if k == self.phase[tid]:
+                self.last_green[tid][k] = now
                 continue
-            lay = self.layouts[tid]
-            yellow = transition_state(lay.greens[cur], lay.greens[k])
-            if yellow is not None and self.yellow > 0:
-                self.t.trafficlight.setRedYellowGreenState(tid, yellow)
-                starts = now + self.yellow
-                self.pending.append((starts, tid, lay.greens[k]))
-            else:
-                starts = now
-                self.t.trafficlight.setRedYellowGreenState(tid, lay.greens[k])
-            self.phase[tid] = k
-            self.green_since[tid] = starts
-            self.last_green[tid][k] = starts
+            self._switch(tid, k, now)
+
+    def preempt(self, now: float, emergency: dict[str, set[int]], next_in: float) -> None:
+        """Between decisions: give an approaching emergency vehicle its green now, if the
+        pedestrian limits allow and no yellow is running."""
+        for tid, links in emergency.items():
+            cur = self.phase[tid]
+            e = C.emergency_phase(self.layouts[tid], links, cur)
+            if e is None or e == cur or now < self.green_since[tid] - 1e-9:
+                continue
+            k = self._gate(tid, e, now, links, next_in)
+            if k != cur:
+                self._switch(tid, k, now)
+
+    def _switch(self, tid: str, k: int, now: float) -> None:
+        cur, lay = self.phase[tid], self.layouts[tid]
+        yellow = transition_state(lay.greens[cur], lay.greens[k])
+        if yellow is not None and self.yellow > 0:
+            self.t.trafficlight.setRedYellowGreenState(tid, yellow)
+            starts = now + self.yellow
+            self.pending = [p for p in self.pending if p[1] != tid]
+            self.pending.append((starts, tid, lay.greens[k]))
+        else:
+            starts = now
+            self.t.trafficlight.setRedYellowGreenState(tid, lay.greens[k])
+        self.green_end[tid][cur] = now
+        self.phase[tid] = k
+        self.green_since[tid] = starts
+        self.last_green[tid][k] = starts
 
     def tick(self, now: float) -> None:
         if not self.pending:
@@ -207,6 +268,31 @@ class Plant:
             else:
                 keep.append(item)
         self.pending = keep
+
+
+class Emergencies:
+    """Emergency vehicles (vClass emergency) in the network and the links they approach."""
+
+    def __init__(self, t: Any, layouts: dict[str, SignalLayout]) -> None:
+        self.t, self.layouts = t, layouts
+        self.active: set[str] = set()
+        self.first_ask: dict[tuple[str, str], float] = {}  # (vehicle, signal) -> time
+
+    def step(self, now: float) -> dict[str, set[int]]:
+        t = self.t
+        for v in t.simulation.getDepartedIDList():
+            if t.vehicle.getVehicleClass(v) == "emergency":
+                self.active.add(v)
+        if self.active:
+            self.active.difference_update(t.simulation.getArrivedIDList())
+        out: dict[str, set[int]] = {}
+        for v in self.active:
+            nxt = t.vehicle.getNextTLS(v)
+            if nxt and nxt[0][2] <= EMERGENCY_M and nxt[0][0] in self.layouts:
+                since = self.first_ask.setdefault((v, nxt[0][0]), now)
+                if now - since <= EMERGENCY_HOLD_S:
+                    out.setdefault(nxt[0][0], set()).add(int(nxt[0][1]))
+        return out
 
 
 def write_actuated(net: Path, path: Path, p: dict[str, float]) -> None:
@@ -244,6 +330,7 @@ class Episode:
         self.stats_file = out_dir / "statistics.xml"
         self.samples: list[dict[str, float]] = []
         self.max_junction_wait = 0.0
+        self.overrides: dict[str, int] = {}
         self.t = traci()
 
     def start(self) -> None:
@@ -295,19 +382,27 @@ class Episode:
                 self.now = float(self.t.simulation.getTime())
             return
         observer = Observer(self.t, self.layouts)
-        plant = Plant(self.t, self.layouts, s, self.options.min_green)
+        plant = Plant(self.t, self.layouts, s, self.options.rules)
+        evs = Emergencies(self.t, self.layouts) if self.options.emergency_priority else None
         plant.start(self.now)
         next_decision = self.now
+        asks: dict[str, set[int]] = {}
         while self.now < s.end:
             if self.now >= next_sample - 1e-9:
                 self._sample()
                 next_sample += self.options.sample_s
             if self.now >= next_decision - 1e-9:
-                plant.decide(self.now, choose(self.now, observer.counts(), plant.clocks(self.now)))
+                choice = choose(self.now, observer.counts(), plant.clocks(self.now))
+                plant.decide(self.now, choice, asks)
                 next_decision += s.delta
+            elif asks:
+                plant.preempt(self.now, asks, next_decision - self.now)
             self.t.simulationStep()
             self.now = float(self.t.simulation.getTime())
             plant.tick(self.now)
+            if evs is not None:
+                asks = evs.step(self.now)
+        self.overrides = plant.overrides
 
     def _sample(self) -> None:
         t = self.t
@@ -332,10 +427,13 @@ class Episode:
     def finish(self, *, resco_code: bool = True) -> dict[str, Any]:
         s, t = self.scenario, self.t
         # vehicles never inserted: (scheduled departure, end - scheduled departure)
-        pending = {}
+        pending, types = {}, {}
         for v in t.simulation.getPendingVehicles():
             scheduled = self.now - t.vehicle.getDepartDelay(v)
             pending[v] = (scheduled, s.end - scheduled)
+            types[v] = t.vehicle.getTypeID(v)
+        vt = t.vehicletype
+        emergency = {x for x in vt.getIDList() if vt.getVehicleClass(x) == "emergency"}
         t.close()
         # a vehicle still waiting may also be written as an unfinished trip: count it once
         trips = [tr for tr in M.read_tripinfo(self.trips_file) if tr.id not in pending]
@@ -357,6 +455,11 @@ class Episode:
         result["queue_max"] = float(max(halting))
         result["max_junction_wait"] = self.max_junction_wait
         result["signals"] = len(self.layouts)
+        result["overrides"] = dict(self.overrides)
+        if emergency:
+            result.update(M.split_emergency(
+                trips, emergency, {v: (*p, types[v]) for v, p in pending.items()}
+            ))  # fmt: skip
         return result
 
 

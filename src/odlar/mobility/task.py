@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -34,10 +35,10 @@ from odlar.core.tasks import (
     register,
 )
 from odlar.core.versions import VERSION_DEFAULT
+from odlar.mobility import batch, constraints, dqn, scenarios
 from odlar.mobility import bench as resco_bench
-from odlar.mobility import dqn, scenarios
 from odlar.mobility.layout import SignalLayout, transition_state
-from odlar.mobility.policies import Clock, LinkCounts, decide
+from odlar.mobility.policies import Clock, LinkCounts
 from odlar.mobility.scenarios import Scenario
 from odlar.mobility.sim import Options, read_layouts, run_many
 
@@ -55,6 +56,16 @@ class LinkDetectors(BaseModel):
     )
 
 
+_Counts = list[Annotated[float, Field(ge=0, le=10_000)]]
+
+
+class DenseCounts(BaseModel):
+    approach: _Counts = Field(default_factory=list, max_length=10_000)
+    queue: _Counts = Field(default_factory=list, max_length=10_000)
+    inside: _Counts = Field(default_factory=list, max_length=10_000)
+    downstream: _Counts = Field(default_factory=list, max_length=10_000)
+
+
 class SignalState(BaseModel):
     signal: str = Field(min_length=1, max_length=200, description="Traffic light id")
     current_phase: int = Field(ge=0, le=1000, description="Index of the green phase shown now")
@@ -63,7 +74,24 @@ class SignalState(BaseModel):
         max_length=1000,
         description="Per green phase, seconds since it was last green (0 for the current one)",
     )
+    green_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=1e9,
+        description="Seconds the current phase has been green (needed, with "
+        "seconds_since_green, when the model keeps pedestrian limits)",
+    )
+    emergency_links: list[Annotated[int, Field(ge=0, le=10_000)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Controlled link indices on which an emergency vehicle approaches",
+    )
     links: list[LinkDetectors] = Field(default_factory=list, max_length=10_000)
+    link_counts: DenseCounts | None = Field(
+        default=None,
+        description="The same counts as `links`, as one list per kind indexed by link index "
+        "(compact, for a request carrying a whole city's signals); give one or the other",
+    )
 
 
 class NextPhaseRequest(BaseModel):
@@ -80,6 +108,11 @@ class NextPhase(BaseModel):
     yellow: str | None = Field(description="State to show first for yellow_seconds, if any")
     yellow_seconds: int
     hold_seconds: int = Field(description="Decide again after this many seconds")
+    override: str | None = Field(
+        default=None,
+        description="Why the controller's own choice was replaced: min_green or max_red "
+        "(pedestrian limits) or emergency (pre-emption)",
+    )
 
 
 class NextPhaseResponse(BaseModel):
@@ -96,6 +129,8 @@ class SignalsModel:
     weights: list[Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+    #: pedestrian limits every decision keeps, in simulation and in service
+    rules: constraints.Rules | None = None
 
     @property
     def controller_params(self) -> dict[str, Any]:
@@ -123,8 +158,12 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     limitations: ClassVar[tuple[str, ...]] = (
         "Trained and measured in simulation (SUMO); the real network differs from its "
         "model, so a field trial under supervision comes before service.",
-        "Pedestrian and cyclist phases, public-transport priority and emergency pre-emption "
-        "are not modelled.",
+        "Pedestrians are not simulated: their minimum green and maximum red are kept as "
+        "limits (-p ped_min_green, -p ped_max_red, -p ped_limits) that no decision breaks; "
+        "cyclist phases and public-transport priority are not modelled.",
+        "Emergency pre-emption gives green to vehicles of class emergency within 200 m of "
+        "a signal, in simulation and when a cabinet reports them (emergency_links); it "
+        "never cuts a pedestrian minimum green.",
         "With teleporting off, a junction can deadlock in simulation; the benchmark flags "
         "any run where a vehicle stood over 300 s inside a junction.",
         "A learned controller is valid for the scenario it was trained on; others need "
@@ -164,16 +203,22 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
             raise DataError(f"no controller '{method}' (known: {', '.join(METHODS)})")
         sc = _with_horizon(data.frame, params)
         p = {"seed": 0, **params}
+        rules = constraints.rules_from(p, sc.delta, sc.yellow)
+        progress(0.01, "reading the signals")
+        layouts = read_layouts(sc)
+        if rules is not None:  # refused before any training if no order can keep them
+            constraints.check_feasible(rules, layouts)
+            p["ped_limits_applied"] = rules.to_dict()
         weights, history = None, []
         if method == "dqn":
             progress(0.02, f"training on {sc.name}")
-            trained = dqn.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m))
+            trained = dqn.train(sc, p, lambda f, m: progress(0.02 + 0.78 * f, m), rules)
             weights, history = trained.weights, trained.history
             p["trained_episodes"] = trained.episodes
             p["trained_seconds"] = round(trained.seconds, 1)
-        progress(0.8, "reading the signals")
-        layouts = read_layouts(sc)
-        model = SignalsModel(method, p, sc.describe(), layouts, weights, history=history)
+        model = SignalsModel(
+            method, p, sc.describe(), layouts, weights, history=history, rules=rules
+        )
         progress(0.85, "measuring on several seeds against fixed time")
         model.metrics = _measure(model, sc, p)
         progress(0.97, f"delay {model.metrics['delay']:.2f} s")
@@ -191,7 +236,8 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
     def predict(self, model: SignalsModel, request: NextPhaseRequest) -> NextPhaseResponse:
         yellow_s = int(model.scenario.get("yellow", 3))
         hold = int(model.scenario.get("delta", 10))
-        out = []
+        compiled = _compiled(model)
+        sigs, rows, layouts = [], [], []
         for i, s in enumerate(request.signals):
             layout = model.layouts.get(s.signal)
             if layout is None:
@@ -200,9 +246,22 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
                     f"{', '.join(sorted(model.layouts)[:20])})",
                     field=f"signals[{i}].signal",
                 )
-            counts, clock = _inputs(layout, s, i)
-            k = decide(model.method, layout, counts, clock, model.controller_params)
-            yellow = transition_state(layout.greens[clock.phase], layout.greens[k])
+            layouts.append(layout)
+            sigs.append(compiled[s.signal])
+            rows.append(_inputs(layout, s, i, sigs[-1].unused))
+        b = batch.Batch(
+            sigs, *(np.concatenate([getattr(c, k) for c, _ in rows]) for k in
+                    ("approach", "queue", "inside", "down")),
+            [clock.phase for _, clock in rows],
+            np.concatenate([clock.since_green for _, clock in rows]),
+        )  # fmt: skip
+        chosen = batch.decide_many(model.method, b, model.controller_params)
+        out = []
+        for i, (s, layout, (_, clock), k) in enumerate(
+            zip(request.signals, layouts, rows, chosen, strict=True)
+        ):
+            k, why = _gate(model, layout, s, i, clock, k)
+            yellow = _yellow(layout.greens[clock.phase], layout.greens[k])
             out.append(
                 NextPhase(
                     signal=s.signal,
@@ -211,6 +270,7 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
                     yellow=yellow,
                     yellow_seconds=yellow_s if yellow else 0,
                     hold_seconds=hold,
+                    override=why,
                 )
             )
         return NextPhaseResponse(predictions=out)
@@ -242,10 +302,11 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
         10% of the links' detectors dead (reading zero) all episode."""
         sc = _with_horizon(data.frame, model.params)
         base = model.controller_params
+        o = Options(seed=42 + seed, rules=getattr(model, "rules", None))
         runs = [
-            (sc, model.method, base, Options(seed=42 + seed)),
-            (sc, model.method, {**base, "detector_noise": 0.2}, Options(seed=42 + seed)),
-            (sc, model.method, {**base, "detector_missing": 0.1}, Options(seed=42 + seed)),
+            (sc, model.method, base, o),
+            (sc, model.method, {**base, "detector_noise": 0.2}, o),
+            (sc, model.method, {**base, "detector_missing": 0.1}, o),
         ]
         clean, noisy, missing = (r["delay"] for r in run_many(runs))
         return [
@@ -276,6 +337,23 @@ def _bench_api(run: BenchRun) -> BenchResult:
     return resco_bench.next_phase_latency(200 if run.quick else 2000, run.progress)
 
 
+@benchmark("mobility.signals", "emergency", settings=("seeds",),
+           summary="emergency-vehicle priority: their delay and what it costs others")  # fmt: skip
+def _bench_emergency(run: BenchRun) -> BenchResult:
+    from odlar.mobility import emergency
+
+    seeds = tuple(int(x) for x in str(run.params.get("seeds", "42,1,2")).split(","))
+    return emergency.bench(run.progress, quick=run.quick, seeds=seeds)
+
+
+@benchmark("mobility.signals", "city", settings=("size", "period", "minutes", "requests", "parts"),
+           summary="a 100-signal city: an hour of traffic and the all-signals API")  # fmt: skip
+def _bench_city(run: BenchRun) -> BenchResult:
+    from odlar.mobility import city
+
+    return city.bench(run.progress, quick=run.quick, params=run.params)
+
+
 def _register_scenario_benches() -> None:
     for name in scenarios.RESCO_NAMES:
 
@@ -301,7 +379,10 @@ def _seeds(params: dict[str, Any]) -> tuple[int, ...]:
 
 def _measure(model: SignalsModel, sc: Scenario, params: dict[str, Any]) -> dict[str, float]:
     seeds = _seeds(params)
-    runs = [(sc, model.method, model.controller_params, Options(seed=s)) for s in seeds]
+    rules = getattr(model, "rules", None)
+    runs = [
+        (sc, model.method, model.controller_params, Options(seed=s, rules=rules)) for s in seeds
+    ]
     runs += [(sc, "fixed", {}, Options(seed=s)) for s in seeds]
     results = run_many(runs)
     ours, fixed = results[: len(seeds)], results[len(seeds) :]
@@ -323,7 +404,9 @@ def _measure(model: SignalsModel, sc: Scenario, params: dict[str, Any]) -> dict[
     }
 
 
-def _inputs(layout: SignalLayout, s: SignalState, i: int) -> tuple[LinkCounts, Clock]:
+def _inputs(
+    layout: SignalLayout, s: SignalState, i: int, unused: np.ndarray
+) -> tuple[LinkCounts, Clock]:
     n = len(layout.links)
     if s.current_phase >= len(layout.greens):
         raise DataError(
@@ -331,8 +414,29 @@ def _inputs(layout: SignalLayout, s: SignalState, i: int) -> tuple[LinkCounts, C
             f"{len(layout.greens) - 1}), not {s.current_phase}",
             field=f"signals[{i}].current_phase",
         )
-    c = LinkCounts.zeros(n)
-    for j, link in enumerate(s.links):
+    if s.link_counts is not None:
+        if s.links:
+            raise DataError(f"signal '{s.signal}': give links or link_counts, not both",
+                            field=f"signals[{i}].link_counts")  # fmt: skip
+        arrays = []
+        for kind in ("approach", "queue", "inside", "downstream"):
+            values = getattr(s.link_counts, kind)
+            if values and len(values) != n:
+                raise DataError(
+                    f"signal '{s.signal}' has {n} link indices; link_counts.{kind} has "
+                    f"{len(values)} values",
+                    field=f"signals[{i}].link_counts.{kind}",
+                )
+            a = np.array(values, float) if values else np.zeros(n)
+            if unused.size:
+                a[unused] = 0.0  # indices no movement uses carry no detector
+            arrays.append(a)
+        c = LinkCounts(*arrays)
+        links: list[LinkDetectors] = []
+    else:
+        c = LinkCounts.zeros(n)
+        links = s.links
+    for j, link in enumerate(links):
         if link.index >= n or layout.links[link.index] is None:
             raise DataError(
                 f"signal '{s.signal}' has no controlled link {link.index} (0 to {n - 1})",
@@ -351,3 +455,58 @@ def _inputs(layout: SignalLayout, s: SignalState, i: int) -> tuple[LinkCounts, C
         )
     since_green = np.asarray(since if since is not None else [0.0] * len(layout.greens), float)
     return c, Clock(s.current_phase, since_green)
+
+
+def _gate(
+    model: SignalsModel, layout: SignalLayout, s: SignalState, i: int, clock: Clock, k: int
+) -> tuple[int, str | None]:
+    """Emergency pre-emption, then the model's pedestrian limits: the same gate as the
+    simulator's (`sim.Plant`), so no answer breaks a limit."""
+    why = None
+    n = len(layout.greens)
+    for j, link in enumerate(s.emergency_links):
+        if link >= len(layout.links) or layout.links[link] is None:
+            raise DataError(
+                f"signal '{s.signal}' has no controlled link {link} (0 to {len(layout.links) - 1})",
+                field=f"signals[{i}].emergency_links[{j}]",
+            )
+    e = constraints.emergency_phase(layout, set(s.emergency_links), clock.phase)
+    if e is not None and e != k:
+        k, why = e, "emergency"
+    rules = getattr(model, "rules", None)
+    if rules is None or not rules.active:
+        return k, why
+    lim = rules.of(s.signal)
+    if s.green_seconds is None or (s.seconds_since_green is None and lim.max_red is not None):
+        need = "green_seconds" if s.green_seconds is None else "seconds_since_green"
+        raise DataError(
+            f"signal '{s.signal}': this model keeps pedestrian limits (minimum green "
+            f"{lim.min_green:g} s, maximum red {lim.max_red if lim.max_red is not None else '-'}"
+            f" s) and needs {need}",
+            field=f"signals[{i}].{need}",
+        )
+    red = np.array(s.seconds_since_green if s.seconds_since_green is not None else [0.0] * n)
+    red[clock.phase] = 0.0
+    state = constraints.State(clock.phase, float(s.green_seconds), red)
+    k2, reason = constraints.enforce(state, k, lim, rules.delta, rules.yellow)
+    return (k2, reason) if k2 != k else (k, why)
+
+
+_COMPILED: dict[int, tuple[dict[str, SignalLayout], dict[str, Any]]] = {}
+
+
+def _compiled(model: SignalsModel) -> dict[str, Any]:
+    """Each signal's layout compiled for `batch`, once per loaded model."""
+    hit = _COMPILED.get(id(model.layouts))
+    if hit is not None and hit[0] is model.layouts:
+        return hit[1]
+    compiled = {tid: batch.compile_signal(lay) for tid, lay in model.layouts.items()}
+    if len(_COMPILED) > 64:
+        _COMPILED.clear()
+    _COMPILED[id(model.layouts)] = (model.layouts, compiled)
+    return compiled
+
+
+@lru_cache(maxsize=65536)
+def _yellow(cur: str, nxt: str) -> str | None:
+    return transition_state(cur, nxt)

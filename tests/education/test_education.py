@@ -354,3 +354,62 @@ def test_roster_maps_pseudonyms_to_names_and_stores_nothing(tmp_path: Path, home
     r = odlar("education", "roster", str(bad), "--out", str(tmp_path / "x.csv"), home=home)
     assert r.returncode == 65 and "done.csv:2: column 'student'" in r.stderr
     assert "already a pseudonym" in r.stderr and not (tmp_path / "x.csv").exists()
+
+
+def _bench(folder: Path, **kw):
+    from odlar.core.tasks import get_task
+
+    task = get_task("education.tracing")
+    return task.bench(folder, quick=True, progress=lambda f, m: None, methods=("bkt",), **kw)
+
+
+def test_bench_any_folder_makes_or_keeps_folds(tmp_path: Path) -> None:
+    """A folder of one's own: one interaction table gets 5 seeded folds by student; numbered
+    sequence files are used as the folds they are; named files keep their anchors."""
+    from odlar.education import bench
+
+    table = tmp_path / "table"
+    table.mkdir()
+    log = pd.read_csv(LOG, sep="\t", dtype=str)
+    first = log["user_id"].drop_duplicates().iloc[:40]
+    log[log["user_id"].isin(first)].to_csv(table / "answers.csv", index=False)
+    split = bench.folds(table)
+    assert split.n_folds == 5 and "5 folds made by student, seed 42" in split.how
+    assert len(split.fold_of) == 40 and np.bincount(split.fold_of).tolist() == [8] * 5
+    assert (bench.folds(table).fold_of == split.fold_of).all(), "the seed fixes the folds"
+    result = _bench(table)
+    assert result.dataset == "table" and result.anchors == []
+    assert any("answers.csv" in n and "made by student" in n for n in result.notes)
+    assert 0.5 < result.results[0]["metrics"]["auc"] <= 1.0
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for k in range(1, 6):  # 12 students (3-line blocks) of each real fold
+        lines = (EDU / "assist2015" / f"assist2015_test{k}.csv").read_text().splitlines()
+        (shipped / f"ours_fold{k}.csv").write_text("\n".join(lines[: 3 * 12]) + "\n")
+    split = bench.folds(shipped)
+    assert np.bincount(split.fold_of).tolist() == [12] * 5 and "5 folds shipped" in split.how
+    assert bench.named_in(EDU / "assist2015") == "assist2015"  # published figures kept
+    assert bench.named_in(shipped) is None and _bench(shipped).anchors == []
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "no data file"),
+        ({"a.csv": "student,item,correct\n1,q,1\n", "b.csv": "x"}, "2 data files"),
+        ({"answers.csv": "student,item,correct\n1,q,1\n2,q,0\n"}, "five folds by student need at least 5"),
+        ({"f1.csv": "student,item,correct\n1,q,1\n", "f2.csv": "1\n1\n1\n"}, "mix"),
+        ({"f1.csv": "student,item,correct\n1,q,1\n", "f2.csv": "student,item,correct\n1,q,0\n"},
+         "folds must split students"),
+    ],
+)  # fmt: skip
+def test_bench_folder_errors(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    from odlar.education import bench
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(DataError, match=message):
+        bench.folds(tmp_path)
+    with pytest.raises(DataError, match="not a folder"):
+        bench.folds(tmp_path / "missing")

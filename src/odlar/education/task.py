@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from odlar.core.datasets import sha256_file
-from odlar.core.errors import DataError
+from odlar.core.errors import DataError, UsageError
 from odlar.core.privacy import pseudonym
 from odlar.core.tasks import (
     MAX_VERSION,
@@ -32,6 +32,7 @@ from odlar.education.interactions import (
     STUDENT_COLUMNS,
     Interactions,
     from_log,
+    is_table,
     read_log,
     read_sequences,
 )
@@ -148,7 +149,7 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
 
     def ingest(self, staged: Path) -> bool:
         """An uploaded log is kept only with its students pseudonymised."""
-        if not _is_log(staged):
+        if not is_table(staged):
             return False
         with staged.open("r", encoding="utf-8", errors="replace") as handle:
             header = handle.readline()
@@ -291,27 +292,33 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
         progress: Progress,
         dataset: str | None = None,
         methods: tuple[str, ...] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> BenchResult:
+        """A named benchmark or any folder in a format odlar reads (``bench.folds``);
+        ``--param folds=N`` runs only the first N folds (figures then say so)."""
+        params = dict(params or {})
+        n_folds = params.pop("folds", None)
+        if params:
+            raise UsageError(
+                f"unknown bench setting(s) {', '.join(sorted(params))} (known: folds)"
+            )
+        if n_folds is not None and (not str(n_folds).isdigit() or int(n_folds) < 1):
+            raise UsageError(f"folds={n_folds}: give a whole number of folds, 1 or more")
         return kt_bench.run(
             self,
             data_dir,
-            dataset or "assist2009",
+            dataset,
             quick=quick,
             progress=progress,
             methods=only(kt_bench.METHODS, methods, lambda r: r[1]),
+            n_folds=int(n_folds) if n_folds is not None else None,
         )
-
-
-def _is_log(path: Path) -> bool:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    return any(ch.isalpha() for ch in header)
 
 
 def load_interactions(path: Path) -> Interactions:
     if not path.is_file():
         raise DataError("no such file", file=str(path))
-    if _is_log(path):
+    if is_table(path):
         return from_log(read_log(path), str(path))
     return read_sequences(path)
 

@@ -14,6 +14,8 @@ from odlar.terminal import acting, console
 app = typer.Typer(
     no_args_is_help=True, help="Students' answers, mastery, next exercises, class reports."
 )
+
+
 @app.command("record")
 def education_record(
     file: Path = typer.Argument(help="Answers: CSV/TSV with student, item/skill, correct"),
@@ -152,5 +154,3 @@ def education_report(class_id: str, model: int | None = typer.Option(None, "--mo
     for row in r["students_at_risk"]:
         risk.add_row(row["student"], "; ".join(row["reasons"]), ", ".join(row["weakest_skills"]))
     console.print(risk)
-
-

@@ -294,23 +294,29 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
         methods: tuple[str, ...] | None = None,
         params: dict[str, Any] | None = None,
     ) -> BenchResult:
-        """A named benchmark or any folder in a format odlar reads (``bench.folds``);
-        ``--param folds=N`` runs only the first N folds (figures then say so)."""
+        """A named benchmark or any folder in a format odlar reads (``bench.folds``).
+        Settings: ``folds=N`` runs only the first N folds (figures then say so);
+        ``part=latency`` measures only the one-answer update, without training."""
         params = dict(params or {})
-        n_folds = params.pop("folds", None)
+        n_folds, part = params.pop("folds", None), str(params.pop("part", "all"))
         if params:
             raise UsageError(
-                f"unknown bench setting(s) {', '.join(sorted(params))} (known: folds)"
+                f"unknown bench setting(s) {', '.join(sorted(params))} (known: folds, part)"
             )
         if n_folds is not None and (not str(n_folds).isdigit() or int(n_folds) < 1):
             raise UsageError(f"folds={n_folds}: give a whole number of folds, 1 or more")
+        if part not in ("all", "latency"):
+            raise UsageError(f"part={part}: known parts are all and latency")
+        chosen = only(kt_bench.METHODS, methods, lambda r: r[1])
+        if part == "latency":
+            return kt_bench.latency_only(self, data_dir, dataset, progress=progress, methods=chosen)
         return kt_bench.run(
             self,
             data_dir,
             dataset,
             quick=quick,
             progress=progress,
-            methods=only(kt_bench.METHODS, methods, lambda r: r[1]),
+            methods=chosen,
             n_folds=int(n_folds) if n_folds is not None else None,
         )
 

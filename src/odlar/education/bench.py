@@ -34,6 +34,15 @@ PUBLISHED = {  # pyKT question-level AUC (BENCHMARKS.md s.6)
     "simpleKT": {"assist2009": 0.7744, "statics": 0.8199, "assist2015": 0.7248},
 }
 ACCURACY_2009 = {"DKT": 0.7244, "AKT": 0.7392}
+#: The other family: each question one interaction with its skills as one input, never
+#: expanded (leap-kt-toolkit's model cards, huggingface.co/LEAP-LAB-KUS; a user-level
+#: 80/20 split, 5-fold CV on the 80%). No Statics 2011 figure for these models there.
+LEAP_KT = {
+    "DKT": {"assist2009": 0.7598, "assist2015": 0.7304},
+    "AKT": {"assist2009": 0.7471, "assist2015": 0.7236},
+    "simpleKT": {"assist2009": 0.7676, "assist2015": 0.7178},
+    "stableKT": {"assist2009": 0.7765, "assist2015": 0.7201},
+}
 PROTOCOL = (
     "pyKT (Liu et al. 2022): 5 folds by student (fold k tests, the other four train, 10% of "
     "training students held out for early stopping); question-level AUC and accuracy: a "
@@ -86,6 +95,15 @@ def anchors(dataset: str) -> list[Anchor]:
         if dataset == "assist2009" and name in ACCURACY_2009:
             metrics["acc"] = ACCURACY_2009[name]
         out.append(Anchor(f"{name} (pyKT)", metrics, "BENCHMARKS.md s.6"))
+    for name, aucs in LEAP_KT.items():
+        if dataset in aucs:
+            out.append(
+                Anchor(
+                    f"{name} (leap-kt, no expansion)",
+                    {"auc": aucs[dataset]},
+                    "huggingface.co/LEAP-LAB-KUS model cards",
+                )
+            )
     return out
 
 

@@ -354,3 +354,93 @@ def test_roster_maps_pseudonyms_to_names_and_stores_nothing(tmp_path: Path, home
     r = odlar("education", "roster", str(bad), "--out", str(tmp_path / "x.csv"), home=home)
     assert r.returncode == 65 and "done.csv:2: column 'student'" in r.stderr
     assert "already a pseudonym" in r.stderr and not (tmp_path / "x.csv").exists()
+
+
+def _bench(folder: Path, **kw):
+    from odlar.core.tasks import get_task
+
+    task = get_task("education.tracing")
+    return task.bench(folder, quick=True, progress=lambda f, m: None, methods=("bkt",), **kw)
+
+
+def test_bench_any_folder_makes_or_keeps_folds(tmp_path: Path) -> None:
+    """A folder of one's own: one interaction table gets 5 seeded folds by student; numbered
+    sequence files are used as the folds they are; named files keep their anchors."""
+    from odlar.education import bench
+
+    table = tmp_path / "table"
+    table.mkdir()
+    log = pd.read_csv(LOG, sep="\t", dtype=str)
+    first = log["user_id"].drop_duplicates().iloc[:40]
+    log[log["user_id"].isin(first)].to_csv(table / "answers.csv", index=False)
+    split = bench.folds(table)
+    assert split.n_folds == 5 and "5 folds made by student, seed 42" in split.how
+    assert len(split.fold_of) == 40 and np.bincount(split.fold_of).tolist() == [8] * 5
+    assert (bench.folds(table).fold_of == split.fold_of).all(), "the seed fixes the folds"
+    result = _bench(table)
+    assert result.dataset == "table" and result.anchors == []
+    assert any("answers.csv" in n and "made by student" in n for n in result.notes)
+    assert 0.5 < result.results[0]["metrics"]["auc"] <= 1.0
+
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for k in range(1, 6):  # 12 students (3-line blocks) of each real fold
+        lines = (EDU / "assist2015" / f"assist2015_test{k}.csv").read_text().splitlines()
+        (shipped / f"ours_fold{k}.csv").write_text("\n".join(lines[: 3 * 12]) + "\n")
+    split = bench.folds(shipped)
+    assert np.bincount(split.fold_of).tolist() == [12] * 5 and "5 folds shipped" in split.how
+    assert bench.named_in(EDU / "assist2015") == "assist2015"  # published figures kept
+    assert bench.named_in(shipped) is None and _bench(shipped).anchors == []
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "no data file"),
+        ({"a.csv": "student,item,correct\n1,q,1\n", "b.csv": "x"}, "2 data files"),
+        ({"answers.csv": "student,item,correct\n1,q,1\n2,q,0\n"}, "need at least 5"),
+        ({"f1.csv": "student,item,correct\n1,q,1\n", "f2.csv": "1\n1\n1\n"}, "mix"),
+        ({"f1.csv": "student,item,correct\n1,q,1\n", "f2.csv": "student,item,correct\n1,q,0\n"},
+         "folds must split students"),
+    ],
+)  # fmt: skip
+def test_bench_folder_errors(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    from odlar.education import bench
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(DataError, match=message):
+        bench.folds(tmp_path)
+    with pytest.raises(DataError, match="not a folder"):
+        bench.folds(tmp_path / "missing")
+
+
+def test_dkt_mastery_of_every_skill_equals_one_lstm_step_each() -> None:
+    """The all-skills read (the state's share of the gates computed once) equals running
+    the network's LSTM one step for each skill from the student's state."""
+    import torch
+
+    from odlar.education.kt import DKT
+
+    torch.manual_seed(2)
+    dkt = DKT()
+    dkt.prm = {**DKT.defaults, "d": 8, "use_pid": True}
+    dkt.n_questions, dkt.n_skills, dkt.k_max = 20, 9, 4
+    dkt.net = dkt.build(20, 9)
+    net = dkt.net
+    with torch.no_grad():
+        net.pid_emb.weight.normal_()
+    net.eval()
+    state = dkt.init_state()
+    rng = np.random.default_rng(4)
+    for n in range(6):
+        with torch.no_grad():
+            sk = torch.arange(1, 10).view(9, 1)
+            qe = net.qvec(sk, torch.zeros(9, dtype=torch.long))
+            x = torch.cat([state.last.expand(9, -1), qe], -1).view(9, 1, -1)
+            h, _ = net.lstm(x, (state.h.expand(1, 9, -1).contiguous(),
+                                state.c.expand(1, 9, -1).contiguous()))  # fmt: skip
+            ref = torch.sigmoid(net.out(torch.cat([h[:, 0], qe], -1))).squeeze(-1).numpy()
+        np.testing.assert_allclose(dkt.mastery_from(state), ref, atol=1e-6, err_msg=f"{n}")
+        skills = rng.choice(np.arange(1, 10), size=int(rng.integers(1, 3)), replace=False)
+        state = dkt.update(state, int(rng.integers(1, 21)), skills, int(rng.integers(0, 2)))

@@ -15,6 +15,8 @@ from odlar.terminal import acting, console
 app = typer.Typer(
     no_args_is_help=True, help="Students' answers, mastery, next exercises, class reports."
 )
+
+
 @app.command("record")
 def education_record(
     file: Path = typer.Argument(help="Answers: CSV/TSV with student, item/skill, correct"),
@@ -162,5 +164,3 @@ def education_report(
         names = ", ".join(n or k for k, n in weakest)
         risk.add_row(row["student"], "; ".join(row["reasons"]), names)
     console.print(risk)
-
-

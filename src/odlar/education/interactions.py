@@ -162,6 +162,13 @@ def _split_skills(cell: str) -> list[str]:
     return [cell.strip()] if cell.strip() else []
 
 
+def is_table(path: Path) -> bool:
+    """An interaction table has a header with column names; sequence files hold numbers."""
+    with path.open("r", encoding="utf-8", errors="replace") as handle:
+        header = handle.readline()
+    return any(ch.isalpha() for ch in header)
+
+
 def read_log(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():

@@ -23,9 +23,7 @@ def roster(path: Path, *, tenant: str) -> pd.DataFrame:
     frame = read_log(path)
     column = _find(list(frame.columns), STUDENT_COLUMNS)
     if column is None:
-        raise DataError(
-            f"no student column (one of {', '.join(STUDENT_COLUMNS)})", file=str(path)
-        )
+        raise DataError(f"no student column (one of {', '.join(STUDENT_COLUMNS)})", file=str(path))
     named = _find(list(frame.columns), NAME_COLUMNS)
     rows: dict[str, str] = {}
     for i, (ident, line) in enumerate(zip(frame[column].str.strip(), lines_of(frame), strict=True)):

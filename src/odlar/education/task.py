@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.datasets import sha256_file
-from odlar.core.errors import DataError
+from odlar.core.errors import DataError, UsageError
 from odlar.core.privacy import pseudonym
 from odlar.core.tasks import (
     MAX_VERSION,
@@ -33,6 +33,7 @@ from odlar.education.interactions import (
     STUDENT_COLUMNS,
     Interactions,
     from_log,
+    is_table,
     read_log,
     read_sequences,
 )
@@ -146,7 +147,7 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
 
     def ingest(self, staged: Path) -> bool:
         """An uploaded log is kept only with its students pseudonymised."""
-        if not _is_log(staged):
+        if not is_table(staged):
             return False
         with staged.open("r", encoding="utf-8", errors="replace") as handle:
             header = handle.readline()
@@ -291,30 +292,35 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
     def example(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / "assist2009_pid_test2.csv", data_dir / "assist2009_pid_test1.csv"
 
-def _register_tracing_benches() -> None:
-    for name in kt_bench.DATASETS:
+def _tracing_bench(r: BenchRun) -> BenchResult:
+    """A named benchmark or any folder in a format odlar reads (``bench.folds``: the
+    dataset as named, else recognised by its files). Settings: ``folds=N`` runs only the
+    first N folds (figures then say so); ``part=latency`` measures only the one-answer
+    update, without training."""
+    n_folds, part = r.params.get("folds"), str(r.params.get("part", "all"))
+    if n_folds is not None and (not str(n_folds).isdigit() or int(n_folds) < 1):
+        raise UsageError(f"folds={n_folds}: give a whole number of folds, 1 or more")
+    if part not in ("all", "latency"):
+        raise UsageError(f"part={part}: known parts are all and latency")
+    chosen = r.chosen(kt_bench.METHODS, lambda row: row[1])
+    task = TracingTask()
+    if part == "latency":
+        return kt_bench.latency_only(task, r.data_dir, r.asked, progress=r.progress,
+                                     methods=chosen)  # fmt: skip
+    return kt_bench.run(task, r.data_dir, r.asked, quick=r.quick, progress=r.progress,
+                        methods=chosen,
+                        n_folds=int(n_folds) if n_folds is not None else None)  # fmt: skip
 
-        def run(r: BenchRun, name: str = name) -> BenchResult:
-            methods = r.chosen(kt_bench.METHODS, lambda row: row[1])
-            return kt_bench.run(TracingTask(), r.data_dir, name, quick=r.quick,
-                                progress=r.progress, methods=methods)  # fmt: skip
 
-        benchmark("education.tracing", name, folder=f"education/{name}")(run)
-
-
-_register_tracing_benches()
-
-
-def _is_log(path: Path) -> bool:
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        header = handle.readline()
-    return any(ch.isalpha() for ch in header)
+for _name in kt_bench.DATASETS:  # the named shortcuts; --data DIR reads any folder
+    benchmark("education.tracing", _name, folder=f"education/{_name}",
+              settings=("folds", "part"))(_tracing_bench)  # fmt: skip
 
 
 def load_interactions(path: Path) -> Interactions:
     if not path.is_file():
         raise DataError("no such file", file=str(path))
-    if _is_log(path):
+    if is_table(path):
         return from_log(read_log(path), str(path))
     return read_sequences(path)
 

@@ -356,11 +356,11 @@ def test_roster_maps_pseudonyms_to_names_and_stores_nothing(tmp_path: Path, home
     assert "already a pseudonym" in r.stderr and not (tmp_path / "x.csv").exists()
 
 
-def _bench(folder: Path, **kw):
-    from odlar.core.tasks import get_task
+def _bench(folder: Path):
+    from odlar.core import benchmarks
 
-    task = get_task("education.tracing")
-    return task.bench(folder, quick=True, progress=lambda f, m: None, methods=("bkt",), **kw)
+    entry = benchmarks.find("education.tracing")  # --data FOLDER without --dataset
+    return entry.run(benchmarks.BenchRun(folder, quick=True, methods=("bkt",)))
 
 
 def test_bench_any_folder_makes_or_keeps_folds(tmp_path: Path) -> None:
@@ -380,7 +380,7 @@ def test_bench_any_folder_makes_or_keeps_folds(tmp_path: Path) -> None:
     result = _bench(table)
     assert result.dataset == "table" and result.anchors == []
     assert any("answers.csv" in n and "made by student" in n for n in result.notes)
-    assert 0.5 < result.results[0]["metrics"]["auc"] <= 1.0
+    assert 0.5 < result.results[0].metrics["auc"] <= 1.0
 
     shipped = tmp_path / "shipped"
     shipped.mkdir()

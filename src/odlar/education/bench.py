@@ -90,7 +90,7 @@ def run(
     methods: list[tuple[str, str, dict[str, Any]]] | None = None,
 ) -> BenchResult:
     from odlar.core.tasks import Dataset
-    from odlar.education.model import TracingModel
+    from odlar.education.tracing_model import TracingModel
 
     data, fold_of = folds(data_dir, dataset)
     methods = methods or METHODS

@@ -37,6 +37,6 @@ def test_light_commands_import_nothing_heavy(home: Path) -> None:
 def test_education_methods_match_its_networks() -> None:
     """education.task names its methods without importing torch; they must stay the nets."""
     from odlar.core.tasks import get_task
-    from odlar.education.model import NETS
+    from odlar.education.tracing_model import NETS
 
     assert get_task("education.tracing").methods == tuple(NETS)

@@ -98,3 +98,22 @@ def test_without_the_plug_in_nothing_of_it_remains(home: Path) -> None:
     from odlar.core.tasks import task_names
 
     assert "tiny.level" not in task_names()
+
+
+def test_models_stored_before_a_module_was_renamed_still_load(tmp_path: Path) -> None:
+    """Stored models are pickles naming their classes' modules; a sector's `moved` pairs let
+    the old names import as the renamed modules (the same classes, no second copy)."""
+    import pickle
+
+    import joblib
+
+    from odlar.core.sectors import install_moved_modules
+    from odlar.energy.faults.fault_model import FaultModel
+
+    old = pickle.dumps(FaultModel, protocol=0).replace(
+        b"odlar.energy.faults.fault_model", b"odlar.energy.faults.model"
+    )
+    assert b"odlar.energy.faults.model\n" in old
+    (tmp_path / "model.joblib").write_bytes(old)
+    install_moved_modules()  # as the MLflow wrapper does before it loads a model
+    assert joblib.load(tmp_path / "model.joblib") is FaultModel

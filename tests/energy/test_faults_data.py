@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from odlar.core.errors import DataError
-from odlar.energy.faults.model import fit_faults
+from odlar.energy.faults.fault_model import fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.streams import MAX_FILL, load_table
 

@@ -10,7 +10,7 @@ from conftest import SHARED_DATA
 from odlar.core.errors import UsageError
 from odlar.energy.faults import bench_3w, bench_skab, bench_tep
 from odlar.energy.faults.evaluation import alert_openings, detection_delay, operating_curve
-from odlar.energy.faults.model import DETECTORS, fit_faults
+from odlar.energy.faults.fault_model import DETECTORS, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.tep import FAULT_START, tep_table
 

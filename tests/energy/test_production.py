@@ -16,7 +16,7 @@ from odlar.energy.production.cli import app
 from odlar.energy.production.data import load_production
 from odlar.energy.production.decline import analyse_well, fit_arps, rate, remaining
 from odlar.energy.production.features import add_targets, origin_frame, train_mask
-from odlar.energy.production.models import fit_forecaster, walk_forward
+from odlar.energy.production.forecasters import fit_forecaster, walk_forward
 from odlar.energy.production.task import ProductionRequest, ProductionTask
 from odlar.energy.production.whatif import choke_whatif
 

@@ -33,7 +33,7 @@ def _late(path: Path) -> Path:
 def late_model(tmp_path_factory: pytest.TempPathFactory):
     """The late field and a gbm trained before April 2021 (fitted once for the module)."""
     from odlar.energy.production.data import load_production
-    from odlar.energy.production.models import fit_forecaster
+    from odlar.energy.production.forecasters import fit_forecaster
 
     late = _late(tmp_path_factory.mktemp("late") / "late.csv")
     data = load_production(late)

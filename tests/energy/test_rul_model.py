@@ -108,7 +108,7 @@ def test_intervals_contain_the_point(quick_gbm, cmapss) -> None:
 
 
 def test_blend_is_the_weighted_mean_of_its_members(cmapss) -> None:
-    from odlar.energy.rul.models import DEFAULTS, BlendMember, Scaler
+    from odlar.energy.rul.regressors import DEFAULTS, BlendMember, Scaler
 
     task = get_task("energy.rul")
     frame = task.load(cmapss / "train_FD001.txt").frame

@@ -16,8 +16,10 @@ strings are imported only when a surface needs them, so discovering sectors (``o
 from __future__ import annotations
 
 import importlib
+import importlib.abc
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -47,6 +49,10 @@ class Sector:
     web: str | None = None  # "odlar.datacenter.web:router": an APIRouter under /ui
     nav: tuple[NavEntry, ...] = ()  # console navigation entries
     templates: str | None = None  # Jinja2 template folder, "odlar.datacenter:templates"
+    #: modules renamed since models were stored: (old name, new name). Stored models are
+    #: pickles that name the module of their classes; the old name still imports as the
+    #: new module (the same module object), so models stored before a rename still load.
+    moved: tuple[tuple[str, str], ...] = ()
 
 
 class SectorError(OdlarError):
@@ -94,6 +100,33 @@ def folder(ref: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SectorError(f"'{ref}': no package {package}")
     return Path(next(iter(spec.submodule_search_locations))) / sub
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import a moved module's old name as its new module (no second copy: a stored model's
+    classes must be the very classes the task checks against)."""
+
+    def __init__(self, moved: dict[str, str]) -> None:
+        self.moved = moved
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name not in self.moved:
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec: Any) -> Any:
+        return importlib.import_module(self.moved[spec.name])
+
+    def exec_module(self, module: Any) -> None:
+        return None
+
+
+@cache
+def install_moved_modules() -> None:
+    """Make every sector's moved modules importable by their old names (once)."""
+    moved = {old: new for sector in sectors() for old, new in sector.moved}
+    if moved:
+        sys.meta_path.append(_MovedModules(moved))
 
 
 def import_tasks() -> None:

@@ -49,6 +49,9 @@ with contextlib.redirect_stderr(io.StringIO()):
         """pyfunc wrapper so MLflow can load any odlar model; the model is a joblib file."""
 
         def load_context(self, context: Any) -> None:
+            from odlar.core.sectors import install_moved_modules
+
+            install_moved_modules()  # models stored before a module was renamed
             payload = joblib.load(context.artifacts["model"])
             self.task_name: str = payload["task"]
             self.model: Any = payload["model"]

@@ -262,7 +262,7 @@ def run(
     """Every method on every fold (``n_folds`` limits it to the first ones, ``--quick`` to
     one), then the mean of the neural models' predictions when more than one ran."""
     from odlar.core.tasks import Dataset
-    from odlar.education.model import TracingModel
+    from odlar.education.tracing_model import TracingModel
 
     split = folds(data_dir, dataset)
     data, fold_of = split.data, split.fold_of
@@ -426,7 +426,7 @@ def latency_only(
     (the cost depends on the network's sizes and the student's history, not on the
     weights' values): untrained networks of the bench's sizes for the folder's questions
     and skills, replaying 300 answers of fold 1's students."""
-    from odlar.education.model import NETS, TracingModel, resolve_params
+    from odlar.education.tracing_model import NETS, TracingModel, resolve_params
 
     split = folds(data_dir, dataset)
     data = split.data

@@ -11,4 +11,5 @@ SECTOR = Sector(
     web="odlar.education.web:router",
     nav=(NavEntry("Education", "/ui/education", "read"),),
     templates="odlar.education:templates",
+    moved=(("odlar.education.model", "odlar.education.tracing_model"),),
 )

@@ -39,7 +39,7 @@ from odlar.education.interactions import (
 )
 
 if TYPE_CHECKING:  # torch stays unimported until a model is fitted or loaded
-    from odlar.education.model import TracingModel
+    from odlar.education.tracing_model import TracingModel
 
 
 class Answer(BaseModel):
@@ -161,7 +161,7 @@ class TracingTask(Task["TracingModel", TracingRequest, TracingResponse]):
     def _fit(
         self, data: Dataset, *, method: str, params: dict[str, Any], progress: Progress
     ) -> TracingModel:
-        from odlar.education.model import fit_tracing  # torch: only when a model is fitted
+        from odlar.education.tracing_model import fit_tracing  # torch: only when a model is fitted
 
         return fit_tracing(data.frame, method, params, progress)
 

@@ -20,4 +20,9 @@ SECTOR = Sector(
         NavEntry("Energy: production", "/ui/energy/production", "read"),
     ),
     templates="odlar.energy:templates",
+    moved=(
+        ("odlar.energy.rul.models", "odlar.energy.rul.regressors"),
+        ("odlar.energy.faults.model", "odlar.energy.faults.fault_model"),
+        ("odlar.energy.production.models", "odlar.energy.production.forecasters"),
+    ),
 )

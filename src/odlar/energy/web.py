@@ -189,7 +189,7 @@ def trend_sensors(frame: Any) -> list[str]:
     import numpy as np
 
     from odlar.energy.rul.features import Scaler, rul_target
-    from odlar.energy.rul.models import COMMON
+    from odlar.energy.rul.regressors import COMMON
 
     y = rul_target(frame, COMMON["cap"])
     kept = Scaler.fit(frame, y, COMMON["min_corr"]).columns

@@ -17,4 +17,5 @@ SECTOR = Sector(
         NavEntry("Safety: stationing", "/ui/safety/stations", "read"),
     ),
     templates="odlar.safety:templates",
+    moved=(("odlar.safety.hotspots.models", "odlar.safety.hotspots.forecasters"),),
 )

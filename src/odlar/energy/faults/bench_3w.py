@@ -14,7 +14,7 @@ from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress, no_progress
 from odlar.energy.faults.diagnosis import EventClassifier
 from odlar.energy.faults.evaluation import alert_openings
-from odlar.energy.faults.model import fit_faults
+from odlar.energy.faults.fault_model import fit_faults
 from odlar.energy.faults.scoring import detection_metrics, diagnosis_metrics
 from odlar.energy.faults.streams import load_table, parse_table, read_frame
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress, no_progress
-from odlar.energy.faults.model import fit_faults
+from odlar.energy.faults.fault_model import fit_faults
 from odlar.energy.faults.streams import load_table
 
 SKAB_FOLDERS = ("valve1", "valve2", "other")

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from odlar.core import alerts, audit
-from odlar.energy.faults.model import FaultModel
+from odlar.energy.faults.fault_model import FaultModel
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.streams import Table
 from odlar.energy.faults.task import readings_table

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from odlar.core.alerts import Change
-from odlar.energy.faults.model import FROZEN_FACTOR, FaultModel
+from odlar.energy.faults.fault_model import FROZEN_FACTOR, FaultModel
 from odlar.energy.faults.streams import MAX_FILL, Repair
 
 TOP_CONTRIBUTORS = 5

@@ -29,7 +29,7 @@ from odlar.core.tasks import (
 )
 from odlar.core.versions import VERSION_DEFAULT
 from odlar.energy.faults import bench as fault_bench
-from odlar.energy.faults.model import DETECTORS, FaultModel, fit_faults
+from odlar.energy.faults.fault_model import DETECTORS, FaultModel, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.scoring import score_tables
 from odlar.energy.faults.streams import Table, load_table, parse_table

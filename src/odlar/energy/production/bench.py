@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from odlar.core.tasks import Anchor, BenchResult, Progress, only
-from odlar.energy.production.models import interval_metrics, point_metrics, walk_forward
+from odlar.energy.production.forecasters import interval_metrics, point_metrics, walk_forward
 
 if TYPE_CHECKING:
     from odlar.energy.production.task import ProductionTask

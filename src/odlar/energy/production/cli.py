@@ -141,7 +141,7 @@ def decline(
 
 
 def _model(data: Any, version: int | None, fit: bool, max_iter: int) -> Any:
-    from odlar.energy.production.models import Forecaster, fit_forecaster
+    from odlar.energy.production.forecasters import Forecaster, fit_forecaster
 
     if fit:
         return fit_forecaster(data.frame, "gbm", {"max_iter": max_iter})
@@ -221,7 +221,7 @@ def field(
     checking = version is not None or fit
     me = acting(P.OPERATE if checking else P.READ)  # storing alerts is monitoring
     from odlar.energy.production.field import field_summary, store_departures
-    from odlar.energy.production.models import fit_forecaster
+    from odlar.energy.production.forecasters import fit_forecaster
 
     try:
         data_set = _load(data, map_, None, None)

@@ -13,7 +13,7 @@ from odlar.core import alerts, audit
 from odlar.core.alerts import Change
 from odlar.energy.production.data import PHASES, producers
 from odlar.energy.production.features import origin_frame
-from odlar.energy.production.models import Forecaster
+from odlar.energy.production.forecasters import Forecaster
 
 
 def field_summary(frame: pd.DataFrame, freq: str = "MS") -> dict[str, Any]:

@@ -28,7 +28,7 @@ from odlar.core.versions import VERSION_DEFAULT
 from odlar.energy.production.bench import ANCHORS, PROTOCOL, run_bench
 from odlar.energy.production.data import MEASUREMENTS, from_records, load_production
 from odlar.energy.production.features import HISTORY_DAYS, origin_frame
-from odlar.energy.production.models import (
+from odlar.energy.production.forecasters import (
     DEFAULTS,
     Forecaster,
     fit_forecaster,

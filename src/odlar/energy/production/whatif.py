@@ -18,7 +18,7 @@ import pandas as pd
 from odlar.core.errors import DataError, UsageError
 from odlar.energy.production.data import find_well
 from odlar.energy.production.features import origin_frame
-from odlar.energy.production.models import Forecaster
+from odlar.energy.production.forecasters import Forecaster
 
 
 def choke_whatif(

@@ -29,7 +29,7 @@ from odlar.core.tasks import (
 )
 from odlar.core.versions import VERSION_DEFAULT
 from odlar.energy.cmapss import ID_COLUMNS, load_fleet
-from odlar.energy.rul.models import DEFAULTS, RulModel, fit_rul, point_metrics
+from odlar.energy.rul.regressors import DEFAULTS, RulModel, fit_rul, point_metrics
 
 PROTOCOL = (
     "C-MAPSS FD001: train on train_FD001.txt only; predict the RUL at the last cycle of each "

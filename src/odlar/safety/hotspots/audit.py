@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from odlar.safety.hotspots.models import HistoricalAverage, HotspotModel
+from odlar.safety.hotspots.forecasters import HistoricalAverage, HotspotModel
 
 
 def district_of_cells(model: HotspotModel, block: int = 3) -> np.ndarray:

@@ -29,7 +29,7 @@ from odlar.core.tasks import (
 )
 from odlar.core.versions import VERSION_DEFAULT
 from odlar.safety.hotspots import audit
-from odlar.safety.hotspots.models import (
+from odlar.safety.hotspots.forecasters import (
     DEFAULTS,
     HISTORY,
     HotspotModel,

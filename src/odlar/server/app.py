@@ -7,7 +7,6 @@ import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
@@ -49,7 +48,7 @@ from odlar.server.auth import (
     client_address,
     proxy_middleware,
 )  # fmt: skip
-from odlar.server.parameters import VERSION
+from odlar.server.parameters import OPTIONAL_TIME, VERSION
 from odlar.server.strict import reject_unknown_query
 
 
@@ -618,8 +617,8 @@ def _governance_routes(api: APIRouter) -> None:
     @api.get("/audit/events", tags=["audit"], response_model=list[V.AuditEventView])
     def audit_events(
         action: str | None = Query(None, max_length=64),
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: OPTIONAL_TIME = None,
+        until: OPTIONAL_TIME = None,
         limit: int = Query(100, ge=1, le=10_000),
         principal: Principal = Depends(AUDIT),
     ) -> list[dict[str, Any]]:
@@ -638,8 +637,8 @@ def _governance_routes(api: APIRouter) -> None:
         responses={200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
     )  # fmt: skip
     def audit_export(
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: OPTIONAL_TIME = None,
+        until: OPTIONAL_TIME = None,
         principal: Principal = Depends(AUDIT),
     ) -> StreamingResponse:
         rows = audit.exported(principal.tenant, actor=principal.name, since=since, until=until)

@@ -7,8 +7,6 @@ platform's see every tenant, the others their own.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
@@ -18,6 +16,7 @@ from odlar.core.errors import Forbidden
 from odlar.core.store import DEFAULT_TENANT
 from odlar.governance.roles import Principal
 from odlar.server.auth import ADMIN, AUDIT
+from odlar.server.parameters import OPTIONAL_TIME
 
 # included in the /api/v1 router: its error responses and query check apply here too
 router = APIRouter(tags=["compute"])
@@ -135,8 +134,8 @@ def compute_overview(
 @router.get("/usage", summary="What each tenant's jobs used, per task")
 def usage_report(
     tenant: str | None = Query(None, max_length=64),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: OPTIONAL_TIME = None,
+    until: OPTIONAL_TIME = None,
     principal: Principal = ADMIN_OR_AUDIT,
 ) -> UsageReport:
     from odlar.core.store import as_utc

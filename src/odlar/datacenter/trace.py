@@ -174,6 +174,24 @@ def _int(
     return value
 
 
+def _unique_name(
+    path: Path, line: int, row: dict[str, str], column: str, what: str, seen: dict[str, int]
+) -> str:
+    """A row's name: not empty and not seen on an earlier line (recorded in `seen`)."""
+    name = row[column].strip()
+    if not name:
+        raise DataError(f"empty {what} name", file=str(path), line=line, field=column)
+    if name in seen:
+        raise DataError(
+            f"{what} '{name}' listed twice (first on line {seen[name]})",
+            file=str(path),
+            line=line,
+            field=column,
+        )
+    seen[name] = line
+    return name
+
+
 def load_nodes(path: str | Path) -> Cluster:
     path = Path(path)
     names: list[str] = []
@@ -184,17 +202,7 @@ def load_nodes(path: str | Path) -> Cluster:
     model: list[int] = []
     seen: dict[str, int] = {}
     for line, row in _rows(path, NODE_COLUMNS):
-        name = row["sn"].strip()
-        if not name:
-            raise DataError("empty node name", file=str(path), line=line, field="sn")
-        if name in seen:
-            raise DataError(
-                f"node '{name}' listed twice (first on line {seen[name]})",
-                file=str(path),
-                line=line,
-                field="sn",
-            )
-        seen[name] = line
+        name = _unique_name(path, line, row, "sn", "node", seen)
         n_gpu = _int(path, line, row, "gpu", 0, MAX_GPUS_PER_NODE)
         kind = row["model"].strip()
         if kind.lower() == "nan":
@@ -252,17 +260,7 @@ def load_pods(path: str | Path) -> Workload:
     deletion: list[int] = []
     seen: dict[str, int] = {}
     for line, row in _rows(path, POD_COLUMNS):
-        name = row["name"].strip()
-        if not name:
-            raise DataError("empty pod name", file=str(path), line=line, field="name")
-        if name in seen:
-            raise DataError(
-                f"pod '{name}' listed twice (first on line {seen[name]})",
-                file=str(path),
-                line=line,
-                field="name",
-            )
-        seen[name] = line
+        name = _unique_name(path, line, row, "name", "pod", seen)
         n = _int(path, line, row, "num_gpu", 0, MAX_GPUS_PER_NODE)
         milli = _int(path, line, row, "gpu_milli", 0, MILLI)
         if n and not milli:

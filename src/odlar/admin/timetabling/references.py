@@ -29,7 +29,7 @@ from dataclasses import dataclass
 INSTANCES = tuple(f"comp{i:02d}" for i in range(1, 22))
 
 LITERATURE_SOURCE = (
-    "best known, Ceschia, Di Gaspero, Schaerf, EJOR 304(1) 2023, Table 13 (arXiv:2201.07525),"
+    "Ceschia, Di Gaspero, Schaerf, EJOR 304(1) 2023, Table 13 (arXiv:2201.07525),"
     " as copied in huguryildiz/course-timetabling@a65acac benchmarks/run_itc2007.py"
 )
 WINNER_SOURCE = (

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from odlar.admin.timetabling import bench as itc_bench
-from odlar.admin.timetabling import exports
+from odlar.admin.timetabling import exports, references
 from odlar.admin.timetabling.instance import Instance, Lecture, write_solution
 from odlar.admin.timetabling.task import TimetableResponse, response
 from odlar.admin.timetabling.validator import WEIGHTS, Score, score
@@ -52,7 +52,7 @@ class Timetable:
     inst: Instance
     lectures: list[Lecture]
     score: Score
-    best_known: int | None  # the lowest traced published cost of this instance
+    best_known: int | None  # the best known cost of a competition instance (references.py)
     anchors: list[dict[str, Any]]
 
     @property
@@ -80,7 +80,8 @@ def read(tenant: str, version: int) -> Timetable:
     lectures = model.timetable
     t = Timetable(mv, approval.state(tenant, TASK, version), inst, lectures,
                   score(inst, lectures), None, [])  # fmt: skip
-    t.best_known = itc_bench.best_traced(t.instance_id)
+    known = references.best_known(t.instance_id)
+    t.best_known = None if known is None else known.cost
     t.anchors = [{"method": a.method, "cost": a.metrics["cost"], "source": a.source}
                  for a in itc_bench.anchors([t.instance_id])]  # fmt: skip
     return t

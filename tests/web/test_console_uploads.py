@@ -178,6 +178,10 @@ def test_class_upload_appears_with_its_report_and_heat_map(world, tracing_model)
                files={"file": ("alien.csv", alien.to_csv(index=False).encode())})  # fmt: skip
     assert r.status_code == 422 and "known to the serving model v1" in r.text
     assert len(datasets.list_datasets()) == 1 and len(_uploads()) == 1
+    # a pyKT sequence file names no class: one must be given, else nothing is kept
+    pykt = b"3\n1,2,1\n1,0,1\n"
+    r = c.post("/ui/education/upload", files={"file": ("seq.csv", pykt)})
+    assert r.status_code == 400 and "has no class column" in r.text
     r = c.post(
         "/ui/education/upload",
         files={"file": ("8a.csv", other.assign(correct=1).to_csv(index=False).encode())},
@@ -185,3 +189,17 @@ def test_class_upload_appears_with_its_report_and_heat_map(world, tracing_model)
     assert r.status_code == 303
     page = c.get("/ui/education").text
     assert 'href="/ui/education/classes/8A"' in page and "/classes/8Z" not in page
+
+
+def test_sequence_students_are_numbered_within_their_dataset(tmp_path: Path) -> None:
+    from odlar.education.interactions import read_sequences
+    from odlar.education.uploads import answers_of
+
+    path = tmp_path / "seq.csv"
+    path.write_text("2\n4,5\n1,0\n1\n5\n1\n")
+    answers = answers_of(read_sequences(path), "9C", "abc123")
+    assert [(a["student"], a["skills"], a["correct"], a["class"]) for a in answers] == [
+        ("abc123-0", "4", 1, "9C"),
+        ("abc123-0", "5", 0, "9C"),
+        ("abc123-1", "5", 1, "9C"),
+    ]

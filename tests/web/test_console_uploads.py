@@ -131,7 +131,7 @@ def test_fleet_upload_shows_its_rul_and_bad_files_are_refused(
 def test_class_upload_appears_with_its_report_and_heat_map(world, tracing_model) -> None:
     from sqlalchemy import select
 
-    from odlar.core import datasets
+    from odlar.core import audit, datasets
     from odlar.core.store import LearnerInteraction, session_scope
 
     log = _class_log().to_csv(index=False).encode()
@@ -158,6 +158,8 @@ def test_class_upload_appears_with_its_report_and_heat_map(world, tracing_model)
     assert "pupil-" not in kept and pseudonym("pupil-2") in kept, "no raw identifier kept"
     (event,) = _uploads()
     assert event["actor"] == "olga" and event["output"]["task"] == "education.tracing"
+    (update,) = audit.events("default", action="mastery_update")  # as `education record`
+    assert update["actor"] == "olga" and update["model_version"] == "education.tracing/1"
 
     heat = c.get("/ui/education/classes/7B")
     assert heat.status_code == 200, heat.text

@@ -1,9 +1,10 @@
 """The web console in a real browser: Debian's Chromium driven by Playwright, headless,
 against `odlar serve` on loopback. Sign in with the keyboard, start a small job and follow
 it to the end, open its chart, approve the model, find the approval in the event log; the
-energy, education and governance pages; labels on every control; each role sees only what
-it may do. Screenshots of every page and each page's server time (Server-Timing) are kept
-in $ODLAR_SCREENSHOTS (default build/screenshots)."""
+energy, education and governance pages (a fleet and a class's answers uploaded in them);
+labels on every control; each role sees only what it may do. Screenshots of every page and
+each page's server time (Server-Timing) are kept in $ODLAR_SCREENSHOTS (default
+build/screenshots)."""
 
 from __future__ import annotations
 
@@ -116,10 +117,6 @@ def test_console_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:
     base, token = server
     headers = {"Authorization": f"Bearer {token}"}
     cmapss = SHARED_DATA / "energy" / "cmapss"
-    fleet = httpx.post(
-        f"{base}/api/v1/datasets", params={"task": "energy.rul"}, headers=headers,
-        files={"file": ("test_FD001.txt", (cmapss / "test_FD001.txt").read_bytes())},
-    ).json()  # fmt: skip
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -184,10 +181,13 @@ def test_console_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:
         expect(page.locator("#verify")).to_contain_text("Intact")
         visit.shot("06-event-log")
 
-        # energy: the fleet with intervals, one unit's trends, alerts, benchmarks
-        page.goto(f"{base}/ui/energy/rul?dataset={fleet['id']}")
+        # energy: a fleet uploaded in the page, its units with intervals, one unit's trends
+        page.goto(f"{base}/ui/energy/rul")
+        page.get_by_label("Upload a fleet").set_input_files(cmapss / "test_FD001.txt")
+        page.get_by_role("button", name="Upload fleet").click()
         expect(page.locator(".chart .main-svg").first).to_be_visible()
-        expect(page.locator("tbody tr")).to_have_count(100)
+        expect(page.locator("table").first.locator("tbody tr")).to_have_count(100)
+        expect(page.locator("table").last).to_contain_text("test_FD001.txt")
         visit.shot("07-fleet-rul")
         page.locator("tbody tr a").first.click()
         expect(page.locator(".chart .main-svg").first).to_be_visible()
@@ -210,19 +210,18 @@ def test_console_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:
             json={"override": True, "reason": "console test"}, timeout=120,
         )  # fmt: skip
         assert approved.status_code == 200, approved.text
-        answers = [
-            {"student": f"pupil-{s}", "skills": str(k), "correct": (s + k) % 2, "class_id": "7B"}
-            for s in range(6) for k in (10, 11, 12, 10)
-        ] + [
-            {"student": "pupil-9", "skills": str(10 + i % 2), "correct": int(i == 4),
-             "class_id": "7B"} for i in range(10)
-        ]  # fmt: skip  (pupil-9: 1 of 10 right, flagged at risk)
-        r = httpx.post(
-            f"{base}/api/v1/tasks/education.tracing/answers", headers=headers,
-            json={"answers": answers}, timeout=60,
-        )  # fmt: skip
-        assert r.status_code == 200, r.text
+        answers = ["student,skills,correct"] + [
+            f"pupil-{s},{k},{(s + k) % 2}" for s in range(6) for k in (10, 11, 12, 10)
+        ] + [f"pupil-9,{10 + i % 2},{int(i == 4)}" for i in range(10)]  # fmt: skip
+        log = tmp_path / "class-7b.csv"  # pupil-9: 1 of 10 right, flagged at risk
+        log.write_text("\n".join(answers) + "\n")
         page.goto(f"{base}/ui/education")
+        page.get_by_label("Answer log").set_input_files(log)
+        page.get_by_label("Class (for students the log gives none)").fill("7B")
+        page.get_by_role("button", name="Upload answers").click()
+        expect(page.get_by_role("status")).to_contain_text("34 answers of 7 students")
+        expect(page.locator("table").last).to_contain_text("class-7b.csv")
+        visit.shot("11a-education-upload")
         page.get_by_role("link", name="Class 7B").click()
         expect(page.locator(".chart .main-svg").first).to_be_visible()
         at_risk = page.locator("table").last
@@ -263,6 +262,9 @@ def test_console_end_to_end(server: tuple[str, str], tmp_path: Path) -> None:
         expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Event log")
         page.goto(f"{base}/ui/jobs")
         expect(page.get_by_role("button", name="Start job")).to_have_count(0)
+        for where, button in (("energy/rul", "Upload fleet"), ("education", "Upload answers")):
+            page.goto(f"{base}/ui/{where}")
+            expect(page.get_by_role("button", name=button)).to_have_count(0)
         page.goto(f"{base}/ui/models/energy.rul/1")
         expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
         expect(page.get_by_role("button", name="Revoke")).to_have_count(0)

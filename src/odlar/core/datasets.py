@@ -184,10 +184,14 @@ def save_upload(
     tenant: str = DEFAULT_TENANT,
     personal: tuple[str, ...] = (),
     actor: str = "odlar",
+    check: Callable[[str, Any], None] | None = None,
 ) -> dict[str, Any]:
     """Validate an uploaded file with its task's loader and keep it, with personal data
     masked and declared personal columns pseudonymised; nothing is kept on error.
-    `content`: the bytes, or a binary file read in blocks (large uploads)."""
+    `content`: the bytes, or a binary file read in blocks (large uploads). `check`: called
+    with the new dataset's id and the validated data (as kept) before anything is kept, for
+    a caller that does more with it (the console records a class's answers): raising
+    refuses the upload."""
     from odlar.core.tasks import get_task
 
     task = get_task(task_name)
@@ -201,6 +205,8 @@ def save_upload(
         safe = staged.name
         with tenant_scope(tenant):  # the tenant's own pseudonyms in what is kept
             data, privacy = _validated(task, staged, personal)
+        if check is not None:
+            check(dataset_id, data)
         staging.rename(folder)  # only a valid file reaches its final place
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,23 +1,26 @@
-"""The education sector's console pages (under /ui): classes, a class's mastery heat map
-and report, one student's mastery and next exercises."""
+"""The education sector's console pages (under /ui): classes (with a class's answer log
+upload), a class's mastery heat map and report, one student's mastery and next exercises."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from odlar.core import datasets
+from odlar.core.errors import OdlarError, UsageError
 from odlar.core.store import LearnerInteraction, session_scope
-from odlar.education.service import TRACKER
-from odlar.web.console import chart, principal_of, render
+from odlar.education.service import TASK, TRACKER
+from odlar.education.uploads import upload_class_log
+from odlar.governance.roles import Permission as P
+from odlar.web.console import chart, need, principal_of, render
 
 router = APIRouter()
+LIST = "education/education.html"
 
 
-@router.get("/education", response_class=HTMLResponse)
-def classes(request: Request) -> HTMLResponse:
-    me = principal_of(request)
+def _list_context(tenant: str, uploaded: str | None = None) -> dict[str, Any]:
     from sqlalchemy import select
 
     with session_scope() as s:
@@ -25,11 +28,41 @@ def classes(request: Request) -> HTMLResponse:
             select(LearnerInteraction.class_id)
             .distinct()
             .where(
-                LearnerInteraction.tenant == me.tenant,
+                LearnerInteraction.tenant == tenant,
                 LearnerInteraction.class_id.is_not(None),
             )
         ).all()
-    return render(request, "education/education.html", me, classes=sorted(n for n in names if n))
+    logs = [d for d in datasets.list_datasets(tenant=tenant) if d["task"] == TASK]
+    return {"classes": sorted(n for n in names if n), "logs": logs,
+            "uploaded": next((d for d in logs if d["id"] == uploaded), None)}  # fmt: skip
+
+
+@router.get("/education", response_class=HTMLResponse)
+def classes(request: Request, uploaded: str | None = None) -> HTMLResponse:
+    me = principal_of(request)
+    return render(request, LIST, me, **_list_context(me.tenant, uploaded))
+
+
+@router.post("/education/upload", response_class=HTMLResponse)
+def upload(
+    request: Request,
+    file: UploadFile = File(...),
+    class_id: str = Form("", max_length=200),
+) -> Response:
+    """A class's answer log (the formats education.tracing reads), kept as a dataset with
+    its students pseudonymised, as `POST /api/v1/datasets?task=education.tracing` keeps it,
+    and its answers recorded for the class, as `POST .../answers` records them."""
+    me = need(principal_of(request), P.OPERATE)
+    try:
+        if not file.filename:
+            raise UsageError("choose the class's answer log to upload (CSV, TSV or pyKT)")
+        out = upload_class_log(file.filename, file.file, class_id=class_id, tenant=me.tenant,
+                               actor=me.name)  # fmt: skip
+    except OdlarError as exc:
+        return render(request, LIST, me, exc.http_status, error=exc.message,
+                      form={"class_id": class_id, "file": file.filename},
+                      **_list_context(me.tenant))  # fmt: skip
+    return RedirectResponse(f"/ui/education?uploaded={out['dataset']['id']}", status_code=303)
 
 
 @router.get("/education/classes/{class_id}", response_class=HTMLResponse)

@@ -1,11 +1,12 @@
-"""The energy sector's console pages (under /ui): fleet RUL, one unit's trends, alerts;
-production (field, wells, choke what-if) from energy/production/web.py."""
+"""The energy sector's console pages (under /ui): fleet RUL (with a fleet's upload), one
+unit's trends, alerts; production (field, wells, choke what-if) from
+energy/production/web.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from odlar.core import alerts, audit, datasets
@@ -19,6 +20,7 @@ from odlar.web.console import chart, data_source, need, principal_of, render
 
 router = APIRouter()
 router.include_router(production_pages)  # energy.production's pages live with the task
+TASK = "energy.rul"
 
 
 @router.get("/energy/rul", response_class=HTMLResponse)
@@ -27,12 +29,11 @@ def fleet(
     red: float | None = None, amber: float | None = None,
 ) -> HTMLResponse:  # fmt: skip
     me = principal_of(request)
-    fleets = [d for d in datasets.list_datasets(tenant=me.tenant) if d["task"] == "energy.rul"]
     settings = get_settings()
     red = settings.rul_red if red is None else red
     amber = settings.rul_amber if amber is None else amber
-    context: dict[str, Any] = {"fleets": fleets, "dataset": dataset, "level": level,
-                               "red": red, "amber": amber}  # fmt: skip
+    context: dict[str, Any] = {"fleets": _fleets(me.tenant), "dataset": dataset,
+                               "level": level, "red": red, "amber": amber}  # fmt: skip
     try:
         check_thresholds(red, amber)
     except OdlarError as exc:
@@ -55,6 +56,31 @@ def fleet(
             "band_counts": {b: bands.count(b) for b in BANDS},
         }
     return render(request, "energy/rul.html", me, **context)
+
+
+def _fleets(tenant: str) -> list[dict[str, Any]]:
+    return [d for d in datasets.list_datasets(tenant=tenant) if d["task"] == TASK]
+
+
+@router.post("/energy/rul/upload", response_class=HTMLResponse)
+def upload_fleet(request: Request, file: UploadFile = File(...)) -> Response:
+    """A fleet's run histories (C-MAPSS text, CSV or Parquet), validated by the task's
+    loader and kept as a dataset of the tenant, as `POST /api/v1/datasets?task=energy.rul`;
+    then the fleet's predicted RUL, as for any fleet chosen on the page."""
+    me = need(principal_of(request), P.OPERATE)
+    try:
+        if not file.filename:
+            raise UsageError("choose a fleet file to upload (C-MAPSS text, CSV or Parquet)")
+        record = datasets.save_upload(TASK, file.filename, file.file, tenant=me.tenant,
+                                      actor=me.name)  # fmt: skip
+    except OdlarError as exc:
+        settings = get_settings()
+        context = {"fleets": _fleets(me.tenant), "dataset": None, "level": 0.9,
+                   "red": settings.rul_red, "amber": settings.rul_amber,
+                   "upload_name": file.filename}  # fmt: skip
+        return render(request, "energy/rul.html", me, exc.http_status, error=exc.message,
+                      **context)  # fmt: skip
+    return RedirectResponse(f"/ui/energy/rul?dataset={record['id']}", status_code=303)
 
 
 #: maintenance bands, most urgent first, with their colours

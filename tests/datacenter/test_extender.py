@@ -189,7 +189,7 @@ def test_extender_routes_over_http(home: Path, monkeypatch: pytest.MonkeyPatch) 
         assert again.status_code == 409
         # the bind took 500 milli-GPU of b's GPU 1 and 1000 milli-CPU
         info = client.get(f"{BASE}/cluster", headers=viewer).json()
-        assert info["gpu_milli_free"] == 4600 - 500 and info["bound_pods"] == 1
+        assert info["gpu_milli_free"] == 3600 - 500 and info["bound_pods"] == 1
         big = {"Pod": _kube("p3", "7500m", 500), "NodeNames": ["a", "b"]}
         assert client.post(f"{BASE}/extender/filter", json=big, headers=admin).json()[
             "NodeNames"] == ["a"]  # b has 7000 milli-CPU left

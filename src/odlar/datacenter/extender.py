@@ -18,12 +18,13 @@ containers' requests (Kubernetes quantities).
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from odlar.core import audit, tracking
 from odlar.core.config import get_settings
@@ -146,8 +147,6 @@ class ClusterChange(BaseModel):
     remove: list[str] = Field(default_factory=list, max_length=20_000, description="Nodes")
     add: ClusterTable | None = Field(default=None, description="Nodes added, with free amounts")
 
-
-_PRIORITIES = TypeAdapter(list[HostPriority])
 
 # --- quantities and pods -----------------------------------------------------------------
 
@@ -333,7 +332,7 @@ def _decide(
     cluster = _held(tenant, expected)
     with cluster.lock:
         cluster.serve_with(model, version)
-        r, unknown = cluster.place(model, pod, args.node_names)
+        r, unknown = cluster.place(model, pod, args.node_names, explain=verb == "filter")
         cluster.remember(key, pod, r)
         at = cluster.version
     if verb == "filter":
@@ -348,10 +347,10 @@ def _decide(
         )
         body = out.__pydantic_serializer__.to_json(out, by_alias=True)
     else:
-        ranked = [HostPriority.model_construct(host=n, score=p)
-                  for n, p in zip(r.feasible, r.priority, strict=True)]  # fmt: skip
-        ranked += [HostPriority.model_construct(host=n, score=0) for n in r.failed]
-        body = _PRIORITIES.dump_json(ranked, by_alias=True)
+        # plain JSON: a model object per host cost more than the placement itself
+        ranked = [{"Host": n, "Score": p} for n, p in zip(r.feasible, r.priority, strict=True)]
+        ranked += [{"Host": n, "Score": 0} for n in r.failed]
+        body = json.dumps(ranked, separators=(",", ":")).encode()
     k = r.feasible.index(r.node) if r.node is not None else None
     _log(tenant, actor, f"extender_{verb}", version, raw, {
         "pod": key, "requests": _requested(pod), "policy": model.method, "cluster": at,

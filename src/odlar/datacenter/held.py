@@ -35,6 +35,7 @@ from odlar.datacenter.state import TAGS, ClusterState
 
 #: pods seen by filter or prioritize, kept for their bind (the oldest are forgotten first)
 SEEN_PODS = 20_000
+RECENT_LISTS = 4
 COLUMNS = ("name", "model", "cpu_free", "memory_free", "gpu_free", "gpu_pods")
 
 
@@ -69,6 +70,8 @@ class HeldCluster:
     index: dict[str, int] = field(default_factory=dict)
     bound: dict[str, Binding] = field(default_factory=dict)
     seen: OrderedDict[str, Seen] = field(default_factory=OrderedDict)
+    #: node-name lists asked lately, with their indices (valid until nodes change)
+    recent: list[tuple[list[str], tuple[np.ndarray, list[str]]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -101,20 +104,35 @@ class HeldCluster:
     # --- reading ------------------------------------------------------------------------
 
     def place(
-        self, model: PlacementModel, pod: PendingPod, names: list[str] | None = None
-    ) -> tuple[PlacementResponse, list[str]]:
+        self, model: PlacementModel, pod: PendingPod, names: list[str] | None = None,
+        explain: bool = True,
+    ) -> tuple[PlacementResponse, list[str]]:  # fmt: skip
         """The answer for `pod` on the nodes named (all when None), in the order named, and
         the names this server does not hold."""
         check_pod(pod)
-        state = self.state
+        candidates, unknown = self.candidates(names)
+        shaped = pod_of_request(pod, self.state.cluster.models)
+        return answer(model, self.state, shaped, candidates, self.policy, explain), unknown
+
+    def candidates(self, names: list[str] | None) -> tuple[np.ndarray, list[str]]:
+        """Node indices of `names` in their order, and the names not held. The scheduler
+        sends the same lists again and again (every node, then what its filters kept):
+        the last few are kept, and a list equal to one (compared in C) costs no lookups."""
         if names is None:
-            candidates, unknown = np.arange(state.size), []
-        else:
-            got = [self.index.get(n, -1) for n in names]
-            candidates = np.array([i for i in got if i >= 0], dtype=np.int64)
-            unknown = [n for n, i in zip(names, got, strict=True) if i < 0]
-        shaped = pod_of_request(pod, state.cluster.models)
-        return answer(model, state, shaped, candidates, self.policy), unknown
+            return np.arange(self.state.size), []
+        for i, (known, found) in enumerate(self.recent):
+            if known == names:
+                if i:
+                    self.recent.insert(0, self.recent.pop(i))
+                return found
+        got = [self.index.get(n, -1) for n in names]
+        found = (
+            np.array([i for i in got if i >= 0], dtype=np.int64),
+            [n for n, i in zip(names, got, strict=True) if i < 0],
+        )
+        self.recent.insert(0, (names, found))
+        del self.recent[RECENT_LISTS:]
+        return found
 
     def remember(self, key: str, pod: PendingPod, answer: PlacementResponse | None = None) -> None:
         """Keep a pod's requests for its bind, and the GPUs chosen on the node chosen (a
@@ -206,7 +224,7 @@ class HeldCluster:
             model, model_version, ClusterTable.model_construct(**columns), self.version + 1
         )
         self.state, self.served_by, self.policy = fresh.state, fresh.served_by, fresh.policy
-        self.index, self.version = fresh.index, fresh.version
+        self.index, self.version, self.recent = fresh.index, fresh.version, []
         self.bound = {k: b for k, b in self.bound.items() if b.node not in gone}
 
 

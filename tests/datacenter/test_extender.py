@@ -220,3 +220,18 @@ def test_extender_routes_over_http(home: Path, monkeypatch: pytest.MonkeyPatch) 
         assert action in actions, action
     filtered = next(e for e in audit.events("default", action="extender_filter", limit=1))
     assert '"node":"a"' in filtered["output"] or '"node":"b"' in filtered["output"]
+
+
+def test_the_latency_bench_checks_its_settings() -> None:
+    from odlar.core import benchmarks
+    from odlar.core.errors import UsageError
+    from odlar.datacenter.latency import paths_of, requests_of
+
+    assert paths_of("filter, predict") == ("filter", "predict")
+    with pytest.raises(UsageError, match="nope unknown"):
+        paths_of("filter,nope")
+    for bad in ("many", 0, True):
+        with pytest.raises(UsageError, match="whole number of requests"):
+            requests_of(bad)
+    with pytest.raises(UsageError, match="no setting reqs"):
+        benchmarks.find("datacenter.scheduling", "api").check({"reqs": 5})

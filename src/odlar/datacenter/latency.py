@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -96,7 +97,7 @@ def placement_latency(
         progress(0.3, "policy registered; timing requests")
         with server_process("odlar", "serve") as url:
             client = _Client(url, token)
-            times: dict[str, list[tuple[float, float]]] = {p: [] for p in PATHS}
+            times: dict[str, list[Timing]] = {p: [] for p in PATHS}
             sizes: dict[str, int] = {}
             held = [p for p in paths if p != "predict"]
             if held:
@@ -127,32 +128,39 @@ def placement_latency(
         "with every node's name, bind to the chosen node, then the PATCH that unbinds it; "
         "full state: POST .../predict with every node's free amounts (95 kB). ms: client wall "
         "time (http.client, keep-alive, same machine); server_ms: Server-Timing (none for the "
-        f"PATCH); the first {WARM} requests of each path untimed; target under 5 ms at the "
-        "99th percentile",
+        "PATCH); server_cpu_ms_mean: the server process's CPU (user + system, /proc) over "
+        f"the path's requests, per request; the first {WARM} requests of each path untimed; "
+        "target under 5 ms at the 99th percentile",
         results=rows,
         anchors=[Anchor("target", {"ms_p99": 5.0}, "issue 17")],
         notes=["the load average during the run is in the README beside the figures"],
     )
 
 
+Timing = tuple[float, float, float]  # client ms, server ms (NaN: none), server CPU ticks
+
+
 class _Client:
     def __init__(self, url: str, token: str) -> None:
         self.conn = http.client.HTTPConnection(url.removeprefix("http://"))
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.server = _server_pid()
 
-    def call(self, method: str, path: str, body: Any) -> tuple[Any, tuple[float, float], int]:
-        """The answer, (client ms, server ms; NaN without Server-Timing), request bytes."""
+    def call(self, method: str, path: str, body: Any) -> tuple[Any, Timing, int]:
+        """The answer, its timing, the request's bytes."""
         payload = json.dumps(body) if body is not None else None
+        ticks = _cpu_ticks(self.server)
         start = time.perf_counter()
         self.conn.request(method, path, payload, self.headers)
         r = self.conn.getresponse()
         data = r.read()
         ms = 1000 * (time.perf_counter() - start)
+        used = _cpu_ticks(self.server) - ticks
         if r.status != 200:
             raise RuntimeError(f"{method} {path}: {r.status} {data[:500]!r}")
         timing = r.headers.get("server-timing")
         server = float(timing.split("dur=")[1]) if timing else float("nan")
-        return json.loads(data), (ms, server), len(payload or "")
+        return json.loads(data), (ms, server, used), len(payload or "")
 
     def close(self) -> None:
         self.conn.close()
@@ -166,16 +174,16 @@ def _pending(pods: Workload, k: int) -> dict[str, Any]:
 
 def _cycle(
     client: _Client, pods: Workload, k: int, i: int, names: list[str], state: int,
-    paths: list[str], times: dict[str, list[tuple[float, float]]] | None,
+    paths: list[str], times: dict[str, list[Timing]] | None,
     sizes: dict[str, int],
 ) -> int:  # fmt: skip
     """One pod through the extender: filter, prioritize (the nodes the filter kept), bind
     to the top node, unbind. Returns the cluster version after."""
     uid = f"bench-{i}"
     args = {"Pod": kube_pod(pods, k, uid), "NodeNames": names}
-    record: Callable[[str, tuple[float, float], int], None] = (
-        (lambda p, t, n: (times[p].append(t), sizes.__setitem__(p, n))) if times is not None
-        else (lambda p, t, n: None)
+    record: Callable[[str, Timing, int], None] = (
+        (lambda p, t, n: (times[p].append(t), sizes.__setitem__(p, n)) if p in paths else None)
+        if times is not None else (lambda p, t, n: None)
     )  # fmt: skip
     kept = names
     if "filter" in paths:
@@ -186,8 +194,7 @@ def _cycle(
         return state
     ranked, t, n = client.call("POST", f"{BASE}/extender/prioritize",
                                {"Pod": args["Pod"], "NodeNames": kept})  # fmt: skip
-    if "prioritize" in paths:
-        record("prioritize", t, n)
+    record("prioritize", t, n)
     best = max(ranked, key=lambda h: h["Score"])["Host"]
     if "bind" not in paths and "unbind" not in paths:
         return state
@@ -209,7 +216,7 @@ LABELS = {
 }
 
 
-def _row(path: str, timed: list[tuple[float, float]], size: int) -> BenchRow:
+def _row(path: str, timed: list[Timing], size: int) -> BenchRow:
     client = np.array([t[0] for t in timed])
     server = np.array([t[1] for t in timed])
     metrics = {q: round(float(np.percentile(client, p)), 3) for q, p in (("ms_p50", 50),
@@ -217,5 +224,37 @@ def _row(path: str, timed: list[tuple[float, float]], size: int) -> BenchRow:
     if not np.isnan(server).all():
         metrics |= {q: round(float(np.nanpercentile(server, p)), 3)
                     for q, p in (("server_ms_p50", 50), ("server_ms_p99", 99))}  # fmt: skip
+    ticks = [t[2] for t in timed]
+    if not any(np.isnan(ticks)):  # the server's CPU per request: what load does not inflate
+        metrics["server_cpu_ms_mean"] = round(1000 * sum(ticks) / _HZ / len(ticks), 3)
     details = {"requests": len(timed), "request_bytes": size}
     return BenchRow(LABELS[path], metrics, {"details": details})
+
+
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _server_pid() -> int | None:
+    """The `odlar serve` child of this process (Linux /proc), or None."""
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me and b"serve" in cmd:
+            return int(stat.parent.name)
+    return None
+
+
+def _cpu_ticks(pid: int | None) -> float:
+    """User + system CPU of a process in clock ticks (10 ms each: summed over thousands of
+    requests they give the mean per request), NaN when unreadable."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return float(int(fields[11]) + int(fields[12]))

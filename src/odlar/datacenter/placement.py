@@ -21,13 +21,15 @@ from odlar.core.errors import DataError
 from odlar.core.tasks import Progress
 from odlar.core.versions import VERSION_DEFAULT
 from odlar.datacenter.frag import POPULARITY, Fragmentation, Target, target_of
-from odlar.datacenter.policies import make, pick
+from odlar.datacenter.policies import Policy, make, pick
 from odlar.datacenter.replay import RATIO, replay
 from odlar.datacenter.state import TAGS, ClusterState, Pod, pod_of
 from odlar.datacenter.trace import MAX_GPUS_PER_NODE, MILLI, Cluster, Workload
 
 #: the Kubernetes extender API's top priority (k8s.io/kube-scheduler/extender/v1)
 EXTENDER_MAX_PRIORITY = 10
+#: why a node is out that no preemption can change (an extender's unresolvable nodes)
+MODEL_NOT_ALLOWED = "GPU model not allowed by the pod's gpu_spec"
 
 
 Name = Annotated[str, Field(min_length=1, max_length=253)]
@@ -198,7 +200,24 @@ def fit(
 def state_of(model: PlacementModel, request: PlacementRequest) -> ClusterState:
     """The cluster as the request describes it (free amounts, not capacities), its
     fragmentation not yet measured (`ClusterState.subset` measures the nodes scored)."""
-    t = request.nodes
+    return table_state(model, request.nodes)
+
+
+def table_state(model: PlacementModel, t: ClusterTable, measure: bool = False) -> ClusterState:
+    """The cluster a table of free amounts describes; with `measure` every node's
+    fragmentation is measured (a held cluster)."""
+    cluster, gpu_free = checked(t)
+    frag = fragmentation_of(model, cluster.models)
+    state = ClusterState(cluster, frag, gpu_free, measure=measure)
+    if t.gpu_pods is not None:
+        for i, tags in enumerate(t.gpu_pods):
+            state.tags[i, : len(tags[:TAGS])] = tags[:TAGS]
+    return state
+
+
+def checked(t: ClusterTable) -> tuple[Cluster, np.ndarray]:
+    """The nodes of a table of free amounts (free CPU and memory stand in the capacity
+    columns) and their free milli-GPU per GPU; a DataError names the node and field."""
     n = len(t.name)
     if len(set(t.name)) != n:
         seen: set[str] = set()
@@ -245,45 +264,73 @@ def state_of(model: PlacementModel, request: PlacementRequest) -> ClusterState:
         models=models,
         source="request",
     )
-    frag = model.bound.get(models)
-    if frag is None:  # the target bound to a set of GPU models: once per set
-        frag = model.bound[models] = Fragmentation.bind(model.target, models)
-    state = ClusterState(cluster, frag, gpu_free, measure=False)
-    if t.gpu_pods is not None:
-        for i, tags in enumerate(t.gpu_pods):
-            state.tags[i, : len(tags[:TAGS])] = tags[:TAGS]
-    return state
+    return cluster, gpu_free
 
 
-def predict(model: PlacementModel, request: PlacementRequest) -> PlacementResponse:
-    p = request.pod
+def check_pod(p: PendingPod) -> None:
     if p.num_gpu and not p.gpu_milli:
         raise DataError("a pod asking for GPUs needs gpu_milli 1 to 1000", field="pod.gpu_milli")
     if p.num_gpu > 1 and p.gpu_milli < MILLI:
         raise DataError(
             "only single-GPU pods share a GPU (gpu_milli < 1000)", field="pod.gpu_milli"
         )
+
+
+def fragmentation_of(model: PlacementModel, models: tuple[str, ...]) -> Fragmentation:
+    """The model's target workload bound to a set of GPU models: once per set."""
+    frag = model.bound.get(models)
+    if frag is None:
+        frag = model.bound[models] = Fragmentation.bind(model.target, models)
+    return frag
+
+
+def predict(model: PlacementModel, request: PlacementRequest) -> PlacementResponse:
+    check_pod(request.pod)
     everything = state_of(model, request)
-    names = everything.cluster.names
-    pod = pod_of(
-        p.cpu_milli, p.memory_mib, p.num_gpu, p.gpu_milli, p.gpu_spec, everything.cluster.models
-    )
-    ok = everything.feasible(pod)
-    failed = _why_not(everything, pod, np.flatnonzero(~ok))
-    nodes = np.flatnonzero(ok)
+    pod = pod_of_request(request.pod, everything.cluster.models)
+    return answer(model, everything, pod, np.arange(everything.size))
+
+
+def pod_of_request(p: PendingPod, models: tuple[str, ...]) -> Pod:
+    return pod_of(p.cpu_milli, p.memory_mib, p.num_gpu, p.gpu_milli, p.gpu_spec, models)
+
+
+def answer(
+    model: PlacementModel,
+    state: ClusterState,
+    pod: Pod,
+    candidates: np.ndarray,
+    policy: Policy | None = None,
+    explain: bool = True,
+) -> PlacementResponse:
+    """Place `pod` on one of `candidates` (node indices of `state`, in the order asked):
+    the one answer of the full-state request and of the cluster the server holds. A state
+    without fragmentation measured (a request's) is measured for the feasible nodes only;
+    `policy` carries FGD's per-node cache between calls on a held state; without
+    `explain` the nodes that cannot take the pod are named with no reason (cheaper)."""
+    inside = state.feasible(pod)[candidates]
+    out = candidates[~inside]
+    if explain:
+        failed = _why_not(state, pod, out)
+    else:
+        failed = dict.fromkeys([state.cluster.names[i] for i in out.tolist()], "")
+    nodes = candidates[inside]
     if not len(nodes):
-        return PlacementResponse(
-            node=None, gpus=[], feasible=[], score=[], priority=[], node_gpus=[], failed=failed
-        )
-    # fragmentation is measured for the nodes that can take the pod only
-    state, rows = everything.subset(nodes), np.arange(len(nodes))
-    policy = make(model.method, model.policy_params())
+        return PlacementResponse.model_construct(
+            model_version=None, node=None, gpus=[], feasible=[], score=[], priority=[],
+            node_gpus=[], failed=failed,
+        )  # fmt: skip
+    if state.frag is None:  # fragmentation measured for the nodes that can take the pod
+        scored, rows = state.subset(nodes), np.arange(len(nodes))
+    else:
+        scored, rows = state, nodes
+    policy = policy or make(model.method, model.policy_params())
     # random-fit draws from the model's seed: the same request gets the same answer
-    s = policy.scores(state, pod, rows, np.random.default_rng(int(model.params.get("seed", 0))))
+    s = policy.scores(scored, pod, rows, np.random.default_rng(int(model.params.get("seed", 0))))
     if pod.shares:
         gpus = [[int(g)] for g in s.slot]
     elif pod.num_gpu:
-        gpus = state.whole_gpus_of(rows, pod.num_gpu)
+        gpus = scored.whole_gpus_of(rows, pod.num_gpu)
     else:
         gpus = [[] for _ in nodes]
     lo, span = float(s.score.min()), float(s.score.max() - s.score.min())
@@ -293,6 +340,7 @@ def predict(model: PlacementModel, request: PlacementRequest) -> PlacementRespon
         else [EXTENDER_MAX_PRIORITY] * len(nodes)
     )
     best = pick(s)
+    names = state.cluster.names
     # built, not validated again: every field comes from the checked arrays above
     return PlacementResponse.model_construct(
         model_version=None,
@@ -341,7 +389,6 @@ def _why_not(state: ClusterState, pod: Pod, nodes: np.ndarray) -> dict[str, str]
     else:
         wrong_model = [False] * len(nodes)
     gpu_text = f"fewer than {pod.num_gpu} GPU(s) with {pod.gpu_milli} milli-GPU free"
-    model_text = "GPU model not allowed by the pod's gpu_spec"
     names = state.cluster.names
     out = {}
     for k, i in enumerate(nodes.tolist()):
@@ -350,5 +397,5 @@ def _why_not(state: ClusterState, pod: Pod, nodes: np.ndarray) -> dict[str, str]
         elif short_memory[k]:
             out[names[i]] = f"needs {pod.memory} MiB, {memory[k]} free"
         else:
-            out[names[i]] = model_text if wrong_model[k] else gpu_text
+            out[names[i]] = MODEL_NOT_ALLOWED if wrong_model[k] else gpu_text
     return out

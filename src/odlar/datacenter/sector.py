@@ -7,6 +7,7 @@ SECTOR = Sector(
     title="Data center",
     tasks=("odlar.datacenter.task",),
     cli="odlar.datacenter.cli:app",
+    api="odlar.datacenter.api:router",
     web="odlar.datacenter.web:router",
     nav=(NavEntry("Data center", "/ui/datacenter", "read"),),
     templates="odlar.datacenter:templates",

@@ -236,8 +236,13 @@ def _bench_trace(run: BenchRun) -> BenchResult:
                         methods=run.methods, params=run.params)  # fmt: skip
 
 
-@benchmark("datacenter.scheduling", "api", folder=SchedulingTask.bench_data)
+@benchmark("datacenter.scheduling", "api", folder=SchedulingTask.bench_data,
+           settings=("requests", "paths"))  # fmt: skip
 def _bench_api(run: BenchRun) -> BenchResult:
-    from odlar.datacenter.latency import placement_latency
+    """`-p requests=N` per path (default 2,000; 200 quick), `-p paths=filter,predict` some
+    paths only (filter, prioritize, bind, unbind, predict)."""
+    from odlar.datacenter.latency import PATHS, paths_of, placement_latency, requests_of
 
-    return placement_latency(run.data_dir, 200 if run.quick else 2000, run.progress)
+    requests = requests_of(run.params.get("requests", 200 if run.quick else 2000))
+    paths = paths_of(str(run.params.get("paths", ",".join(PATHS))))
+    return placement_latency(run.data_dir, requests, run.progress, paths)

@@ -148,8 +148,12 @@ def install(app: Any) -> None:
     app.add_middleware(ServerTiming)
 
 
+#: API routes that answer predictions (a task's predict, a scheduler extender's calls)
+TIMED = ("/predict", "/filter", "/prioritize", "/bind")
+
+
 class ServerTiming:
-    """Adds `Server-Timing: app;dur=MS` to console pages and predict routes (time to the
+    """Adds `Server-Timing: app;dur=MS` to console pages and prediction routes (time to the
     response's start), so a client can tell the server's time from the network's. Plain
     ASGI, so the API's other requests pass through untouched and at no cost."""
 
@@ -158,7 +162,7 @@ class ServerTiming:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
-        if not (path.startswith("/ui") or path.endswith("/predict")):
+        if not (path.startswith("/ui") or path.endswith(TIMED)):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()

@@ -136,3 +136,12 @@ def test_auto_weights_minimise_the_held_out_rmse() -> None:
     w = choose_weights(np.stack([biased, good, noisy]), truth)
     assert w[1] >= 0.7 and sum(w) == pytest.approx(1.0)
     assert choose_weights(np.stack([good]), truth) == [1.0]
+
+
+def test_a_blend_stored_before_the_tcn_loads_as_cnn_and_trees() -> None:
+    from odlar.energy.rul.regressors import BlendMember
+
+    old = BlendMember.__new__(BlendMember)
+    old.__setstate__({"weight": 0.7, "sequence": "cnn member", "gbm": "gbm member"})
+    assert old.parts == ["cnn", "gbm"] and old.weights == [0.7, pytest.approx(0.3)]
+    assert old.members == ["cnn member", "gbm member"]

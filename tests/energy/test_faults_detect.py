@@ -9,7 +9,12 @@ import pytest
 from conftest import SHARED_DATA
 from odlar.core.errors import UsageError
 from odlar.energy.faults import bench_3w, bench_skab, bench_tep
-from odlar.energy.faults.evaluation import alert_openings, detection_delay, operating_curve
+from odlar.energy.faults.evaluation import (
+    alert_openings,
+    alert_state,
+    detection_delay,
+    operating_curve,
+)
 from odlar.energy.faults.fault_model import DETECTORS, fit_faults
 from odlar.energy.faults.monitor import StreamMonitor
 from odlar.energy.faults.tep import FAULT_START, tep_table
@@ -107,13 +112,37 @@ def test_skab_sensors_chosen_from_training_rows_alone() -> None:
     """Issue 23: the per-file rule (no labels) on the full leaderboard protocol: under the
     leaderboard's best false-alarm rate (13.55%), F1 0.7956 as measured (target 0.80), and the
     thermocouple, which drifts in every training stretch, left out of every file."""
-    rule = [r for r in bench_skab.SKAB_METHODS if r[2].get("drop_drifting")]
+    rule = [
+        r
+        for r in bench_skab.SKAB_METHODS
+        if r[2].get("drop_drifting") and not r[2].get(bench_skab.AS_ALERTS)
+    ]
     result = bench_skab.run_skab(
         SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET, runs=rule
     )
     row = result.results[0]
     assert row.metrics["far"] <= 13.55 and row.metrics["f1"] >= 0.79, row.metrics
     assert row.columns["details"]["files_dropping_sensor"]["Thermocouple"] == 34
+
+
+def test_skab_alert_rule_raises_f1_but_not_within_the_false_alarm_bound() -> None:
+    """Issue 23, as measured: scoring rows as the monitor's alerts lifts the per-file rule's
+    F1 from 0.7956 to 0.8141 (target 0.80 met) but false alarms from 12.74% to 16.0%, over
+    the 13.55% bound: the target is not met on both counts."""
+    rule = [r for r in bench_skab.SKAB_METHODS if r[2].get(bench_skab.AS_ALERTS)]
+    result = bench_skab.run_skab(
+        SHARED_DATA / "energy" / "skab", quick=False, progress=QUIET, runs=rule
+    )
+    metrics = result.results[0].metrics
+    assert metrics["f1"] >= 0.81 and 13.55 < metrics["far"] < 17.0, metrics
+
+
+def test_alert_state_opens_on_the_third_alarm_and_clears_on_the_tenth_normal_row() -> None:
+    alarms = np.zeros(40, bool)
+    alarms[[2, 5, 6, 7, 9]] = True  # one alone, then three in a row, a gap, one more
+    state = alert_state(alarms)
+    assert np.flatnonzero(state).tolist() == list(range(7, 19))  # open 7, cleared at 19
+    assert alert_openings(alarms).tolist() == [7]
 
 
 def test_drifting_sensor_is_left_out_and_recorded() -> None:

@@ -107,7 +107,7 @@ def test_intervals_contain_the_point(quick_gbm, cmapss) -> None:
     assert ((wider["upper"] - wider["lower"]) >= (out["upper"] - out["lower"]) - 1e-9).all()
 
 
-def test_blend_is_the_weighted_mean_of_its_members(cmapss) -> None:
+def test_blend_is_the_weighted_mean_of_its_parts(cmapss) -> None:
     from odlar.energy.rul.regressors import DEFAULTS, BlendMember, Scaler
 
     task = get_task("energy.rul")
@@ -115,11 +115,33 @@ def test_blend_is_the_weighted_mean_of_its_members(cmapss) -> None:
     frame = frame[frame["unit"] <= 6].reset_index(drop=True)
     y = rul_target(frame, 125)
     x = Scaler.fit(frame, y, 0.05).transform(frame)
-    p = DEFAULTS["blend"] | task.quick_params["blend"] | {"sequence_weight": 0.7}
+    p = DEFAULTS["blend"] | task.quick_params["blend"] | {"weights": "0.5,0.2,0.3"}
     member = BlendMember(p, seed=0)
     member.fit(x, frame, y, lambda f, m: None)
-    seq, gbm = member.sequence.predict_last(x, frame), member.gbm.predict_last(x, frame)
-    assert not np.allclose(seq, gbm)
-    assert np.allclose(member.predict_last(x, frame), 0.7 * seq + 0.3 * gbm)
-    with pytest.raises(UsageError, match="sequence_weight"):
-        BlendMember(p | {"sequence_weight": 1.5}, seed=0)
+    cnn, tcn, gbm = member.predict_parts(x, frame)
+    assert not np.allclose(cnn, gbm) and not np.allclose(cnn, tcn)
+    assert np.allclose(member.predict_last(x, frame), 0.5 * cnn + 0.2 * tcn + 0.3 * gbm)
+    with pytest.raises(UsageError, match="summing to 1"):
+        BlendMember(p | {"weights": "0.5,0.6,0.1"}, seed=0)
+    with pytest.raises(UsageError, match="parts must be"):
+        BlendMember(p | {"parts": "cnn,lstm"}, seed=0)
+
+
+def test_auto_weights_minimise_the_held_out_rmse() -> None:
+    from odlar.energy.rul.regressors import choose_weights
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(5, 150, 500)
+    good, biased, noisy = truth + rng.normal(0, 5, 500), truth + 20, truth + rng.normal(0, 30, 500)
+    w = choose_weights(np.stack([biased, good, noisy]), truth)
+    assert w[1] >= 0.7 and sum(w) == pytest.approx(1.0)
+    assert choose_weights(np.stack([good]), truth) == [1.0]
+
+
+def test_a_blend_stored_before_the_tcn_loads_as_cnn_and_trees() -> None:
+    from odlar.energy.rul.regressors import BlendMember
+
+    old = BlendMember.__new__(BlendMember)
+    old.__setstate__({"weight": 0.7, "sequence": "cnn member", "gbm": "gbm member"})
+    assert old.parts == ["cnn", "gbm"] and old.weights == [0.7, pytest.approx(0.3)]
+    assert old.members == ["cnn member", "gbm member"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress, no_progress
+from odlar.energy.faults.evaluation import alert_state
 from odlar.energy.faults.fault_model import fit_faults
 from odlar.energy.faults.streams import load_table
 
@@ -32,6 +33,10 @@ SKAB_ANCHORS = [
         ("Isolation forest", 0.29, 2.56, 82.89),
     ]
 ]
+#: A run's parameter (not the model's): score each row as the live monitor's alert state
+#: (evaluation.alert_state: open on the 3rd consecutive alarm, clear after 10 normal rows)
+#: instead of the raw per-row alarm.
+AS_ALERTS = "scored_as_alerts"
 SKAB_METHODS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "window Mahalanobis w=5, margin 1.5, without Temperature and Thermocouple",
@@ -43,6 +48,13 @@ SKAB_METHODS: list[tuple[str, str, dict[str, Any]]] = [
         "(drop_drifting=0.5)",
         "mahalanobis",
         {"drop_drifting": 0.5},
+    ),
+    (
+        "window Mahalanobis w=5, margin 1.5, sensors chosen per file on its 400 training rows "
+        "(drop_drifting=0.5), scored as the live monitor's alerts (open on the 3rd "
+        "consecutive alarm, clear after 10 normal rows)",
+        "mahalanobis",
+        {"drop_drifting": 0.5, AS_ALERTS: True},
     ),
     ("window Mahalanobis w=5, margin 1.5, all 8 sensors", "mahalanobis", {}),
     ("PCA T2+SPE, 3 components, 99% limits, all 8 sensors", "pca", {"components": 3}),
@@ -91,8 +103,9 @@ def run_skab(
         files = files[:4]
     tables = [load_table(p) for p in files]
     results = []
-    for n, (label, method, params) in enumerate(runs):
+    for n, (label, method, run_params) in enumerate(runs):
         progress(n / len(runs), label)
+        params = {k: v for k, v in run_params.items() if k != AS_ALERTS}
         total = np.zeros(4, int)
         by_folder: dict[str, np.ndarray] = {}
         dropped: dict[str, int] = {}
@@ -106,7 +119,10 @@ def run_skab(
                 if r["kind"] == "sensor_dropped_drifting":
                     dropped[r["column"]] = dropped.get(r["column"], 0) + 1
             start = time.perf_counter()
-            alarms = model.score(table)[SKAB_TRAIN:] > 1.0
+            alarms = model.score(table) > 1.0
+            if run_params.get(AS_ALERTS):
+                alarms = alert_state(alarms)  # from the first row, as a monitor runs
+            alarms = alarms[SKAB_TRAIN:]
             score_s += time.perf_counter() - start
             c = _counts(alarms, table.labels[SKAB_TRAIN:] > 0)
             total += c
@@ -115,7 +131,7 @@ def run_skab(
         results.append(
             {
                 "method": f"{label} (odlar)",
-                "params": model.params,
+                "params": model.params | {AS_ALERTS: bool(run_params.get(AS_ALERTS))},
                 "metrics": _pooled(total),
                 "details": {
                     "by_folder": {k: _pooled(v) for k, v in by_folder.items()},
@@ -145,6 +161,11 @@ def run_skab(
             "among 12 candidates on valve1's 16 files (one other variant was also run on all "
             "34, see README); by_folder gives valve2 and other, which took no part in the "
             "choice",
+            "scored_as_alerts: the per-row alarms pass through the live monitor's alert rule "
+            "(open on the 3rd consecutive alarm, clear after 10 normal rows; evaluation."
+            "alert_state) from each file's first row, and a row counts as alarmed while an "
+            "alert is open; the rule's constants are the monitor's defaults, not tuned on "
+            "SKAB; it was tried on valve1's 16 files (F1 0.846 -> 0.864) before the 34 were run",
             "fit_seconds and predict_seconds: totals over all files",
             *(["--quick: first 4 files only; figures not comparable"] if quick else []),
         ],

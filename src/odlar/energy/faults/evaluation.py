@@ -31,19 +31,26 @@ def detection_delay(alarms: np.ndarray, fault_start: int, consecutive: int = 1) 
     return int(hits[0]) if hits.size else None
 
 
-def alert_openings(alarms: np.ndarray, raise_after: int = 3, clear_after: int = 10) -> np.ndarray:
-    """Indices of the samples at which an operator's alert opens: the rule of the live
-    monitor (StreamMonitor's defaults), open on the `raise_after`-th consecutive alarm, clear
-    after `clear_after` consecutive normal samples."""
-    opened, open_, alarm_run, normal_run = [], False, 0, 0
+def alert_state(alarms: np.ndarray, raise_after: int = 3, clear_after: int = 10) -> np.ndarray:
+    """(samples,) bool: whether an operator's alert is open at each sample, by the rule of
+    the live monitor (StreamMonitor's defaults): it opens on the `raise_after`-th
+    consecutive alarm and clears on the `clear_after`-th consecutive normal sample."""
+    state = np.zeros(len(alarms), bool)
+    open_, alarm_run, normal_run = False, 0, 0
     for i, alarm in enumerate(np.asarray(alarms, bool)):
         alarm_run, normal_run = (alarm_run + 1, 0) if alarm else (0, normal_run + 1)
         if not open_ and alarm_run >= raise_after:
             open_ = True
-            opened.append(i)
         elif open_ and normal_run >= clear_after:
             open_ = False
-    return np.array(opened, int)
+        state[i] = open_
+    return state
+
+
+def alert_openings(alarms: np.ndarray, raise_after: int = 3, clear_after: int = 10) -> np.ndarray:
+    """Indices of the samples at which an operator's alert opens (see `alert_state`)."""
+    state = alert_state(alarms, raise_after, clear_after)
+    return np.flatnonzero(state & ~np.r_[False, state[:-1]])
 
 
 def operating_curve(normal: np.ndarray, faulty: list[np.ndarray]) -> dict[str, float]:

@@ -3,6 +3,7 @@ of K members trained on K-1 folds of units, with cross-conformal prediction inte
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "sequence": COMMON
     | {
+        "net": "cnn",  # cnn or tcn (nets.py)
         "window": 80,
         "hidden": 64,
         "epochs": 30,
@@ -58,8 +60,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "dropout": 0.2,
     },
 }
-# both members on the same folds, averaged: the CNN and the trees err differently
-DEFAULTS["blend"] = DEFAULTS["gbm"] | DEFAULTS["sequence"] | {"sequence_weight": 0.5}
+# three kinds of member on the same folds (the CNN, a dilated causal TCN and the trees err
+# differently); their weights are chosen on the held-out cuts of the training units
+DEFAULTS["blend"] = (
+    DEFAULTS["gbm"]
+    | {k: v for k, v in DEFAULTS["sequence"].items() if k != "net"}  # `parts` names the nets
+    | {
+        "parts": ["cnn", "tcn", "gbm"],
+        "tcn_hidden": 32,  # half the CNN's width: the same cost per step as the CNN
+        "weights": "auto",  # or one weight per part, summing to 1
+    }
+)
+WEIGHT_STEP = 0.1  # grid of the weight simplex searched by "auto"
 
 
 def nasa_score(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -113,6 +125,10 @@ class SequenceMember:
     """A 1-D CNN over the last `window` cycles; weights kept as a state dict."""
 
     def __init__(self, p: dict[str, Any], seed: int) -> None:
+        from odlar.energy.rul.nets import NETS
+
+        if p["net"] not in NETS:
+            raise UsageError(f"unknown net '{p['net']}' (choose from: {', '.join(NETS)})")
         self.p, self.seed = dict(p), seed
         self.state: dict[str, Any] | None = None
         self._net: Any = None
@@ -121,9 +137,9 @@ class SequenceMember:
         return {**self.__dict__, "_net": None}
 
     def _build(self, n_channels: int) -> Any:
-        from odlar.energy.rul.nets import ConvNet
+        from odlar.energy.rul.nets import NETS
 
-        return ConvNet(
+        return NETS[str(self.p["net"])](
             n_channels,
             int(self.p["window"]),
             int(self.p["hidden"]),
@@ -193,22 +209,83 @@ class SequenceMember:
 
 
 class BlendMember:
-    """A sequence member and a gradient-boosting member trained on the same units; the
-    prediction is their weighted mean (`sequence_weight` on the sequence model)."""
+    """A CNN, a TCN and a gradient-boosting member (`parts`) trained on the same units; the
+    prediction is their weighted mean. `weights="auto"` leaves them to `fit_rul`, which picks
+    them on the held-out cuts of every fold."""
 
     def __init__(self, p: dict[str, Any], seed: int) -> None:
-        self.weight = float(p["sequence_weight"])
-        if not 0.0 <= self.weight <= 1.0:
-            raise UsageError(f"sequence_weight must be between 0 and 1, not {self.weight:g}")
-        self.sequence, self.gbm = SequenceMember(p, seed), GbmMember(p, seed)
+        parts = p["parts"].split(",") if isinstance(p["parts"], str) else p["parts"]
+        self.parts = [str(v).strip() for v in parts]
+        if not self.parts or set(self.parts) - set(PARTS) or len(set(self.parts)) < len(self.parts):
+            raise UsageError(f"parts must be distinct names from {', '.join(PARTS)}")
+        self.weights = None if p["weights"] == "auto" else check_weights(p["weights"], self.parts)
+        self.members = [PARTS[name](p, seed) for name in self.parts]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "sequence" in state:  # stored before the TCN part: a CNN and trees, fixed weight
+            w = state["weight"]
+            state = {
+                "parts": ["cnn", "gbm"],
+                "weights": [w, 1.0 - w],
+                "members": [state["sequence"], state["gbm"]],
+            }
+        self.__dict__.update(state)
 
     def fit(self, x: np.ndarray, frame: pd.DataFrame, y: np.ndarray, progress: Progress) -> None:
-        self.gbm.fit(x, frame, y, lambda f, m: progress(0.1 * f, "gradient boosting"))
-        self.sequence.fit(x, frame, y, lambda f, m: progress(0.1 + 0.9 * f, m))
+        n = len(self.members)
+        for j, (name, member) in enumerate(zip(self.parts, self.members, strict=True)):
+
+            def sub(f: float, m: str, j: int = j, name: str = name) -> None:
+                progress((j + f) / n, f"{name} {m}")
+
+            member.fit(x, frame, y, sub)
+
+    def predict_parts(self, x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+        """(parts, units) predictions of each part, clipped at 0 as the blend's are."""
+        return np.clip([m.predict_last(x, frame) for m in self.members], 0.0, None)
 
     def predict_last(self, x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
-        seq, gbm = self.sequence.predict_last(x, frame), self.gbm.predict_last(x, frame)
-        return self.weight * seq + (1.0 - self.weight) * gbm
+        if self.weights is None:
+            raise UsageError("blend weights not chosen yet (fit_rul chooses them)")
+        return np.asarray(self.weights) @ self.predict_parts(x, frame)
+
+
+def check_weights(weights: Any, parts: list[str]) -> list[float]:
+    w = [float(v) for v in (weights.split(",") if isinstance(weights, str) else weights)]
+    if len(w) != len(parts) or min(w) < 0 or abs(sum(w) - 1.0) > 1e-6:
+        raise UsageError(
+            f"weights must be 'auto' or {len(parts)} non-negative numbers summing to 1 "
+            f"(one per part: {', '.join(parts)}), not {weights}"
+        )
+    return w
+
+
+def choose_weights(parts: np.ndarray, truth: np.ndarray) -> list[float]:
+    """The point of the weight simplex (steps of WEIGHT_STEP) with the lowest RMSE of the
+    blended held-out predictions; of equal ones, the first found."""
+    steps = round(1 / WEIGHT_STEP)
+    best, best_rmse = None, np.inf
+    for combo in itertools.product(range(steps + 1), repeat=len(parts) - 1):
+        if sum(combo) > steps:
+            continue
+        w = np.array([*combo, steps - sum(combo)], float) / steps
+        rmse = float(np.sqrt(np.mean((w @ parts - truth) ** 2)))
+        if rmse < best_rmse - 1e-9:
+            best, best_rmse = w, rmse
+    return [round(float(v), 4) for v in best]
+
+
+def _part(net: str) -> Any:
+    def make(p: dict[str, Any], seed: int) -> Any:
+        if net == "gbm":
+            return GbmMember(p, seed)
+        width = p["hidden"] if net == "cnn" else p["tcn_hidden"]
+        return SequenceMember(p | {"net": net, "hidden": width}, seed)
+
+    return make
+
+
+PARTS = {name: _part(name) for name in ("cnn", "tcn", "gbm")}
 
 
 MEMBERS = {"gbm": GbmMember, "sequence": SequenceMember, "blend": BlendMember}
@@ -282,7 +359,7 @@ def fit_rul(
     scaler = Scaler.fit(frame, y, float(p["min_corr"]))
     x = scaler.transform(frame)
     cut_rng = np.random.default_rng(int(p["seed"]) + 1)
-    members, oof_pred, oof_true, oof_member = [], [], [], []
+    members, oof_pred, oof_true, oof_member, oof_parts = [], [], [], [], []
     for i in range(k):
 
         def sub(frac: float, msg: str, i: int = i) -> None:
@@ -299,14 +376,29 @@ def fit_rul(
             int(p["min_history"]),
             tuple(int(v) for v in p["calibration_rul"]),
         )
-        oof_pred.append(np.clip(member.predict_last(scaler.transform(cut), cut), 0, None))
+        if isinstance(member, BlendMember):
+            oof_parts.append(member.predict_parts(scaler.transform(cut), cut))
+        else:
+            oof_pred.append(np.clip(member.predict_last(scaler.transform(cut), cut), 0, None))
         oof_true.append(truth)
         oof_member.append(np.full(len(truth), i))
         members.append(member)
-    pred, true = np.concatenate(oof_pred), np.concatenate(oof_true)
+    true = np.concatenate(oof_true)
+    extra: dict[str, float] = {}
+    if oof_parts:
+        parts = np.concatenate(oof_parts, axis=1)
+        weights = members[0].weights or choose_weights(parts, true)
+        for member in members:
+            member.weights = weights
+        for name, w, part in zip(members[0].parts, weights, parts, strict=True):
+            extra |= {f"weight_{name}": w} | {
+                f"{k}_{name}": v for k, v in point_metrics(part, true).items()
+            }
+        oof_pred = [np.asarray(weights) @ parts]
+    pred = np.concatenate(oof_pred)
     edges = float(p["cap"]) * np.array([0.2, 0.4, 0.6, 0.8])  # Mondrian bins of predicted RUL
     bands = CrossConformal.fit(pred, true, np.concatenate(oof_member), edges)
-    metrics = point_metrics(pred, true) | {"calibration_points": float(len(true))}
+    metrics = point_metrics(pred, true) | {"calibration_points": float(len(true))} | extra
     model = RulModel(
         method, p, scaler, members, bands, metrics, fit_seconds=time.perf_counter() - start
     )

@@ -42,8 +42,7 @@ ANCHORS = [
     Anchor("LSTM (Zheng et al. 2017)", {"rmse": 16.14}, "BENCHMARKS.md s.1"),
     Anchor("DCNN (Li et al. 2018)", {"rmse": 12.61, "score": 273.7}, "BENCHMARKS.md s.1"),
     Anchor("MS-DCNN (Li et al. 2020)", {"rmse": 11.44, "score": 196.22}, FFVE_TABLE),
-    # the best FD001 figure we could verify in a stored source; the "10.45" once listed
-    # here (a phmd results table) could not be traced to one and was removed
+    # the best FD001 figure we could verify in a stored source
     Anchor("MTSTAN", {"rmse": 10.97, "score": 175.36}, FFVE_TABLE),
 ]
 

@@ -143,6 +143,7 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
         "seasonal": {"train_until": "2017-10-01"},
         "gbm": {"train_until": "2017-10-01", "max_iter": 20, "train_days": 30},
         "sepp": {"train_until": "2017-10-01", "decays": [3.0], "iterations": 10},
+        "convgru": {"train_until": "2017-10-01", "hidden": 8, "epochs": 2},
     }
     purpose: ClassVar[str] = (
         "Forecast the expected number of recorded incidents, and the calibrated probability "
@@ -228,6 +229,8 @@ class HotspotsTask(Task[HotspotModel, HotspotRequest, HotspotResponse]):
             forecaster.fit(counts[:val_from], days, h, progress)
         elif method == "sepp":
             forecaster.fit(counts, h, val_from)
+        elif method == "convgru":
+            forecaster.fit(counts, days, h, val_from, progress)
         model = HotspotModel(
             method,
             params,

@@ -127,13 +127,20 @@ class ResponseTask(Task[SitingModel, SitingRequest, SitingResponse]):
     acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_weighted_coverage_pct": (">=", 50.0)}
 
     def load(self, source: str | Path, **options: Any) -> Dataset:
-        problem, frame = load_problem(source)
+        """A cost file, or a folder with a SUMO network and its points.csv (road travel
+        times: see roads.py)."""
         import hashlib
 
+        problem, frame = load_problem(source)
+        path = Path(source)
+        digest = hashlib.sha256()
+        parts = [*sorted(path.glob("*.net.xml")), path / "points.csv"] if path.is_dir() else [path]
+        for part in parts:
+            digest.update(part.read_bytes())
         return Dataset(
             frame=problem,
             source=str(source),
-            sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+            sha256=digest.hexdigest(),
             rows=len(frame),
             summary={"demand_points": len(problem.demand_ids), "sites": len(problem.site_ids)},
         )

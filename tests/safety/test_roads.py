@@ -102,3 +102,18 @@ def test_a_network_folder_is_a_response_dataset(grid_net: Path, tmp_path: Path) 
                     progress=lambda f, m: None)  # fmt: skip
     assert plan.sites == ["a"]  # the only site reaching `ahead` within 30 s
     assert task.evaluate(plan, data).metrics["coverage_pct"] > 0
+
+
+def test_cli_site_reads_a_sumo_network(grid_net: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from odlar.safety.cli import app
+
+    points = tmp_path / "points.csv"
+    points.write_text(POINTS)
+    args = ["site", str(points), "--network", str(grid_net), "-m", "pmedian", "--p", "1"]
+    ok = CliRunner().invoke(app, [*args, "--radius", "1"])
+    assert ok.exit_code == 0, ok.output
+    assert "sites a" in ok.output or "sites b" in ok.output
+    missing = CliRunner().invoke(app, [*args[:2], "--network", str(tmp_path / "none.net.xml")])
+    assert missing.exit_code != 0 and "none.net.xml" in missing.output

@@ -91,7 +91,7 @@ class ConvGruForecaster:
     def _inputs(self, cube: np.ndarray, targets: list[int], days: pd.DatetimeIndex):
         seq = np.stack([cube[t - WINDOW : t] for t in targets]).astype(np.float32)
         long = np.stack([cube[t - LONG : t].mean(axis=0) for t in targets]).astype(np.float32)
-        wd = np.array([days[t].dayofweek for t in targets], dtype=np.int64)
+        wd = np.array([days[t].day_of_week for t in targets], dtype=np.int64)
         return seq, long, wd
 
     def fit(

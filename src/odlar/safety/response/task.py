@@ -116,9 +116,9 @@ class ResponseTask(Task[SitingModel, SitingRequest, SitingResponse]):
         "times a dispatch simulation gives. It advises planners; it dispatches nobody."
     )
     limitations: ClassVar[tuple[str, ...]] = (
-        "Travel costs are taken as given (a distance or time matrix); the Chicago dispatch "
-        "benchmark uses straight-line distance with a detour factor and a fixed speed, not "
-        "a road network, and ignores traffic and time of day.",
+        "Travel costs are a given matrix or free-flow times over a SUMO road network "
+        "(speed limits, no junction delays, traffic or time of day); the Chicago dispatch "
+        "benchmark uses straight-line distance with a detour factor and a fixed speed.",
         "Demand weighted by recorded incidents inherits the forecast's biases (see "
         "safety.hotspots): areas that report less get fewer stations.",
         "Coverage counts a demand point as covered when its representative point is within "

@@ -29,7 +29,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "gbm": {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 31, "train_days": 0},
     "sepp": {"decays": [1.0, 3.0, 7.0, 30.0], "iterations": 60},
     "convgru": {
-        "hidden": 32, "lr": 0.003, "batch": 16, "epochs": 40, "patience": 6, "threads": 1,
+        "hidden": 32, "lr": 0.005, "batch": 16, "epochs": 40, "patience": 6, "threads": 1,
     },  # fmt: skip
 }
 #: days of history each method reads before the day it forecasts

@@ -1,6 +1,7 @@
 """A spatio-temporal neural forecaster in PyTorch on the CPU: a GRU reads each cell's last
-four weeks of counts per category, a 3x3 convolution over the grid mixes neighbouring
-cells' states, and a head gives tomorrow's Poisson rate per cell and category.
+two weeks of counts per category (with its neighbours' beside them), a 3x3 convolution over
+the grid mixes neighbouring cells' states, and a head given the cell's 7-, 28- and 90-day
+means gives tomorrow's Poisson rate per cell and category.
 
 The rate is a correction of the cell's own 28-day mean (log scale), so an untrained net
 starts at the historical average and training only has to learn what the average misses.
@@ -18,8 +19,10 @@ import pandas as pd
 from odlar.core.tasks import Progress
 from odlar.safety.incidents import Grid
 
-WINDOW = 28  # days the GRU reads
-LONG = 90  # days of the long mean fed beside it (the method's history)
+WINDOW = 28  # days of the base mean
+STEPS = 14  # days the GRU reads (the last of the window); its cost grows with them
+MEANS = (7, 28, 90)  # windows of the means beside it; the longest is the method's history
+LONG = MEANS[-1]
 FLOOR = 0.02  # added to the 28-day mean before the log: empty cells keep a small rate
 
 
@@ -32,6 +35,7 @@ def _net(rows: int, cols: int, cats: int, hidden: int) -> Any:
             super().__init__()
             self.rows, self.cols = rows, cols
             self.gru = nn.GRU(2 * cats, hidden, batch_first=True)
+            means = len(MEANS) * cats
             self.cell = nn.Embedding(rows * cols, 8)
             self.weekday = nn.Embedding(7, 4)
             self.spatial = nn.Sequential(
@@ -39,14 +43,16 @@ def _net(rows: int, cols: int, cats: int, hidden: int) -> Any:
                 nn.Conv2d(hidden, hidden, 3, padding=1),
             )  # fmt: skip
             self.head = nn.Sequential(
-                nn.Linear(2 * hidden + 8 + 4 + cats, hidden), nn.ReLU(), nn.Linear(hidden, cats)
+                nn.Linear(2 * hidden + 8 + 4 + means, hidden), nn.ReLU(), nn.Linear(hidden, cats)
             )
             nn.init.zeros_(self.head[-1].weight)  # start exactly at the 28-day mean
             nn.init.zeros_(self.head[-1].bias)
 
         def forward(self, seq: torch.Tensor, long: torch.Tensor, wd: torch.Tensor) -> torch.Tensor:
-            """seq (B, days, cells, cats) counts, long (B, cells, cats) 90-day means,
+            """seq (B, WINDOW days, cells, cats) counts, long (B, cells, cats x MEANS) means,
             wd (B,) weekday of the target day; returns log-rates (B, cells, cats)."""
+            base = torch.log(seq.mean(dim=1) + FLOOR)
+            seq = seq[:, -STEPS:]
             b, days, n, k = seq.shape
             own = torch.log1p(seq)
             # each cell's sequence with its 8 neighbours' mean beside it
@@ -63,7 +69,6 @@ def _net(rows: int, cols: int, cats: int, hidden: int) -> Any:
             cells = self.cell.weight[None].expand(b, -1, -1)
             wde = self.weekday(wd)[:, None].expand(-1, n, -1)
             z = torch.cat([h, s, cells, wde, torch.log1p(long)], dim=-1)
-            base = torch.log(seq.mean(dim=1) + FLOOR)
             return base + self.head(z)
 
     return ConvGru()
@@ -90,7 +95,9 @@ class ConvGruForecaster:
 
     def _inputs(self, cube: np.ndarray, targets: list[int], days: pd.DatetimeIndex):
         seq = np.stack([cube[t - WINDOW : t] for t in targets]).astype(np.float32)
-        long = np.stack([cube[t - LONG : t].mean(axis=0) for t in targets]).astype(np.float32)
+        long = np.stack(
+            [np.concatenate([cube[t - w : t].mean(axis=0) for w in MEANS], axis=1) for t in targets]
+        ).astype(np.float32)
         wd = np.array([days[t].day_of_week for t in targets], dtype=np.int64)
         return seq, long, wd
 

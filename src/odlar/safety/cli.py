@@ -33,17 +33,24 @@ def _write(path: Path, payload: object) -> None:
 
 @app.command()
 def site(
-    costs: Path = typer.Argument(..., help="CSV: demand, site, cost, weight (one row per pair)"),
+    costs: Path = typer.Argument(
+        ...,
+        help="CSV: demand, site, cost, weight (one row per pair); with --network: points "
+        "(id, role, latitude, longitude, weight)",
+    ),
     method: str = typer.Option("mclp", "--method", "-m", help="mclp, pmedian or lscp"),
     p: int = typer.Option(4, "--p", help="Sites to open (mclp, pmedian)"),
     radius: float = typer.Option(5000.0, "--radius", help="Service radius in the file's cost unit"),
+    network: Path | None = typer.Option(
+        None, "--network", help="SUMO .net.xml: costs are free-flow road minutes"
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the plan as JSON here"),
 ) -> None:
     """Choose sites with spopt (HiGHS) and report coverage and mean travel cost."""
     from odlar.safety.response.siting import load_problem, plan_metrics, solve
 
     try:
-        problem, _ = load_problem(costs)
+        problem, _ = load_problem(costs, network)
         sites = solve(problem, method, p=p, radius=radius)
     except OdlarError as exc:
         _fail(exc)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from odlar.core.errors import UsageError
 from odlar.core.tasks import Progress
+from odlar.safety.hotspots import neural
 from odlar.safety.incidents import Grid
 
 if TYPE_CHECKING:  # scikit-learn loads only when a model is fitted
@@ -27,9 +28,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "seasonal": {"weeks": 4},
     "gbm": {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 31, "train_days": 0},
     "sepp": {"decays": [1.0, 3.0, 7.0, 30.0], "iterations": 60},
+    "convgru": {
+        "hidden": 32, "lr": 0.005, "batch": 16, "epochs": 40, "patience": 6, "threads": 1,
+    },  # fmt: skip
 }
 #: days of history each method reads before the day it forecasts
-HISTORY = {"ha": 30, "seasonal": 28, "gbm": 90, "sepp": 90}
+HISTORY = {"ha": 30, "seasonal": 28, "gbm": 90, "sepp": 90, "convgru": neural.LONG}
 
 
 class HistoricalAverage:
@@ -194,7 +198,7 @@ class HotspotModel:
     def means(self, cube: np.ndarray, days: pd.DatetimeIndex, targets: range) -> np.ndarray:
         """Expected counts for each target day from the true days before it."""
         h = self.history_days
-        if isinstance(self.forecaster, CountBoosting):  # one batched call: same numbers, faster
+        if hasattr(self.forecaster, "mean_many"):  # one batched call: same numbers, faster
             return np.maximum(self.forecaster.mean_many(cube[: targets.stop], days, targets), 0.0)
         out = np.empty((len(targets), *cube.shape[1:]))
         for i, t in enumerate(targets):
@@ -216,6 +220,8 @@ def build(method: str, grid: Grid, params: dict[str, Any], seed: int) -> Any:
         return CountBoosting(grid, params, seed)
     if method == "sepp":
         return SelfExciting(grid, params)
+    if method == "convgru":
+        return neural.ConvGruForecaster(grid, params, seed)
     raise UsageError(f"unknown method '{method}' (known: {', '.join(DEFAULTS)})")
 
 

@@ -35,10 +35,26 @@ def sf_example() -> Path:
     return Path(str(resources.files("spopt") / "tests" / "test_locate" / "data" / SF_FILE))
 
 
-def load_problem(source: str | Path) -> tuple[Problem, pd.DataFrame]:
+def load_problem(
+    source: str | Path, network: str | Path | None = None
+) -> tuple[Problem, pd.DataFrame]:
     """A long-form CSV with columns demand, site, cost, weight (one row per pair; the
-    weight repeated on every row of a demand point). Errors name the file, line, column."""
+    weight repeated on every row of a demand point). Errors name the file, line, column.
+
+    With a SUMO `network` (.net.xml), `source` is a points file instead and the costs are
+    free-flow minutes over the roads (see roads.py); a folder holding one .net.xml and a
+    `points.csv` (a scenario folder of `odlar mobility import` with points added) is read
+    the same way."""
     path = Path(source)
+    if network is None and path.is_dir():
+        nets = sorted(path.glob("*.net.xml"))
+        if len(nets) != 1:
+            raise DataError(
+                f"a siting folder needs exactly one .net.xml (found {len(nets)})", file=str(path)
+            )
+        network, path = nets[0], path / "points.csv"
+    if network is not None:
+        return _road_problem(Path(network), path)
     name = str(path)
     if not path.is_file():
         raise DataError("no such file", file=name)
@@ -101,6 +117,26 @@ def load_problem(source: str | Path) -> tuple[Problem, pd.DataFrame]:
         [str(x) for x in cost.columns],
     )
     return problem, frame
+
+
+def _road_problem(network: Path, points: Path) -> tuple[Problem, pd.DataFrame]:
+    from odlar.safety.response import roads
+
+    minutes, frame = roads.travel_minutes(network, points)
+    demand = frame[frame["role"] == "demand"]
+    sites = frame[frame["role"] == "site"]
+    problem = Problem(
+        minutes, demand["weight"].to_numpy(float), list(demand["id"]), list(sites["id"])
+    )
+    long = pd.DataFrame(
+        {
+            "demand": np.repeat(problem.demand_ids, len(problem.site_ids)),
+            "site": np.tile(problem.site_ids, len(problem.demand_ids)),
+            "cost": minutes.reshape(-1),
+            "weight": np.repeat(problem.weight, len(problem.site_ids)),
+        }
+    )
+    return problem, long
 
 
 @dataclass

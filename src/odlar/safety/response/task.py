@@ -116,9 +116,9 @@ class ResponseTask(Task[SitingModel, SitingRequest, SitingResponse]):
         "times a dispatch simulation gives. It advises planners; it dispatches nobody."
     )
     limitations: ClassVar[tuple[str, ...]] = (
-        "Travel costs are taken as given (a distance or time matrix); the Chicago dispatch "
-        "benchmark uses straight-line distance with a detour factor and a fixed speed, not "
-        "a road network, and ignores traffic and time of day.",
+        "Travel costs are a given matrix or free-flow times over a SUMO road network "
+        "(speed limits, no junction delays, traffic or time of day); the Chicago dispatch "
+        "benchmark uses straight-line distance with a detour factor and a fixed speed.",
         "Demand weighted by recorded incidents inherits the forecast's biases (see "
         "safety.hotspots): areas that report less get fewer stations.",
         "Coverage counts a demand point as covered when its representative point is within "
@@ -127,13 +127,20 @@ class ResponseTask(Task[SitingModel, SitingRequest, SitingResponse]):
     acceptance: ClassVar[dict[str, tuple[str, float]]] = {"val_weighted_coverage_pct": (">=", 50.0)}
 
     def load(self, source: str | Path, **options: Any) -> Dataset:
-        problem, frame = load_problem(source)
+        """A cost file, or a folder with a SUMO network and its points.csv (road travel
+        times: see roads.py)."""
         import hashlib
 
+        problem, frame = load_problem(source)
+        path = Path(source)
+        digest = hashlib.sha256()
+        parts = [*sorted(path.glob("*.net.xml")), path / "points.csv"] if path.is_dir() else [path]
+        for part in parts:
+            digest.update(part.read_bytes())
         return Dataset(
             frame=problem,
             source=str(source),
-            sha256=hashlib.sha256(Path(source).read_bytes()).hexdigest(),
+            sha256=digest.hexdigest(),
             rows=len(frame),
             summary={"demand_points": len(problem.demand_ids), "sites": len(problem.site_ids)},
         )

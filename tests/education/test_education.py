@@ -219,6 +219,78 @@ def test_akt_incremental_state_equals_full_forward(n_blocks: int) -> None:
     assert akt.mastery_from(akt.init_state()).shape == (n_s,)
 
 
+def _akt_reference(akt, ctx: list, skills: np.ndarray) -> np.ndarray:
+    """P(correct) of a question on each of ``skills`` after the context ``ctx`` from a
+    float64 forward pass over one sequence per skill (what the evaluation computes)."""
+    import copy
+
+    import torch
+
+    from odlar.education.interactions import Interactions
+    from odlar.education.kt import make_batch
+
+    net = copy.deepcopy(akt.net).double()
+    rows = []
+    for s in skills:
+        rows += list(ctx) + [(0, np.array([s]), 0)]
+    skm = np.zeros((len(rows), 4), dtype=np.int64)
+    for i, (_, sk, _) in enumerate(rows):
+        skm[i, : len(sk)] = sk[:4]
+    data = Interactions.__new__(Interactions)
+    data.question = np.array([r[0] for r in rows])
+    data.correct = np.array([r[2] for r in rows])
+    length = len(ctx) + 1
+    wins = [(i * length, (i + 1) * length, i * length) for i in range(len(skills))]
+    with torch.no_grad():
+        logit, _ = net(make_batch(data, wins, skm))
+    return torch.sigmoid(logit[:, -1]).numpy()
+
+
+@pytest.mark.parametrize("source", ["statics", "assist2009"])
+def test_akt_fast_mastery_equals_float64_forward_on_a_real_student(
+    source: str, tmp_path: Path
+) -> None:
+    """The one-answer update and the every-skill read (fused kernel, float32) give the
+    mastery a float64 forward pass over the evaluation's context gives, to 1e-5, along a
+    real student's first 230 answers (the window slides at 199), at the bench's sizes."""
+    import torch
+
+    from odlar.education.akt_state import context
+    from odlar.education.kt import AKT
+    from odlar.education.tracing_model import one_thread
+
+    if source == "statics":  # its first two students: the whole file takes seconds to read
+        lines = (EDU / "statics" / "statics_statics.csv").read_text().splitlines()[:6]
+        path = tmp_path / "statics.csv"
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        path = EDU / "assist2009" / "assist2009_pid_test1.csv"
+    data = read_sequences(path)
+    student = next(s for s in np.unique(data.student) if (data.student == s).sum() >= 230)
+    rows = np.flatnonzero(data.student == student)[:230]
+    torch.manual_seed(0)
+    akt = AKT()
+    akt.prm = dict(AKT.defaults)
+    akt.n_questions, akt.n_skills, akt.k_max = data.n_questions, data.n_skills, 4
+    akt.net = akt.build(data.n_questions, data.n_skills).eval()
+    if akt.net.use_pid:  # untrained nets start with zero difficulty: make it matter
+        with torch.no_grad():
+            akt.net.pid_diff.weight.normal_()
+    hist = [(int(data.question[i]), data.skills(i), int(data.correct[i])) for i in rows]
+    window, stride = akt.prm["pred_window"], akt.prm["pred_stride"]
+    some = np.arange(1, data.n_skills + 1)[:: max(1, data.n_skills // 25)]
+    state = akt.init_state()
+    with one_thread():  # tiny tensor operations: two threads on busy cores cost seconds
+        for n in range(1, len(hist) + 1):
+            state = akt.update(state, *hist[n - 1])
+            if n in (1, 199, 230):  # first answer, the window slides, after it
+                fast = akt.mastery_from(state)
+                ctx = hist[n - context(n, window, stride) : n]
+                ref = _akt_reference(akt, ctx, some)
+                np.testing.assert_allclose(fast[some - 1], ref, atol=1e-5, err_msg=f"after {n}")
+                assert fast.shape == (data.n_skills,) and np.isfinite(fast).all()
+
+
 @pytest.fixture
 def client(home: Path):
     from odlar.governance.accounts import ensure_admin

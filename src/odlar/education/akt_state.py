@@ -2,10 +2,11 @@
 
 A student's state caches the projected keys and values of every attention layer for the
 answers seen so far, so one new answer costs one query per layer over the cached history
-instead of a forward pass over the whole window. Reading mastery asks every skill at
-the next position in one batch. The context is the one the evaluation uses (windows of
-``pred_window`` answers with stride ``pred_stride``): when the window is full the state
-keeps its last ``pred_window - pred_stride`` answers and re-encodes them in one pass.
+instead of a forward pass over the whole window. Reading mastery (``akt_ask``) asks
+every skill at the next position in one batch. The context is the one the evaluation
+uses (windows of ``pred_window`` answers with stride ``pred_stride``): when the window
+is full the state keeps its last ``pred_window - pred_stride`` answers and re-encodes
+them in one pass.
 
 The result equals ``AKTNet.forward`` on the same history (tested).
 """
@@ -13,7 +14,6 @@ The result equals ``AKTNet.forward`` on the same history (tested).
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -174,54 +174,3 @@ def append(
             att = _attend(layer, k, keys[:, :, :-1], vals[:, :, :-1], None)
         x = layer.post(x, att)
     return state
-
-
-@dataclass
-class _Questions:
-    """What a question on each skill alone contributes, independent of any student."""
-
-    qe: Tensor  # (1, S, d) embeddings
-    q0: Tensor  # (1, H, S, dk) first decoder layer's queries (= their own keys)
-    v0: Tensor  # (1, H, S, dk) and values
-    out0: Tensor  # (1, S, final_dim) the embeddings' share of the output layer
-
-
-_QUESTIONS: weakref.WeakKeyDictionary[AKTNet, _Questions] = weakref.WeakKeyDictionary()
-
-
-def _questions(net: AKTNet, n_skills: int) -> _Questions:
-    cached = _QUESTIONS.get(net)
-    if cached is None or cached.qe.shape[1] != n_skills:
-        sk = torch.arange(1, n_skills + 1).view(1, n_skills, 1)
-        qe, _, _ = net.embed(sk, torch.zeros(1, n_skills, dtype=torch.long), None)
-        first = net.dec[0]
-        lin = net.out[0]
-        d = qe.shape[-1]
-        out0 = qe @ lin.weight[:, d:].T + lin.bias
-        cached = _Questions(qe, first.split(first.kq(qe)), first.split(first.v(qe)), out0)
-        _QUESTIONS[net] = cached
-    return cached
-
-
-@torch.no_grad()
-def ask(net: AKTNet, state: AKTState, n_skills: int) -> np.ndarray:
-    """P(correct) of a question on each skill alone, asked next: (n_skills,)."""
-    if not state.enc_k and len(state):
-        encode(net, state)
-    qs = _questions(net, n_skills)
-    x = qs.qe
-    for i, layer in enumerate(net.dec):
-        q = qs.q0 if i == 0 else layer.split(layer.kq(x))
-        if len(state):
-            keys, vals = state.dec_k[i], state.dec_v[i]
-        else:
-            keys = vals = q[:, :, :0]
-        if i % 2 == 0:
-            own = qs.v0 if i == 0 else layer.split(layer.v(x))
-            att = _attend(layer, q, keys, vals, own)
-        else:
-            att = _attend(layer, q, keys, vals, None)
-        x = layer.post(x, att)
-    lin, rest = net.out[0], net.out[1:]
-    h = x @ lin.weight[:, : x.shape[-1]].T + qs.out0
-    return torch.sigmoid(rest(h)).squeeze(-1)[0].numpy()

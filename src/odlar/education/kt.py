@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
-from odlar.education import akt_state
+from odlar.education import akt_ask, akt_state
 from odlar.education.akt_state import AKTState
 from odlar.education.interactions import Interactions, windows
 
@@ -659,7 +659,7 @@ class AKT(SeqKT):
     def mastery_from(self, state: AKTState) -> np.ndarray:
         net = self._net()
         net.eval()
-        return akt_state.ask(net, state, self.n_skills)
+        return akt_ask.ask(net, state, self.n_skills)
 
     def mastery(self, history: Interactions) -> np.ndarray:
         net = self._net()

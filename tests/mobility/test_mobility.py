@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -324,6 +325,41 @@ def test_fit_via_scenario_and_next_phase_api(client, home: Path) -> None:
     negative = [{"index": 1, "queue": -1}]
     bad = {"signals": [{"signal": signal, "current_phase": 0, "links": negative}]}
     assert client.post(url, json=bad).status_code == 422
+
+    # the table form (a city's signals as columns) answers the same, names a bad signal
+    queue = [12, 9] + [0] * 18
+    table = {"table": {"signal": [signal], "current_phase": [0], "queue": [queue]}}
+    r = client.post(url, json=table)
+    assert r.status_code == 200 and r.json() == again.json(), r.text
+
+    def refused(columns: dict[str, Any]) -> dict[str, Any]:
+        body = {"table": {"signal": [signal], "current_phase": [0], **columns}}
+        r = client.post(url, json=body)
+        assert r.status_code == 422, r.text
+        return r.json()
+
+    assert refused({"signal": ["nope"]})["field"] == "table.signal[0]"
+    short = refused({"queue": [[1, 2]]})
+    assert short["field"] == "table.queue[0]" and f"'{signal}' has 20 link" in short["detail"]
+    assert refused({"current_phase": [7]})["field"] == "table.current_phase[0]"
+    assert refused({"emergency_links": [[99]]})["field"] == "table.emergency_links[0][0]"
+    assert refused({"seconds_since_green": [[1]]})["field"] == "table.seconds_since_green[0]"
+    (problem,) = refused({"queue": [[-1] + queue[1:]]})["detail"]
+    assert problem["loc"] == ["body", "table", "queue", 0, 0]
+    assert problem["msg"].startswith(f"signal '{signal}': ")
+
+    # the event log keeps the decisions and the answer's digest, and rebuilds the answer
+    from odlar.core import audit, tracking
+    from odlar.mobility import nextphase
+
+    (e,) = audit.events("default", action="predict", limit=1, newest_first=True)
+    record = json.loads(e["output"])
+    assert record["signals"] == [signal] and record["from"] == [0]
+    assert record["phase"] == [r.json()["predictions"][0]["phase"]]
+    _, model = tracking.load_version("mobility.signals", version, tenant="default")
+    rebuilt = nextphase.answer_from_record(model, record, version)
+    assert rebuilt.model_dump() == r.json()
+    assert nextphase.answer_digest(rebuilt) == record["answer_sha256"]
 
 
 def test_cli_run_writes_metrics_and_plot(home: Path, tmp_path: Path) -> None:

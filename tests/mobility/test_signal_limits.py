@@ -175,7 +175,7 @@ def test_batched_decisions_equal_signal_by_signal_ones() -> None:
             counts[tid] = c
             clocks[tid] = Clock(int(rng.integers(0, p)), rng.choice([0.0, 50.0, 130.0], p))
         b = batch.Batch(
-            [compiled[t] for t in ids],
+            batch.plan([compiled[t] for t in ids]),
             *(np.concatenate([getattr(counts[t], k) for t in ids])
               for k in ("approach", "queue", "inside", "down")),
             [clocks[t].phase for t in ids],

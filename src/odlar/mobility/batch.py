@@ -45,11 +45,69 @@ def compile_signal(layout: SignalLayout) -> _Signal:
     )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The lane/phase tables of one request's signals, in its order, concatenated: built
+    once per list of signals (a city sends the same list request after request) and kept
+    by `Plans`, so a request costs no per-signal table work."""
+
+    signals: tuple[_Signal, ...]
+    links: np.ndarray  # per signal: its link indices
+    phases: np.ndarray  # ... and green phases
+    l_off: np.ndarray  # where each signal's links start in the concatenated counts (n + 1)
+    p_off: np.ndarray  # ... and its phases in the concatenated phase rows
+    pair_link: np.ndarray  # every (phase, served link) pair, in concatenated indices
+    pair_phase: np.ndarray
+    pair_prio: np.ndarray
+    share: np.ndarray  # per phase row
+    unused: np.ndarray  # concatenated link indices no movement uses
+    sig_of_link: np.ndarray
+    sig_of_phase: np.ndarray
+
+
+def plan(signals: list[_Signal]) -> Plan:
+    n = len(signals)
+    links = np.array([s.links for s in signals], np.int64)
+    phases = np.array([s.phases for s in signals], np.int64)
+    l_off = np.concatenate(([0], np.cumsum(links)))
+    p_off = np.concatenate(([0], np.cumsum(phases)))
+    return Plan(
+        tuple(signals), links, phases, l_off, p_off,
+        np.concatenate([s.pair_link + l_off[i] for i, s in enumerate(signals)]),
+        np.concatenate([s.pair_phase + p_off[i] for i, s in enumerate(signals)]),
+        np.concatenate([s.pair_prio for s in signals]),
+        np.concatenate([s.share for s in signals]),
+        np.concatenate([s.unused + l_off[i] for i, s in enumerate(signals)]),
+        np.repeat(np.arange(n), links),
+        np.repeat(np.arange(n), phases),
+    )  # fmt: skip
+
+
+class Plans:
+    """A model's signals compiled once, and the plans of the signal lists it was last
+    asked for."""
+
+    KEEP = 16
+
+    def __init__(self, layouts: dict[str, SignalLayout]) -> None:
+        self.compiled = {tid: compile_signal(lay) for tid, lay in layouts.items()}
+        self._plans: dict[tuple[str, ...], Plan] = {}
+
+    def of(self, ids: tuple[str, ...]) -> Plan:
+        """The plan of these signals, in this order (all known: the caller checked)."""
+        hit = self._plans.get(ids)
+        if hit is None:
+            if len(self._plans) >= self.KEEP:
+                self._plans.clear()
+            hit = self._plans[ids] = plan([self.compiled[t] for t in ids])
+        return hit
+
+
 @dataclass
 class Batch:
-    """Counts and clocks of the signals of one request, concatenated."""
+    """Counts and clocks of the signals of one request, concatenated in its plan's order."""
 
-    signals: list[_Signal]
+    plan: Plan
     approach: np.ndarray
     queue: np.ndarray
     inside: np.ndarray
@@ -59,14 +117,10 @@ class Batch:
 
 
 def decide_many(method: str, b: Batch, params: dict[str, Any]) -> list[int]:
-    n_sig = len(b.signals)
-    phases = np.array([s.phases for s in b.signals], np.int64)
-    links = np.array([s.links for s in b.signals], np.int64)
-    p_off = np.concatenate(([0], np.cumsum(phases)))
-    l_off = np.concatenate(([0], np.cumsum(links)))
-    pair_link = np.concatenate([s.pair_link + l_off[i] for i, s in enumerate(b.signals)])
-    pair_phase = np.concatenate([s.pair_phase + p_off[i] for i, s in enumerate(b.signals)])
-    prio = np.concatenate([s.pair_prio for s in b.signals])
+    pl = b.plan
+    n_sig = len(pl.signals)
+    p_off = pl.p_off
+    pair_link, pair_phase, prio = pl.pair_link, pl.pair_phase, pl.pair_prio
     total = int(p_off[-1])
 
     def per_phase(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -85,15 +139,14 @@ def decide_many(method: str, b: Batch, params: dict[str, Any]) -> list[int]:
         demand = queue + INSIDE_WEIGHT * inside_prio
         scores, max_red = demand - down, params.get("max_red", MAX_RED)
     elif method == "dqn":
-        sig_of_link = np.repeat(np.arange(n_sig), links)
-        tot_q = np.bincount(sig_of_link, weights=b.queue, minlength=n_sig) / 10.0
-        tot_a = np.bincount(sig_of_link, weights=b.approach, minlength=n_sig) / 10.0
-        sig_of_phase = np.repeat(np.arange(n_sig), phases)
+        tot_q = np.bincount(pl.sig_of_link, weights=b.queue, minlength=n_sig) / 10.0
+        tot_a = np.bincount(pl.sig_of_link, weights=b.approach, minlength=n_sig) / 10.0
+        sig_of_phase = pl.sig_of_phase
         feats = np.empty((total, N_FEATURES), np.float32)
         feats[:, 0], feats[:, 1], feats[:, 2] = approach / 10.0, queue / 10.0, down / 10.0
         feats[:, 3], feats[:, 4], feats[:, 5] = inside_prio, (queue - down) / 10.0, current
         feats[:, 6] = np.minimum(b.since, MAX_RED) / MAX_RED
-        feats[:, 7] = np.concatenate([s.share for s in b.signals])
+        feats[:, 7] = pl.share
         feats[:, 8], feats[:, 9] = tot_q[sig_of_phase], tot_a[sig_of_phase]
         scores = mlp(params["weights"], feats)
         # the starvation guard reads the rounded feature rows, as `policies.learned` does

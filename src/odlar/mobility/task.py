@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from odlar.core.benchmarks import BenchRun, benchmark
 from odlar.core.errors import DataError
 from odlar.core.tasks import (
-    MAX_VERSION,
     NAMED_INPUTS,
     PACKAGED_SOURCES,
     Anchor,
@@ -34,90 +31,20 @@ from odlar.core.tasks import (
     Task,
     register,
 )
-from odlar.core.versions import VERSION_DEFAULT
-from odlar.mobility import batch, constraints, dqn, scenarios
 from odlar.mobility import bench as resco_bench
-from odlar.mobility.layout import SignalLayout, transition_state
-from odlar.mobility.policies import Clock, LinkCounts
+from odlar.mobility import constraints, dqn, nextphase, scenarios
+from odlar.mobility.layout import SignalLayout
+from odlar.mobility.nextphase import (
+    LinkDetectors,
+    NextPhaseRequest,
+    NextPhaseResponse,
+    SignalState,
+)
 from odlar.mobility.scenarios import Scenario
 from odlar.mobility.sim import Options, read_layouts, run_many
 
 PACKAGED_SOURCES["resco:"] = scenarios.packaged_folder
 NAMED_INPUTS["scenario"] = scenarios.named
-
-
-class LinkDetectors(BaseModel):
-    index: int = Field(ge=0, le=10_000, description="Controlled link index (SUMO linkIndex)")
-    approach: float = Field(default=0, ge=0, le=10_000, description="Vehicles within 50 m")
-    queue: float = Field(default=0, ge=0, le=10_000, description="Halting within 200 m")
-    inside: float = Field(default=0, ge=0, le=10_000, description="Halting inside the junction")
-    downstream: float = Field(
-        default=0, ge=0, le=10_000, description="Halting on the exit lane and beyond"
-    )
-
-
-_Counts = list[Annotated[float, Field(ge=0, le=10_000)]]
-
-
-class DenseCounts(BaseModel):
-    approach: _Counts = Field(default_factory=list, max_length=10_000)
-    queue: _Counts = Field(default_factory=list, max_length=10_000)
-    inside: _Counts = Field(default_factory=list, max_length=10_000)
-    downstream: _Counts = Field(default_factory=list, max_length=10_000)
-
-
-class SignalState(BaseModel):
-    signal: str = Field(min_length=1, max_length=200, description="Traffic light id")
-    current_phase: int = Field(ge=0, le=1000, description="Index of the green phase shown now")
-    seconds_since_green: list[Annotated[float, Field(ge=0, le=1e9)]] | None = Field(
-        default=None,
-        max_length=1000,
-        description="Per green phase, seconds since it was last green (0 for the current one)",
-    )
-    green_seconds: float | None = Field(
-        default=None,
-        ge=0,
-        le=1e9,
-        description="Seconds the current phase has been green (needed, with "
-        "seconds_since_green, when the model keeps pedestrian limits)",
-    )
-    emergency_links: list[Annotated[int, Field(ge=0, le=10_000)]] = Field(
-        default_factory=list,
-        max_length=100,
-        description="Controlled link indices on which an emergency vehicle approaches",
-    )
-    links: list[LinkDetectors] = Field(default_factory=list, max_length=10_000)
-    link_counts: DenseCounts | None = Field(
-        default=None,
-        description="The same counts as `links`, as one list per kind indexed by link index "
-        "(compact, for a request carrying a whole city's signals); give one or the other",
-    )
-
-
-class NextPhaseRequest(BaseModel):
-    model_version: int | None = Field(
-        default=None, ge=1, le=MAX_VERSION, description=VERSION_DEFAULT
-    )
-    signals: list[SignalState] = Field(min_length=1, max_length=1000)
-
-
-class NextPhase(BaseModel):
-    signal: str
-    phase: int = Field(description="Green phase to show next")
-    state: str = Field(description="SUMO signal state string of that phase")
-    yellow: str | None = Field(description="State to show first for yellow_seconds, if any")
-    yellow_seconds: int
-    hold_seconds: int = Field(description="Decide again after this many seconds")
-    override: str | None = Field(
-        default=None,
-        description="Why the controller's own choice was replaced: min_green or max_red "
-        "(pedestrian limits) or emergency (pre-emption)",
-    )
-
-
-class NextPhaseResponse(BaseModel):
-    model_version: int | None = None
-    predictions: list[NextPhase]
 
 
 @dataclass
@@ -234,46 +161,14 @@ class SignalsTask(Task[SignalsModel, NextPhaseRequest, NextPhaseResponse]):
         return Report(metrics=metrics, anchors=anchors, protocol=resco_bench.PROTOCOL)
 
     def predict(self, model: SignalsModel, request: NextPhaseRequest) -> NextPhaseResponse:
-        yellow_s = int(model.scenario.get("yellow", 3))
-        hold = int(model.scenario.get("delta", 10))
-        compiled = _compiled(model)
-        sigs, rows, layouts = [], [], []
-        for i, s in enumerate(request.signals):
-            layout = model.layouts.get(s.signal)
-            if layout is None:
-                raise DataError(
-                    f"unknown signal '{s.signal}' (this model controls "
-                    f"{', '.join(sorted(model.layouts)[:20])})",
-                    field=f"signals[{i}].signal",
-                )
-            layouts.append(layout)
-            sigs.append(compiled[s.signal])
-            rows.append(_inputs(layout, s, i, sigs[-1].unused))
-        b = batch.Batch(
-            sigs, *(np.concatenate([getattr(c, k) for c, _ in rows]) for k in
-                    ("approach", "queue", "inside", "down")),
-            [clock.phase for _, clock in rows],
-            np.concatenate([clock.since_green for _, clock in rows]),
-        )  # fmt: skip
-        chosen = batch.decide_many(model.method, b, model.controller_params)
-        out = []
-        for i, (s, layout, (_, clock), k) in enumerate(
-            zip(request.signals, layouts, rows, chosen, strict=True)
-        ):
-            k, why = _gate(model, layout, s, i, clock, k)
-            yellow = _yellow(layout.greens[clock.phase], layout.greens[k])
-            out.append(
-                NextPhase(
-                    signal=s.signal,
-                    phase=k,
-                    state=layout.greens[k],
-                    yellow=yellow,
-                    yellow_seconds=yellow_s if yellow else 0,
-                    hold_seconds=hold,
-                    override=why,
-                )
-            )
-        return NextPhaseResponse(predictions=out)
+        return nextphase.answer(model, request)
+
+    def logged_output(
+        self, model: SignalsModel, request: NextPhaseRequest, response: NextPhaseResponse
+    ) -> dict[str, Any]:
+        """The decisions, not the whole answer: a city's answer is some 15 kB of JSON
+        (nextphase.decision_record says what is kept)."""
+        return nextphase.decision_record(model, request, response)
 
     def request_from(self, data: Dataset, **options: Any) -> NextPhaseRequest:
         """Every signal of the scenario, empty detectors, first phase: a smoke request."""
@@ -402,111 +297,3 @@ def _measure(model: SignalsModel, sc: Scenario, params: dict[str, Any]) -> dict[
         "deadlocks": float(sum(r["max_junction_wait"] > resco_bench.DEADLOCK_S for r in ours)),
         "seeds": float(len(seeds)),
     }
-
-
-def _inputs(
-    layout: SignalLayout, s: SignalState, i: int, unused: np.ndarray
-) -> tuple[LinkCounts, Clock]:
-    n = len(layout.links)
-    if s.current_phase >= len(layout.greens):
-        raise DataError(
-            f"signal '{s.signal}' has {len(layout.greens)} green phases (0 to "
-            f"{len(layout.greens) - 1}), not {s.current_phase}",
-            field=f"signals[{i}].current_phase",
-        )
-    if s.link_counts is not None:
-        if s.links:
-            raise DataError(f"signal '{s.signal}': give links or link_counts, not both",
-                            field=f"signals[{i}].link_counts")  # fmt: skip
-        arrays = []
-        for kind in ("approach", "queue", "inside", "downstream"):
-            values = getattr(s.link_counts, kind)
-            if values and len(values) != n:
-                raise DataError(
-                    f"signal '{s.signal}' has {n} link indices; link_counts.{kind} has "
-                    f"{len(values)} values",
-                    field=f"signals[{i}].link_counts.{kind}",
-                )
-            a = np.array(values, float) if values else np.zeros(n)
-            if unused.size:
-                a[unused] = 0.0  # indices no movement uses carry no detector
-            arrays.append(a)
-        c = LinkCounts(*arrays)
-        links: list[LinkDetectors] = []
-    else:
-        c = LinkCounts.zeros(n)
-        links = s.links
-    for j, link in enumerate(links):
-        if link.index >= n or layout.links[link.index] is None:
-            raise DataError(
-                f"signal '{s.signal}' has no controlled link {link.index} (0 to {n - 1})",
-                field=f"signals[{i}].links[{j}].index",
-            )
-        c.approach[link.index] = link.approach
-        c.queue[link.index] = link.queue
-        c.inside[link.index] = link.inside
-        c.down[link.index] = link.downstream
-    since = s.seconds_since_green
-    if since is not None and len(since) != len(layout.greens):
-        raise DataError(
-            f"signal '{s.signal}': seconds_since_green has {len(since)} values, one per green "
-            f"phase expected ({len(layout.greens)})",
-            field=f"signals[{i}].seconds_since_green",
-        )
-    since_green = np.asarray(since if since is not None else [0.0] * len(layout.greens), float)
-    return c, Clock(s.current_phase, since_green)
-
-
-def _gate(
-    model: SignalsModel, layout: SignalLayout, s: SignalState, i: int, clock: Clock, k: int
-) -> tuple[int, str | None]:
-    """Emergency pre-emption, then the model's pedestrian limits: the same gate as the
-    simulator's (`sim.Plant`), so no answer breaks a limit."""
-    why = None
-    n = len(layout.greens)
-    for j, link in enumerate(s.emergency_links):
-        if link >= len(layout.links) or layout.links[link] is None:
-            raise DataError(
-                f"signal '{s.signal}' has no controlled link {link} (0 to {len(layout.links) - 1})",
-                field=f"signals[{i}].emergency_links[{j}]",
-            )
-    e = constraints.emergency_phase(layout, set(s.emergency_links), clock.phase)
-    if e is not None and e != k:
-        k, why = e, "emergency"
-    rules = getattr(model, "rules", None)
-    if rules is None or not rules.active:
-        return k, why
-    lim = rules.of(s.signal)
-    if s.green_seconds is None or (s.seconds_since_green is None and lim.max_red is not None):
-        need = "green_seconds" if s.green_seconds is None else "seconds_since_green"
-        raise DataError(
-            f"signal '{s.signal}': this model keeps pedestrian limits (minimum green "
-            f"{lim.min_green:g} s, maximum red {lim.max_red if lim.max_red is not None else '-'}"
-            f" s) and needs {need}",
-            field=f"signals[{i}].{need}",
-        )
-    red = np.array(s.seconds_since_green if s.seconds_since_green is not None else [0.0] * n)
-    red[clock.phase] = 0.0
-    state = constraints.State(clock.phase, float(s.green_seconds), red)
-    k2, reason = constraints.enforce(state, k, lim, rules.delta, rules.yellow)
-    return (k2, reason) if k2 != k else (k, why)
-
-
-_COMPILED: dict[int, tuple[dict[str, SignalLayout], dict[str, Any]]] = {}
-
-
-def _compiled(model: SignalsModel) -> dict[str, Any]:
-    """Each signal's layout compiled for `batch`, once per loaded model."""
-    hit = _COMPILED.get(id(model.layouts))
-    if hit is not None and hit[0] is model.layouts:
-        return hit[1]
-    compiled = {tid: batch.compile_signal(lay) for tid, lay in model.layouts.items()}
-    if len(_COMPILED) > 64:
-        _COMPILED.clear()
-    _COMPILED[id(model.layouts)] = (model.layouts, compiled)
-    return compiled
-
-
-@lru_cache(maxsize=65536)
-def _yellow(cur: str, nxt: str) -> str | None:
-    return transition_state(cur, nxt)

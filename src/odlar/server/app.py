@@ -275,14 +275,9 @@ def _predict_route(
             if tracking.is_loaded(name, v, tenant=tenant):
                 return serving.predict(task, body, tenant=tenant, actor=actor, serving=v)
             # the first request of a version loads it from MLflow (seconds): not on the loop
-            answer = await run_in_threadpool(
+            return await run_in_threadpool(
                 serving.predict, task, body, tenant=tenant, actor=actor, serving=v
             )
-            # the model and what loading it imported stay for the process's life: out of
-            # the collector's full passes too, as start-up's objects are (each pass over
-            # them stalled a request by 15-20 ms, the 99th percentile of a city's requests)
-            gc.freeze()
-            return answer
 
     else:
 

@@ -180,7 +180,7 @@ def test_entrypoints_never_carry_a_users_string(
         assert job.backend == "ray"
     (sub,) = fake.submitted
     job_id = sub["submission_id"].removeprefix("odlar-")
-    assert sub["entrypoint"] == f"python -m odlar.core.jobs {job_id}"
+    assert sub["entrypoint"] == f"exec python -P -m odlar.core.jobs {job_id}"
     assert SHELL not in str(sub["runtime_env"]) and "ODLAR_TOKEN" not in sub["runtime_env"]
     assert sub["entrypoint_num_cpus"] == 1.0 and sub["entrypoint_num_gpus"] == 0.0
     assert not list(Path("/tmp").glob("odlar-pwned-*"))

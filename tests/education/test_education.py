@@ -516,3 +516,41 @@ def test_dkt_mastery_of_every_skill_equals_one_lstm_step_each() -> None:
         np.testing.assert_allclose(dkt.mastery_from(state), ref, atol=1e-6, err_msg=f"{n}")
         skills = rng.choice(np.arange(1, 10), size=int(rng.integers(1, 3)), replace=False)
         state = dkt.update(state, int(rng.integers(1, 21)), skills, int(rng.integers(0, 2)))
+
+
+def test_bench_folds_fan_out_and_keep_the_results_of_one_process(tmp_path: Path) -> None:
+    """Every (method, fold) of the bench fits in its own process (core.compute.fanout):
+    each fold's figures equal a fit of that fold in this process, one math thread."""
+    import torch
+
+    from odlar.core.tasks import Dataset
+    from odlar.education import bench
+    from odlar.education.task import TracingTask
+
+    rng = np.random.default_rng(7)
+    rows = [{"student": f"s{s}", "item": f"q{int(q)}", "correct": int(rng.random() < 0.3 + q / 8)}
+            for s in range(25) for q in rng.integers(0, 5, 16)]  # fmt: skip
+    folder = tmp_path / "class"
+    folder.mkdir()
+    _log(folder, rows, "answers.csv")
+    task = TracingTask()
+    methods = [("BKT", "bkt", {"iters": 3}), ("DKT", "dkt", {"epochs": 1, "d": 8})]
+    result = bench.run(task, folder, None, quick=False, progress=lambda f, m: None,
+                       methods=methods, n_folds=2, backend="local")  # fmt: skip
+    split = bench.folds(folder)
+    students = np.arange(len(split.fold_of))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for row, (_, method, params) in zip(result.results, methods, strict=True):
+            for k in range(2):
+                train = split.data.subset_students(students[split.fold_of != k])
+                test = split.data.subset_students(students[split.fold_of == k])
+                model = task.fit(Dataset(train, str(folder), "", len(train)), method=method,
+                                 params=params, progress=lambda f, m: None)  # fmt: skip
+                here = bench.fold_row(k, test, model.predict(test))
+                fanned = row.columns["details"]["folds"][k]
+                assert {key: fanned[key] for key in here} == here, (method, k)
+    finally:
+        torch.set_num_threads(threads)
+    assert [r.method for r in result.results] == ["BKT (odlar)", "DKT (odlar)"]

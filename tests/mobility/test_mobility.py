@@ -229,6 +229,27 @@ def test_dqn_learns_to_beat_fixed_time_and_its_untrained_start() -> None:
     assert delay("dqn", {"weights": untrained}) > fixed > ours
 
 
+def test_dqn_evaluation_episodes_run_in_fresh_processes() -> None:
+    """dqn.evaluate runs right after training episodes in the training process: its
+    episodes fan out (sim.run_many), so the figure is the fresh-process one whatever this
+    process simulated before, and the same on every call."""
+    import torch
+
+    from odlar.mobility import dqn
+    from odlar.mobility.sim import run_many
+
+    s = replace(scenarios.resco("cologne1"), end=25200 + 900)
+    torch.manual_seed(0)
+    weights = dqn.export(dqn._net(16))
+    run_episode(s, "fixed", {}, Options(seed=2))  # this process now carries libsumo state
+    got = dqn.evaluate(s, weights, (42, 1))
+    fresh = run_many([(s, "dqn", {"weights": weights}, Options(seed=x)) for x in (42, 1)],
+                     workers=1)  # fmt: skip
+    assert got == float(np.mean([r["delay"] for r in fresh]))
+    run_episode(s, "dqn", {"weights": weights}, Options(seed=7))
+    assert dqn.evaluate(s, weights, (42, 1)) == got
+
+
 def test_bench_trains_dqn_per_scenario_in_parallel() -> None:
     from odlar.mobility import bench
 

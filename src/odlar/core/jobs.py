@@ -22,6 +22,7 @@ import resource
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -442,14 +443,24 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
             raise Conflict(f"job '{job_id}' is {rec.state}, not queued")
         rec.state, rec.started_at, rec.pid = "running", utcnow(), os.getpid()
         rec.host, rec.heartbeat_at = socket.gethostname(), utcnow()
-        rec.node, rec.message = _node(rec), "started"
+        rec.message = "started"
+        if rec.backend != "ray":
+            rec.node = rec.host
         if rec.dispatched_at is None:
             rec.dispatched_at = rec.started_at
         spec, tenant, created_by = FitSpec.model_validate(rec.spec), rec.tenant, rec.created_by
+        backend, external_id = rec.backend, rec.external_id
+    looking = None
+    if backend == "ray":  # Ray's node id is asked of Ray beside the fit, not before it
+        looking = threading.Thread(target=_record_ray_node, args=(job_id, external_id),
+                                   name="ray-node", daemon=True)  # fmt: skip
+        looking.start()
     meter = _Meter()
     try:
         result = _fit(job_id, spec, tenant, _Reporter(job_id, echo), created_by)
     except BaseException as exc:
+        if looking is not None:
+            looking.join(10)
         message = str(exc) if isinstance(exc, OdlarError) else f"{type(exc).__name__}: {exc}"
         state = "interrupted" if isinstance(exc, Terminated) else "failed"
         if isinstance(exc, KeyboardInterrupt):  # Ctrl-C on a foreground `odlar fit`
@@ -465,6 +476,8 @@ def run(job_id: str, *, echo: Progress | None = None) -> JobView:
             _end_runs(job_id, "FAILED" if isinstance(exc, Exception) else "KILLED")
         _next()
         raise
+    if looking is not None:  # a short job waits for it: its row names its node
+        looking.join(10)
     with session_scope() as s:
         rec = s.get(JobRecord, job_id)
         meter.record(rec)
@@ -483,16 +496,20 @@ def _next() -> None:
         traceback.print_exc()
 
 
-def _node(rec: JobRecord) -> str:
-    """Where this process runs: the Ray node's id for a Ray job, else the host name."""
-    if rec.backend == "ray":
-        from odlar.core.compute.ray_jobs import SUBMISSION_PREFIX, RayJobs
+def _record_ray_node(job_id: str, external_id: str | None) -> None:
+    """The Ray node this job runs on, as Ray reports it (the server's reconciliation may
+    record it first). Importing Ray's job client takes about a CPU second: it runs beside
+    the fit, so it never delays the job's start."""
+    from odlar.core.compute.ray_jobs import SUBMISSION_PREFIX, RayJobs
 
-        with contextlib.suppress(OdlarError):
-            node = RayJobs().state(rec.external_id or SUBMISSION_PREFIX + rec.id).node
-            if node:
-                return node
-    return socket.gethostname()
+    try:
+        node = RayJobs().state(external_id or SUBMISSION_PREFIX + job_id).node
+        with session_scope() as s:
+            rec = s.get(JobRecord, job_id)
+            if rec.node is None:
+                rec.node = node or rec.host
+    except Exception:  # noqa: BLE001  (the job goes on; the server's pass records the node)
+        traceback.print_exc()
 
 
 class _Meter:
@@ -558,6 +575,10 @@ def _fit(
 
 
 if __name__ == "__main__":
+    from odlar.core.compute import startup
+
+    # when this process and its parents started: `odlar bench compute` reads it
+    print(startup.line(time.time()), flush=True)
     signal.signal(signal.SIGTERM, _terminate)
     from odlar.core.threads import limit_threads
 

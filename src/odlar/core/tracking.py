@@ -126,8 +126,30 @@ def _configure() -> MlflowClient:
         if _configured != uri:
             mlflow.set_tracking_uri(uri)
             mlflow.set_registry_uri(uri)
+            with _first_use(uri):  # MLflow creates and migrates its tables on first use
+                client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+                client.search_experiments(max_results=1)
+                client.search_registered_models(max_results=1)
             _configured = uri
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@contextlib.contextmanager
+def _first_use(uri: str) -> Any:
+    """One process at a time past MLflow's schema set-up of a SQLite store: two jobs
+    starting at once on a fresh store both ran its migrations, and one failed with
+    "duplicate column name" (seen in `odlar bench compute`)."""
+    if not uri.startswith("sqlite:///"):
+        yield  # a server database: MLflow's own migrations take its locks
+        return
+    import fcntl
+
+    with open(uri.removeprefix("sqlite:///") + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _experiment_id(client: MlflowClient, task: str) -> str:

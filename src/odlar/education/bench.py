@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from odlar.core.compute.fanout import Backend
 from odlar.core.errors import DataError, UsageError
 from odlar.core.tasks import Anchor, BenchResult, Progress
 from odlar.education.evaluation import question_auc_acc
@@ -258,59 +259,55 @@ def run(
     progress: Progress,
     methods: list[tuple[str, str, dict[str, Any]]] | None = None,
     n_folds: int | None = None,
+    backend: Backend | None = None,
 ) -> BenchResult:
     """Every method on every fold (``n_folds`` limits it to the first ones, ``--quick`` to
-    one), then the mean of the neural models' predictions when more than one ran."""
-    from odlar.core.tasks import Dataset
+    one), then the mean of the neural models' predictions when more than one ran. The
+    fits fan out (`core.compute.fanout`), one process per method and fold."""
+    from odlar.core.compute.fanout import map_items
     from odlar.education.tracing_model import TracingModel
 
     split = folds(data_dir, dataset)
     data, fold_of = split.data, split.fold_of
     methods = methods or METHODS
     n_run = 1 if quick else min(n_folds or split.n_folds, split.n_folds)
+    students = np.arange(len(fold_of))
+    tests = [data.subset_students(students[fold_of == k]) for k in range(n_run)]
+    items = [
+        FoldFit(task.name, str(data_dir), method,
+                params | (task.quick_params[method] if quick else {}), k,
+                data.subset_students(students[fold_of != k]), tests[k], k == n_run - 1)
+        for _, method, params in methods
+        for k in range(n_run)
+    ]  # fmt: skip
+    done = [0]
+
+    def tick(out: dict[str, Any]) -> None:
+        done[0] += 1
+        progress(done[0] / len(items), f"{out['method']} fold {out['fold'] + 1}: fitted")
+
+    # every (method, fold) in its own process, on a local pool or Ray tasks (core.compute)
+    # locally the processes fork from a server that imported the models (and torch) once
+    preload = ["odlar.education.task", "odlar.education.tracing_model"]
+    outs = iter(map_items(_fit_fold, items, cpus=1.0, on_result=tick, backend=backend,
+                          preload=preload))  # fmt: skip
     results = []
     predicted: dict[str, list[np.ndarray]] = {}  # test predictions per method, per fold
-    tests: list[Interactions] = []
-    students = np.arange(len(fold_of))
-    for m, (label, method, params) in enumerate(methods):
+    for label, method, _ in methods:
         rows = []
         for k in range(n_run):
-
-            def sub(frac: float, msg: str, m: int = m, k: int = k, method: str = method) -> None:
-                progress(
-                    (m * n_run + k + frac) / (len(methods) * n_run),
-                    f"{method} fold {k + 1}: {msg}",
-                )
-
-            train = data.subset_students(students[fold_of != k])
-            test = data.subset_students(students[fold_of == k])
-            if m == 0:
-                tests.append(test)
-            fit_params = params | (task.quick_params[method] if quick else {})
-            start = time.perf_counter()
-            model: TracingModel = task.fit(
-                Dataset(train, str(data_dir), "", len(train)),
-                method=method,
-                params=fit_params,
-                progress=sub,
-            )
-            fit_s = time.perf_counter() - start
-            start = time.perf_counter()
-            p = model.predict(test)
-            predict_s = time.perf_counter() - start
-            predicted.setdefault(method, []).append(p)
+            out = next(outs)
+            predicted.setdefault(method, []).append(out["p"])
             rows.append(
-                fold_row(k, test, p)
-                | {
-                    "fit_seconds": round(fit_s, 1),
-                    "predict_seconds": round(predict_s, 2),
-                }
+                fold_row(k, tests[k], out["p"])
+                | {"fit_seconds": out["fit_seconds"], "predict_seconds": out["predict_seconds"]}
             )
+        model: TracingModel = out["model"]  # the last fold's, as a serial run left it
         results.append(
             {
                 "method": f"{label} (odlar)",
                 "params": {k: v for k, v in model.params.items() if not callable(v)},
-                "metrics": summary(rows) | update_latency(model, test),
+                "metrics": summary(rows) | update_latency(model, tests[-1]),
                 "details": {"folds": rows},
                 "fit_seconds": round(float(np.mean([r["fit_seconds"] for r in rows])), 1),
                 "predict_seconds": round(float(np.mean([r["predict_seconds"] for r in rows])), 2),
@@ -343,7 +340,8 @@ def run(
         "auc: each question scored once over all its skills, predicted from the answers "
         "before it (no expansion); auc_expanded: the same predictions scored once per "
         "skill row, as the expanded pyKT sequence files count them",
-        "fit_seconds: mean per fold, wall clock on this machine "
+        "fit_seconds: mean per fold, wall clock, each fold fitted in its own process with "
+        "one math thread, as many at once as the fan-out's cores "
         f"(load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
         "update_ms_p99: 99th percentile of one answer's mastery update (state update and "
         "every skill's mastery), over 300 answers of test students; for a mean of models, "
@@ -363,6 +361,47 @@ def run(
         anchors=anchors(split.name),
         notes=notes,
     )
+
+
+@dataclass
+class FoldFit:
+    """One method on one fold: what a fan-out process needs (the task by name)."""
+
+    task: str
+    data_dir: str
+    method: str
+    params: dict[str, Any]
+    fold: int
+    train: Interactions
+    test: Interactions
+    keep_model: bool  # the last fold's model comes back, for the update latency
+
+
+def _fit_fold(job: FoldFit) -> dict[str, Any]:
+    """Fit on the other folds, predict this one; one math thread (the pool runs one
+    process per core), so a fold's result does not depend on how many ran beside it."""
+    from odlar.core.tasks import Dataset, get_task
+    from odlar.core.threads import limit_threads
+
+    limit_threads(1)
+    start = time.perf_counter()
+    model = get_task(job.task).fit(
+        Dataset(job.train, job.data_dir, "", len(job.train)),
+        method=job.method,
+        params=job.params,
+        progress=lambda fraction, message: None,
+    )
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    p = model.predict(job.test)
+    return {
+        "method": job.method,
+        "fold": job.fold,
+        "p": p,
+        "fit_seconds": round(fit_s, 1),
+        "predict_seconds": round(time.perf_counter() - start, 2),
+        "model": model if job.keep_model else None,
+    }
 
 
 def fold_row(k: int, test: Interactions, p: np.ndarray) -> dict[str, Any]:

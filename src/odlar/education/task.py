@@ -296,7 +296,8 @@ def _tracing_bench(r: BenchRun) -> BenchResult:
     """A named benchmark or any folder in a format odlar reads (``bench.folds``: the
     dataset as named, else recognised by its files). Settings: ``folds=N`` runs only the
     first N folds (figures then say so); ``part=latency`` measures only the one-answer
-    update, without training."""
+    update, without training; ``backend=local|ray`` where the folds fan out (default:
+    Ray when ODLAR_RAY_ADDRESS is set)."""
     n_folds, part = r.params.get("folds"), str(r.params.get("part", "all"))
     if n_folds is not None and (not str(n_folds).isdigit() or int(n_folds) < 1):
         raise UsageError(f"folds={n_folds}: give a whole number of folds, 1 or more")
@@ -309,12 +310,13 @@ def _tracing_bench(r: BenchRun) -> BenchResult:
                                      methods=chosen)  # fmt: skip
     return kt_bench.run(task, r.data_dir, r.asked, quick=r.quick, progress=r.progress,
                         methods=chosen,
-                        n_folds=int(n_folds) if n_folds is not None else None)  # fmt: skip
+                        n_folds=int(n_folds) if n_folds is not None else None,
+                        backend=r.params.get("backend"))  # fmt: skip
 
 
 for _name in kt_bench.DATASETS:  # the named shortcuts; --data DIR reads any folder
     benchmark("education.tracing", _name, folder=f"education/{_name}",
-              settings=("folds", "part"))(_tracing_bench)  # fmt: skip
+              settings=("folds", "part", "backend"))(_tracing_bench)  # fmt: skip
 
 
 def load_interactions(path: Path) -> Interactions:

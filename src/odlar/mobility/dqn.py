@@ -37,7 +37,7 @@ from odlar.mobility.policies import (
     phase_features,
 )
 from odlar.mobility.scenarios import Scenario
-from odlar.mobility.sim import Episode, Options, run_episode
+from odlar.mobility.sim import Episode, Options, run_many
 
 DEFAULTS: dict[str, Any] = {
     "minutes": 20.0,  # wall-clock training budget
@@ -264,14 +264,9 @@ def evaluate(
     seeds: tuple[int, ...],
     rules: Rules | None = None,
 ) -> float:
-    """Mean delay of the greedy policy over `seeds`, one episode each in this process."""
-    return float(
-        np.mean(
-            [
-                run_episode(scenario, "dqn", {"weights": weights}, Options(seed=s, rules=rules))[
-                    "delay"
-                ]
-                for s in seeds
-            ]
-        )
-    )
+    """Mean delay of the greedy policy over `seeds`, one episode each in a fresh process
+    (`sim.run_many`: a local pool or Ray tasks). Not in this process: it has just run the
+    training episodes, and libsumo carries state from one simulation to the next, so the
+    figure would depend on what was trained before it."""
+    runs = [(scenario, "dqn", {"weights": weights}, Options(seed=s, rules=rules)) for s in seeds]
+    return float(np.mean([r["delay"] for r in run_many(runs)]))

@@ -95,6 +95,8 @@ def connect(address: str | None = None) -> Any:
         import ray
     except ImportError:
         raise Unavailable("the ray backend needs Ray: pip install 'odlar[ray]'") from None
+    if _connected is None and ray.is_initialized():
+        return ray  # inside a Ray task (a fan-out within a fan-out): Ray's own connection
     # inside a Ray job, Ray names its own cluster (RAY_ADDRESS) and this node
     address = address or os.environ.get("RAY_ADDRESS") or get_settings().ray_gcs_address
     if not address:

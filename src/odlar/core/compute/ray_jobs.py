@@ -1,7 +1,7 @@
 """Fit jobs as Ray Jobs: submitted to an existing cluster's Jobs API (JobSubmissionClient).
 
 Ray's Jobs API runs whatever entrypoint it is given and knows no tenants: odlar is the only
-door. The entrypoint is always `python -m odlar.core.jobs ID` with an id odlar generated
+door. The entrypoint is always `exec python -P -m odlar.core.jobs ID` with an id odlar generated
 (checked against a strict pattern); everything a user wrote (task, data, parameters) stays
 in the store, which the job's process reads. Configuration travels as environment
 variables of the job's runtime environment, never through a shell.
@@ -38,7 +38,9 @@ def entrypoint(job_id: str) -> str:
     python = get_settings().ray_python
     if not re.fullmatch(r"[A-Za-z0-9_./+-]+", python):
         raise UsageError(f"ODLAR_RAY_PYTHON: not a plain path: {python!r}")
-    return f"{shlex.quote(python)} -m odlar.core.jobs {job_id}"
+    # exec: the shell Ray starts the entrypoint with becomes the job's process (one process
+    # start fewer, and Ray's stop signal reaches the job itself); -P as for local jobs
+    return f"exec {shlex.quote(python)} -P -m odlar.core.jobs {job_id}"
 
 
 def job_env() -> dict[str, str]:
@@ -53,6 +55,11 @@ def job_env() -> dict[str, str]:
         MLFLOW_DISABLE_TELEMETRY="true",
     )
     return env
+
+
+#: one Jobs API client per (address, token) and process: making one costs an HTTP round trip
+#: (Ray's version check), which every submission and state query paid
+_clients: dict[tuple[str, str | None], Any] = {}
 
 
 @dataclass
@@ -78,14 +85,17 @@ class RayJobs:
     @property
     def client(self) -> Any:
         if self._client is None:
-            try:
-                from ray.job_submission import JobSubmissionClient
-            except ImportError:
-                raise Unavailable(
-                    "ODLAR_RAY_ADDRESS is set but Ray is not installed (pip install "
-                    "'odlar[ray]')"
-                ) from None
-            self._client = self._call(JobSubmissionClient, self.address)
+            key = (self.address, os.environ.get("RAY_AUTH_TOKEN"))
+            if key not in _clients:
+                try:
+                    from ray.job_submission import JobSubmissionClient
+                except ImportError:
+                    raise Unavailable(
+                        "ODLAR_RAY_ADDRESS is set but Ray is not installed (pip install "
+                        "'odlar[ray]')"
+                    ) from None
+                _clients[key] = self._call(JobSubmissionClient, self.address)
+            self._client = _clients[key]
         return self._client
 
     def _call(self, fn: Any, *args: Any, **kw: Any) -> Any:
@@ -101,8 +111,10 @@ class RayJobs:
             raise self._unreachable(exc) from None
 
     def _unreachable(self, exc: BaseException) -> Unavailable:
+        _clients.pop((self.address, os.environ.get("RAY_AUTH_TOKEN")), None)  # connect anew
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         return Unavailable(f"Ray cluster at {self.address} is unreachable: {first}")
+
 
     def submit(self, job_id: str, resources: Resources) -> str:
         submission_id = SUBMISSION_PREFIX + job_id

@@ -98,8 +98,27 @@ def from_history(
     return state
 
 
-def _cat(cache: list[Tensor], i: int, new: Tensor) -> Tensor:
-    cache[i] = torch.cat([cache[i], new], 2)
+def _cat(cache: list[Tensor], i: int, new: Tensor, room: int) -> Tensor:
+    """Layer i's cache (1,H,T,dk) with the new token's (1,H,1,dk) after it. The cache is a
+    view of the first T slots of a buffer of ``room`` slots, written in place: a fresh
+    ``torch.cat`` copied the whole history each answer (a third of an update). So a
+    state is updated in place only: two copies of one state must not both be appended."""
+    old = cache[i]
+    t = old.shape[2]
+    base = old._base
+    if (
+        base is not None
+        and base.dim() == 4
+        and t < base.shape[2]
+        and old.data_ptr() == base.data_ptr()
+        and old.stride() == base.stride()
+    ):
+        base[:, :, t] = new[:, :, 0]
+    else:  # a cache from ``encode``, or full: a new buffer
+        base = old.new_empty(old.shape[0], old.shape[1], max(room, t + 1), old.shape[3])
+        base[:, :, :t] = old
+        base[:, :, t] = new[:, :, 0]
+    cache[i] = base[:, :, : t + 1]
     return cache[i]
 
 
@@ -131,14 +150,14 @@ def append(
     y = qa
     for i, layer in enumerate(net.enc):
         k, v = _project(layer, y, y)
-        keys, vals = _cat(state.enc_k, i, k), _cat(state.enc_v, i, v)
+        keys, vals = _cat(state.enc_k, i, k, window), _cat(state.enc_v, i, v, window)
         # kq_same: the new token's query is its key; its own value is a key too
         y = layer.post(y, _attend_one(layer, keys, vals, self_key=True))
     x = qe
     for i, layer in enumerate(net.dec):
         self_layer = i % 2 == 0
         k, v = _project(layer, x, x if self_layer else y)
-        keys, vals = _cat(state.dec_k, i, k), _cat(state.dec_v, i, v)
+        keys, vals = _cat(state.dec_k, i, k, window), _cat(state.dec_v, i, v, window)
         x = layer.post(x, _attend_one(layer, keys, vals, self_key=self_layer))
     return state
 

@@ -291,6 +291,37 @@ def test_akt_fast_mastery_equals_float64_forward_on_a_real_student(
                 assert fast.shape == (data.n_skills,) and np.isfinite(fast).all()
 
 
+def test_akt_mastery_is_the_same_through_onednn_or_plain_linear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The every-skill read's dense layers go through oneDNN where PyTorch has it and
+    through F.linear where not: both give the same mastery (to float32 rounding)."""
+    import torch
+
+    from odlar.education import akt_ask
+    from odlar.education.kt import AKT
+    from odlar.education.tracing_model import one_thread
+
+    lines = (EDU / "statics" / "statics_statics.csv").read_text().splitlines()[:3]
+    path = tmp_path / "statics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = read_sequences(path)
+    torch.manual_seed(0)
+    akt = AKT()
+    akt.prm = dict(AKT.defaults)
+    akt.n_questions, akt.n_skills, akt.k_max = data.n_questions, data.n_skills, 4
+    akt.net = akt.build(data.n_questions, data.n_skills).eval()
+    state = akt.init_state()
+    with one_thread():
+        for i in range(40):
+            state = akt.update(state, int(data.question[i]), data.skills(i), int(data.correct[i]))
+        fast = akt.mastery_from(state)
+        monkeypatch.setattr(akt_ask, "_ONEDNN", False)
+        plain = akt.mastery_from(state)
+    np.testing.assert_allclose(fast, plain, atol=1e-6)
+    assert np.isfinite(fast).all() and fast.std() > 0
+
+
 @pytest.fixture
 def client(home: Path):
     from odlar.governance.accounts import ensure_admin

@@ -5,7 +5,7 @@ exp, clamps) cost more than the arithmetic. Here a block of queries is kept as
 (key, query) rows, so every step, the suffix sum over keys included, runs across queries
 in vector registers, and the block stays in cache from scores to output.
 
-Same function as ``akt_state._attend`` / ``kt.mono_weights`` (tested against a float64
+Same function as ``kt.mono_weights`` (tested against a float64
 forward pass); the weight share after each key is a suffix sum here rather than
 ``1 - cumsum``, which only differs by float rounding.
 """
@@ -131,6 +131,66 @@ def _decay(
 
 
 @nb.njit(cache=True, boundscheck=False, fastmath=_FAST)
+def _scores(row: np.ndarray, kt: np.ndarray, qt: np.ndarray, dk: int) -> None:
+    """row = sum over d of kt[d] * qt[d], eight terms per pass over the row added in the
+    order of one at a time (the same rounding: 0 + k0 q0 is k0 q0 rounded), so the row is
+    loaded and stored an eighth as often: those loads and stores bound the loop, not the
+    products."""
+    row[:] = 0.0
+    d = 0
+    while d + 8 <= dk:
+        k0, k1, k2, k3 = kt[d], kt[d + 1], kt[d + 2], kt[d + 3]
+        k4, k5, k6, k7 = kt[d + 4], kt[d + 5], kt[d + 6], kt[d + 7]
+        q0, q1, q2, q3 = qt[d], qt[d + 1], qt[d + 2], qt[d + 3]
+        q4, q5, q6, q7 = qt[d + 4], qt[d + 5], qt[d + 6], qt[d + 7]
+        for b in range(BLOCK):
+            row[b] = (
+                row[b] + k0 * q0[b] + k1 * q1[b] + k2 * q2[b] + k3 * q3[b]
+                + k4 * q4[b] + k5 * q5[b] + k6 * q6[b] + k7 * q7[b]
+            )  # fmt: skip
+        d += 8
+    for r in range(d, dk):
+        kd, qd = kt[r], qt[r]
+        for b in range(BLOCK):
+            row[b] += kd * qd[b]
+
+
+@nb.njit(cache=True, boundscheck=False, fastmath=_FAST)
+def _weighted(acc: np.ndarray, ex: np.ndarray, v: np.ndarray, n_t: int) -> None:
+    """acc[d] += sum over keys t < n_t of weight row t x v[t, d], four keys per pass over
+    acc[d] in the order one at a time would add them (as in ``_scores``)."""
+    dk = acc.shape[0]
+    t = 0
+    while t + 8 <= n_t:
+        w0, w1, w2, w3 = _row(ex, t), _row(ex, t + 1), _row(ex, t + 2), _row(ex, t + 3)
+        w4, w5, w6, w7 = _row(ex, t + 4), _row(ex, t + 5), _row(ex, t + 6), _row(ex, t + 7)
+        for d in range(dk):
+            a = acc[d]
+            v0, v1, v2, v3 = v[t, d], v[t + 1, d], v[t + 2, d], v[t + 3, d]
+            v4, v5, v6, v7 = v[t + 4, d], v[t + 5, d], v[t + 6, d], v[t + 7, d]
+            for b in range(BLOCK):
+                a[b] = (
+                    a[b] + w0[b] * v0 + w1[b] * v1 + w2[b] * v2 + w3[b] * v3
+                    + w4[b] * v4 + w5[b] * v5 + w6[b] * v6 + w7[b] * v7
+                )  # fmt: skip
+        t += 8
+    while t + 4 <= n_t:
+        w0, w1, w2, w3 = _row(ex, t), _row(ex, t + 1), _row(ex, t + 2), _row(ex, t + 3)
+        for d in range(dk):
+            a = acc[d]
+            v0, v1, v2, v3 = v[t, d], v[t + 1, d], v[t + 2, d], v[t + 3, d]
+            for b in range(BLOCK):
+                a[b] = a[b] + w0[b] * v0 + w1[b] * v1 + w2[b] * v2 + w3[b] * v3
+        t += 4
+    for r in range(t, n_t):
+        w = _row(ex, r)
+        for d in range(dk):
+            a, vd = acc[d], v[r, d]
+            for b in range(BLOCK):
+                a[b] += w[b] * vd
+
+
+@nb.njit(cache=True, boundscheck=False, fastmath=_FAST)
 def attend(
     q: np.ndarray,
     own: np.ndarray,
@@ -177,14 +237,7 @@ def attend(
                         ot[d, b] = own[s0 + b, h, d]
             # scores, one row per key; the own key last: the query with itself
             for t in range(n_t):
-                row = _row(sc, t)
-                kd, qd = k[h, t, 0], qt[0]
-                for b in range(BLOCK):
-                    row[b] = kd * qd[b]
-                for d in range(1, dk):
-                    kd, qd = k[h, t, d], qt[d]
-                    for b in range(BLOCK):
-                        row[b] += kd * qd[b]
+                _scores(_row(sc, t), k[h, t], qt, dk)
             if self_key:
                 row = _row(sc, n_t)
                 c = np.float32(1.0 / inv_scale)  # qt holds q / sqrt(dk): undo one
@@ -198,18 +251,65 @@ def attend(
             _softmax_num(sc, ex, n, top, total, bits, scale)
             # the weighted values, then divided by the weights' total
             acc[:] = 0.0
-            for t in range(n):
-                w = _row(ex, t)
+            _weighted(acc, ex, v[h], n_t)
+            if self_key:
+                w = _row(ex, n_t)
                 for d in range(dk):
-                    a = acc[d]
-                    if t < n_t:
-                        vd = v[h, t, d]
-                        for b in range(BLOCK):
-                            a[b] += w[b] * vd
-                    else:
-                        od = ot[d]
-                        for b in range(BLOCK):
-                            a[b] += w[b] * od[b]
+                    a, od = acc[d], ot[d]
+                    for b in range(BLOCK):
+                        a[b] += w[b] * od[b]
             for b in range(width):
                 for d in range(dk):
                     out[s0 + b, h, d] = acc[d, b] * total[b]
+
+
+@nb.njit(cache=True, boundscheck=False)
+def attend_one(
+    q: np.ndarray, own: np.ndarray, k: np.ndarray, v: np.ndarray, gamma: np.ndarray, out: np.ndarray
+) -> None:
+    """``attend`` for a single query (q (H,dk), own (H,dk) or (0,dk), k and v (H,T,dk),
+    out (H,dk)), the state update's: a block of 256 queries would be 255 wasted, and
+    the twenty PyTorch calls of one attention cost more than its arithmetic."""
+    n_h, n_t, dk = k.shape
+    self_key = own.shape[0] > 0
+    n = n_t + (1 if self_key else 0)
+    out[:] = 0.0
+    if n == 0:
+        return
+    inv_scale = 1.0 / np.sqrt(dk)
+    sc = np.empty(n)
+    w = np.empty(n)
+    for h in range(n_h):
+        for t in range(n_t):
+            s = 0.0
+            for d in range(dk):
+                s += q[h, d] * k[h, t, d]
+            sc[t] = s * inv_scale
+        if self_key:  # the query's own key is the query (kq_same)
+            s = 0.0
+            for d in range(dk):
+                s += q[h, d] * q[h, d]
+            sc[n_t] = s * inv_scale
+        top = sc.max()
+        total = 0.0
+        for t in range(n):
+            w[t] = np.exp(sc[t] - top)
+            total += w[t]
+        after = 0.0  # the weight after key t, as a share of all: the suffix sum
+        for t in range(n - 1, -1, -1):
+            share = after / total
+            after += w[t]
+            effect = np.exp(gamma[h] * np.sqrt(max(share * (n_t - t), 0.0)))
+            sc[t] *= min(max(effect, 1e-5), 1e5)
+        top = sc.max()
+        total = 0.0
+        for t in range(n):
+            w[t] = np.exp(sc[t] - top)
+            total += w[t]
+        for d in range(dk):
+            s = 0.0
+            for t in range(n_t):
+                s += w[t] * v[h, t, d]
+            if self_key:
+                s += w[n_t] * own[h, d]
+            out[h, d] = s / total

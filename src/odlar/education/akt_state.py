@@ -13,13 +13,14 @@ The result equals ``AKTNet.forward`` on the same history (tested).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from odlar.education import akt_kernel
 
 if TYPE_CHECKING:
     from odlar.education.kt import AKTLayer, AKTNet
@@ -38,36 +39,6 @@ class AKTState:
 
     def __len__(self) -> int:
         return len(self.question)
-
-
-def _weights(layer: AKTLayer, scores: Tensor, pos: Tensor) -> Tensor:
-    """AKT monotonic attention when every key is allowed (the causal mask is implied by
-    which keys are passed): scores (1,H,S,T), pos (T,) distances to the query. In place
-    on one buffer: asking 1,223 skills over 200 answers is the cost of an update."""
-    w = torch.softmax(scores, -1)
-    torch.cumsum(w, -1, out=w)
-    w.neg_().add_(1.0).mul_(pos).clamp_(min=0.0).sqrt_()  # distance, as in mono_weights
-    w.mul_(layer.gamma()).exp_().clamp_(1e-5, 1e5).mul_(scores)
-    return torch.softmax(w, -1)
-
-
-def _attend(layer: AKTLayer, q: Tensor, k: Tensor, v: Tensor, self_kv: Tensor | None) -> Tensor:
-    """Queries q (1,H,S,dk) at position T over keys/values (1,H,T,dk); with ``self_kv`` the
-    queries' own value (1,H,S,dk) is a key at distance 0 too. Returns (1,H,S,dk)."""
-    t = k.shape[2]
-    if t == 0 and self_kv is None:
-        return torch.zeros_like(q)  # strict layer with nothing before: no information
-    scale = math.sqrt(layer.dk)
-    scores = q @ k.transpose(-1, -2) / scale
-    pos = torch.arange(t, 0, -1, dtype=q.dtype)
-    if self_kv is not None:
-        scores = torch.cat([scores, (q * q).sum(-1, keepdim=True) / scale], -1)
-        pos = torch.cat([pos, pos.new_zeros(1)])
-    w = _weights(layer, scores, pos)
-    out = w[..., :t] @ v
-    if self_kv is not None:
-        out = out + w[..., t:] * self_kv
-    return out
 
 
 def _project(layer: AKTLayer, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
@@ -127,8 +98,27 @@ def from_history(
     return state
 
 
-def _cat(cache: list[Tensor], i: int, new: Tensor) -> Tensor:
-    cache[i] = torch.cat([cache[i], new], 2)
+def _cat(cache: list[Tensor], i: int, new: Tensor, room: int) -> Tensor:
+    """Layer i's cache (1,H,T,dk) with the new token's (1,H,1,dk) after it. The cache is a
+    view of the first T slots of a buffer of ``room`` slots, written in place: a fresh
+    ``torch.cat`` copied the whole history each answer (a third of an update). So a
+    state is updated in place only: two copies of one state must not both be appended."""
+    old = cache[i]
+    t = old.shape[2]
+    base = old._base
+    if (
+        base is not None
+        and base.dim() == 4
+        and t < base.shape[2]
+        and old.data_ptr() == base.data_ptr()
+        and old.stride() == base.stride()
+    ):
+        base[:, :, t] = new[:, :, 0]
+    else:  # a cache from ``encode``, or full: a new buffer
+        base = old.new_empty(old.shape[0], old.shape[1], max(room, t + 1), old.shape[3])
+        base[:, :, :t] = old
+        base[:, :, t] = new[:, :, 0]
+    cache[i] = base[:, :, : t + 1]
     return cache[i]
 
 
@@ -160,17 +150,26 @@ def append(
     y = qa
     for i, layer in enumerate(net.enc):
         k, v = _project(layer, y, y)
-        keys, vals = _cat(state.enc_k, i, k), _cat(state.enc_v, i, v)
-        qs = k  # kq_same: the new token's query is its key
-        y = layer.post(y, _attend(layer, qs, keys[:, :, :-1], vals[:, :, :-1], vals[:, :, -1:]))
+        keys, vals = _cat(state.enc_k, i, k, window), _cat(state.enc_v, i, v, window)
+        # kq_same: the new token's query is its key; its own value is a key too
+        y = layer.post(y, _attend_one(layer, keys, vals, self_key=True))
     x = qe
     for i, layer in enumerate(net.dec):
         self_layer = i % 2 == 0
         k, v = _project(layer, x, x if self_layer else y)
-        keys, vals = _cat(state.dec_k, i, k), _cat(state.dec_v, i, v)
-        if self_layer:
-            att = _attend(layer, k, keys[:, :, :-1], vals[:, :, :-1], vals[:, :, -1:])
-        else:
-            att = _attend(layer, k, keys[:, :, :-1], vals[:, :, :-1], None)
-        x = layer.post(x, att)
+        keys, vals = _cat(state.dec_k, i, k, window), _cat(state.dec_v, i, v, window)
+        x = layer.post(x, _attend_one(layer, keys, vals, self_key=self_layer))
     return state
+
+
+def _attend_one(layer: AKTLayer, keys: Tensor, vals: Tensor, self_key: bool) -> Tensor:
+    """``_attend`` for the newest token of the caches (1,H,T+1,dk), its query its key:
+    over the T before it, and with ``self_key`` itself at distance 0. (1,H,1,dk)."""
+    k, v = keys[0].numpy(), vals[0].numpy()
+    own = v[:, -1] if self_key else np.zeros((0, layer.dk), np.float32)
+    out = np.empty((layer.h, layer.dk), np.float32)
+    gamma = layer.gamma().reshape(-1).numpy().astype(np.float64)
+    akt_kernel.attend_one(
+        np.ascontiguousarray(k[:, -1]), np.ascontiguousarray(own), k[:, :-1], v[:, :-1], gamma, out
+    )
+    return torch.from_numpy(out).view(1, layer.h, 1, layer.dk)

@@ -643,7 +643,11 @@ class AKT(SeqKT):
         )
 
     def _net(self) -> AKTNet:
+        """The network in eval mode: ``eval()`` walks every module (0.3 ms, a tenth of
+        an update's budget), so only when a fit left it training."""
         assert isinstance(self.net, AKTNet)
+        if self.net.training:
+            self.net.eval()
         return self.net
 
     def init_state(self) -> AKTState:
@@ -651,19 +655,16 @@ class AKT(SeqKT):
 
     def update(self, state: AKTState, question: int, skills: np.ndarray, correct: int) -> AKTState:
         net = self._net()
-        net.eval()
         skills = np.asarray(skills, dtype=np.int64)[: self.k_max]
         window, stride = self.prm["pred_window"], self.prm["pred_stride"]
         return akt_state.append(net, state, question, skills, correct, window, stride)
 
     def mastery_from(self, state: AKTState) -> np.ndarray:
         net = self._net()
-        net.eval()
         return akt_ask.ask(net, state, self.n_skills)
 
     def mastery(self, history: Interactions) -> np.ndarray:
         net = self._net()
-        net.eval()
         n = len(history)
         state = akt_state.from_history(
             net,

@@ -33,6 +33,9 @@ class StudentState:
     correct: np.ndarray | None = None  # right answers per skill
     correct_questions: set[int] = field(default_factory=set)
     recent: list[int] = field(default_factory=list)
+    # one writer at a time: two requests for one student would both apply the same stored
+    # answers (and the model folds them into the state in place)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 class Tracker:
@@ -136,26 +139,27 @@ class Tracker:
                     correct=np.zeros(model.n_skills + 1, int),
                 )
                 self._states[key] = st
-        new = self._history(tenant, student, st.rows)
-        if len(new):
-            new.insert(0, "student", student)
-            new["order"] = np.arange(len(new))
-            data = from_log(
-                new.astype(str),
-                "stored interactions",
-                question_ids=model.question_ids,
-                skill_ids=model.skill_ids,
-            )
-            for i in range(len(data)):
-                skills = data.skills(i)
-                q, c = int(data.question[i]), int(data.correct[i])
-                st.state = model.update(st.state, q, skills, c)
-                st.practised[skills] += 1
-                st.correct[skills] += c
-                if c:
-                    st.correct_questions.add(q)
-                st.recent = (st.recent + [c])[-RECENT:]
-            st.rows += len(new)
+        with st.lock:
+            new = self._history(tenant, student, st.rows)
+            if len(new):
+                new.insert(0, "student", student)
+                new["order"] = np.arange(len(new))
+                data = from_log(
+                    new.astype(str),
+                    "stored interactions",
+                    question_ids=model.question_ids,
+                    skill_ids=model.skill_ids,
+                )
+                for i in range(len(data)):
+                    skills = data.skills(i)
+                    q, c = int(data.question[i]), int(data.correct[i])
+                    st.state = model.update(st.state, q, skills, c)
+                    st.practised[skills] += 1
+                    st.correct[skills] += c
+                    if c:
+                        st.correct_questions.add(q)
+                    st.recent = (st.recent + [c])[-RECENT:]
+                st.rows += len(new)
         return st
 
     def _mastery_dict(self, model: Any, st: StudentState) -> dict[str, float]:

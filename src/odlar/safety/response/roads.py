@@ -24,15 +24,21 @@ VCLASS = "emergency"
 SNAP_M = 500.0
 
 
-def read_points(path: Path, geo: bool) -> pd.DataFrame:
-    """The points file, checked; errors name the file, line and column."""
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """A CSV file's cells as text (checked as each column is used); an error names the file."""
     name = str(path)
     if not path.is_file():
         raise DataError("no such file", file=name)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"not a readable CSV file ({str(exc).strip()})", file=name) from None
+
+
+def read_points(path: Path, geo: bool) -> pd.DataFrame:
+    """The points file, checked; errors name the file, line and column."""
+    name = str(path)
+    frame = read_text_csv(path)
     frame.columns = [c.strip().lower() for c in frame.columns]
     coords = ("latitude", "longitude") if geo else ("x", "y")
     need = ("id", "role", *coords, "weight")

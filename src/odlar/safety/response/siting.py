@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from odlar.core.errors import DataError, UsageError
+from odlar.safety.response.roads import read_text_csv
 
 METHODS = ("mclp", "pmedian", "lscp")
 COLUMNS = ("demand", "site", "cost", "weight")
@@ -56,12 +57,7 @@ def load_problem(
     if network is not None:
         return _road_problem(Path(network), path)
     name = str(path)
-    if not path.is_file():
-        raise DataError("no such file", file=name)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"not a readable CSV file ({str(exc).strip()})", file=name) from None
+    frame = read_text_csv(path)
     names = {c: c.strip().lower() for c in frame}
     if set(names.values()) == set(SF_COLUMNS):
         names = {c: SF_COLUMNS[n] for c, n in names.items()}
